@@ -1,0 +1,64 @@
+"""Settings in one place: cache directory, model paths, device and offline flags.
+
+Every value has a default and an environment variable (``CELL2TEXT_*``) that overrides it.
+Code asks :func:`get_settings` instead of reading the environment itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from platformdirs import user_cache_dir
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run-time settings of cell2text."""
+
+    # where computed artefacts live (PPR matrices, knowledge base, model caches); CELL2TEXT_CACHE
+    cache_dir: Path = field(default_factory=lambda: Path(user_cache_dir("cell2text")))
+    # a user's own Cell Ontology-style .obo file, loaded with pronto instead of the bundled CL/UBERON/MONDO;
+    # CELL2TEXT_ONTOLOGY
+    ontology_obo: Path | None = None
+    # cellxgene schema version whose ontology releases to load (None = newest shipped); CELL2TEXT_SCHEMA_VERSION
+    schema_version: str | None = None
+    # a trained Cell2Text checkpoint directory; CELL2TEXT_MODEL
+    model_path: Path | None = None
+    # the causal language model: a local path or hub id already in the local HF cache; CELL2TEXT_LM
+    lm_path: str | None = None
+    # torch device: "auto" picks CUDA when present, else CPU; CELL2TEXT_DEVICE
+    device: str = "auto"
+    # never reach a model hub at run time (sets HF_HUB_OFFLINE=1 where models load); CELL2TEXT_OFFLINE=0 lifts it
+    offline: bool = True
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Settings with every ``CELL2TEXT_*`` environment variable applied."""
+        defaults = cls()
+        return cls(
+            cache_dir=_env_path("CELL2TEXT_CACHE") or defaults.cache_dir,
+            ontology_obo=_env_path("CELL2TEXT_ONTOLOGY"),
+            schema_version=os.environ.get("CELL2TEXT_SCHEMA_VERSION") or None,
+            model_path=_env_path("CELL2TEXT_MODEL"),
+            lm_path=os.environ.get("CELL2TEXT_LM") or None,
+            device=os.environ.get("CELL2TEXT_DEVICE", defaults.device),
+            offline=os.environ.get("CELL2TEXT_OFFLINE", "1") not in ("0", "false", "no"),
+        )
+
+    def cache_path(self, *parts: str) -> Path:
+        """A path inside the cache directory, with its parent folder created."""
+        path = self.cache_dir.joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def get_settings() -> Settings:
+    """The settings in force now (read from the environment on every call, so tests can monkeypatch it)."""
+    return Settings.from_env()
