@@ -1,0 +1,258 @@
+"""The ``cell2text`` command line.
+
+Every command prints a readable summary by default and machine-readable JSON with ``--json``;
+bad input ends with one ``error: ...`` line naming the problem and the fix, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cell2text import __version__
+from cell2text.errors import InputError
+
+app = typer.Typer(help="Verified natural-language descriptions of single-cell RNA-seq data.", no_args_is_help=True)
+ontology_app = typer.Typer(help="Cell Ontology, UBERON and MONDO: look up terms, similarity, neighbours.", no_args_is_help=True)
+app.add_typer(ontology_app, name="ontology")
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+MethodOption = Annotated[
+    str, typer.Option("--method", "-m", help="'symmetric' (ours, in [0, 1]) or 'cell2text-paper' (log2 score, 1 to ~13).")
+]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn bad input into one line on stderr and exit code 2, without a traceback."""
+    try:
+        yield
+    except InputError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+
+
+def emit(payload: Any, as_json: bool, render: Any) -> None:
+    """Print ``payload`` as JSON, or call ``render(payload)`` for the readable form."""
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        render(payload)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cell2text {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = None,
+) -> None:
+    """Verified natural-language descriptions of single-cell RNA-seq data."""
+
+
+# ---------------------------------------------------------------------------- inspect
+@app.command()
+def inspect(
+    path: Annotated[Optional[Path], typer.Argument(help="An .h5ad file, a 10x .h5 file or a 10x mtx folder.")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Use the bundled pbmc68k_reduced demo dataset.")] = False,
+    groupby: Annotated[Optional[str], typer.Option("--groupby", "-g", help="obs column holding groups (clusters, cell types).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the JSON summary to this file.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Summarise a dataset: what was read and normalised, its groups, and each group name mapped to Cell Ontology."""
+    from cell2text.inspect import inspect_dataset
+
+    with user_errors():
+        if demo == (path is not None):
+            raise InputError("pass either a dataset PATH or --demo, not both and not neither.")
+        summary = inspect_dataset(path, groupby=groupby)
+        if out is not None:
+            from cell2text.data.io import write_text_atomic
+
+            write_text_atomic(out, json.dumps(summary, indent=2, ensure_ascii=False) + "\n", inputs=[path] if path else [])
+        emit(summary, as_json, _render_inspect)
+        if out is not None and not as_json:
+            console.print(f"Summary written to [bold]{out}[/]")
+
+
+def _render_inspect(summary: dict[str, Any]) -> None:
+    data = summary["dataset"]
+    console.print(f"[bold]{data['name']}[/]: {data['n_cells']:,} cells x {data['n_genes']:,} genes "
+                  f"(expression from {data['source']}, {data['detected']})")
+    for note in data["notes"]:
+        console.print(f"  - {note}")
+    console.print(f"obs keys: {', '.join(summary['obs_keys'])}")
+    if not summary.get("groups"):
+        console.print("Pass --groupby KEY to list the groups and map them to Cell Ontology terms.")
+        return
+    table = Table(title=f"Groups in obs['{summary['groupby']}'] mapped to Cell Ontology")
+    for column in ("group", "cells", "best CL term", "score", "unsure", "annotated id", "PPR sim"):
+        table.add_column(column)
+    for group in summary["groups"]:
+        best = group["standardised"]
+        annotated = group.get("annotated") or {}
+        table.add_row(
+            group["name"],
+            str(group["n_cells"]),
+            f"{best['label']} ({best['id']})" if best["id"] else "-",
+            f"{best['score']:.2f}" if best["id"] else "-",
+            best["reason"] if best["unsure"] else "",
+            annotated.get("id", ""),
+            f"{annotated['similarity']:.2f}" if "similarity" in annotated else "",
+        )
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------- ontology
+def _term_payload(term_id: str) -> dict[str, Any]:
+    from cell2text.tools.ontology import load_ontology
+
+    ontology = load_ontology()
+    term = ontology.term(term_id)
+    replacement = ontology.replacement(term.id)
+    return {
+        "id": term.id,
+        "label": term.label,
+        "definition": term.definition,
+        "synonyms": list(term.synonyms),
+        "obsolete": term.obsolete,
+        "replaced_by": replacement.id if replacement else None,
+        "consider": list(term.consider),
+        "parents": [{"id": p, "label": ontology.term(p).label} for p in ontology.parents(term.id)],
+        "children": [{"id": c, "label": ontology.term(c).label} for c in ontology.children(term.id)],
+        "n_ancestors": len(ontology.ancestors(term.id)),
+        "n_descendants": len(ontology.descendants(term.id)),
+        "url": term.url,
+        "ontology_version": ontology.version,
+    }
+
+
+@ontology_app.command("lookup")
+def ontology_lookup(
+    text: Annotated[str, typer.Argument(help="A CURIE (CL:0000236) or free text ('CD14+ Monocyte', 'Tregs').")],
+    ontology_name: Annotated[str, typer.Option("--ontology", "-O", help="CL, UBERON or MONDO (for free text).")] = "CL",
+    k: Annotated[int, typer.Option("-k", min=1, max=50, help="How many candidates to list for free text.")] = 5,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a term, or the ranked candidate terms for a piece of free text."""
+    from cell2text.tools.ontology import load_ontology
+
+    with user_errors():
+        result = load_ontology().standardise(text, prefix=ontology_name.upper(), k=k)
+        payload: dict[str, Any] = {
+            "query": text,
+            "unsure": result.unsure,
+            "reason": result.reason,
+            "candidates": [vars(c) for c in result.candidates],
+            "term": _term_payload(result.best.id) if result.best else None,
+        }
+        emit(payload, as_json, _render_lookup)
+
+
+def _render_lookup(payload: dict[str, Any]) -> None:
+    term = payload["term"]
+    if term:
+        console.print(f"[bold]{term['label']}[/] ({term['id']})  {term['url']}", highlight=False)
+        if term["definition"]:
+            console.print(f"  {term['definition']}", highlight=False)
+        if term["synonyms"]:
+            console.print(f"  synonyms: {'; '.join(term['synonyms'])}", highlight=False)
+        console.print("  parents: " + ("; ".join(f"{p['label']} ({p['id']})" for p in term["parents"]) or "none"), highlight=False)
+        console.print(f"  children: {len(term['children'])}, ancestors: {term['n_ancestors']}, descendants: {term['n_descendants']}")
+    if payload["reason"]:
+        console.print(f"[yellow]{'unsure: ' if payload['unsure'] else ''}{payload['reason']}[/]", highlight=False)
+    if len(payload["candidates"]) > 1 or payload["unsure"]:
+        table = Table(title=f"Candidates for '{payload['query']}'")
+        for column in ("id", "label", "score", "method", "matched name"):
+            table.add_column(column)
+        for c in payload["candidates"]:
+            table.add_row(c["id"], c["label"], f"{c['score']:.3f}", c["method"], c["matched"])
+        console.print(table)
+
+
+def _resolve(text: str) -> str:
+    from cell2text.tools.ontology import load_ontology
+
+    return load_ontology().lookup(text).id
+
+
+@ontology_app.command("similarity")
+def ontology_similarity(
+    a: Annotated[str, typer.Argument(help="First term: CURIE or free text (for cell2text-paper: the predicted term).")],
+    b: Annotated[str, typer.Argument(help="Second term: CURIE or free text (for cell2text-paper: the true term).")],
+    method: MethodOption = "symmetric",
+    as_json: JsonOption = False,
+) -> None:
+    """Personalized-PageRank similarity of two Cell Ontology terms."""
+    from cell2text.tools.ontology import load_ontology
+    from cell2text.tools.pagerank import pagerank_similarity
+
+    with user_errors():
+        ontology = load_ontology()
+        id_a, id_b = _resolve(a), _resolve(b)
+        ppr = pagerank_similarity(ontology, method=method)  # type: ignore[arg-type]
+        payload = {
+            "a": {"id": id_a, "label": ontology.term(id_a).label},
+            "b": {"id": id_b, "label": ontology.term(id_b).label},
+            "method": method,
+            "alpha": ppr.alpha,
+            "similarity": ppr.similarity(id_a, id_b),
+            "ontology_version": ppr.version,
+        }
+        emit(payload, as_json, lambda p: console.print(
+            f"{p['a']['label']} ({p['a']['id']}) ~ {p['b']['label']} ({p['b']['id']}): "
+            f"[bold]{p['similarity']:.4f}[/] ({p['method']}, alpha {p['alpha']})", highlight=False))
+
+
+@ontology_app.command("neighbours")
+def ontology_neighbours(
+    term: Annotated[str, typer.Argument(help="A CURIE or free text.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=500, help="How many neighbours.")] = 10,
+    method: MethodOption = "symmetric",
+    as_json: JsonOption = False,
+) -> None:
+    """The terms closest to a Cell Ontology term by Personalized PageRank."""
+    from cell2text.tools.ontology import load_ontology
+    from cell2text.tools.pagerank import pagerank_similarity
+
+    with user_errors():
+        ontology = load_ontology()
+        term_id = _resolve(term)
+        ppr = pagerank_similarity(ontology, method=method)  # type: ignore[arg-type]
+        payload = {
+            "term": {"id": term_id, "label": ontology.term(term_id).label},
+            "method": method,
+            "alpha": ppr.alpha,
+            "neighbours": [
+                {"id": n, "label": ontology.term(n).label, "score": s} for n, s in ppr.neighbours(term_id, k)
+            ],
+        }
+        emit(payload, as_json, _render_neighbours)
+
+
+def _render_neighbours(payload: dict[str, Any]) -> None:
+    table = Table(title=f"PPR neighbours of {payload['term']['label']} ({payload['term']['id']}), {payload['method']}")
+    for column in ("rank", "id", "label", "score"):
+        table.add_column(column)
+    for rank, n in enumerate(payload["neighbours"], 1):
+        table.add_row(str(rank), n["id"], n["label"], f"{n['score']:.4f}")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()
