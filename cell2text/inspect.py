@@ -11,8 +11,8 @@ from typing import Any
 
 import anndata as ad
 
-from cell2text.data.demo import DEMO_GROUPBY, load_demo
-from cell2text.data.io import check_groupby, prepare, read_dataset
+from cell2text.data.demo import load_dataset
+from cell2text.data.io import check_groupby
 from cell2text.tools.ontology import load_ontology
 from cell2text.tools.pagerank import pagerank_similarity
 
@@ -27,12 +27,7 @@ def inspect_dataset(path: str | Path | None, groupby: str | None = None) -> dict
     data already carries ``obs["cell_type_ontology_term_id"]`` (CELLxGENE files, the demo),
     the group's annotated id is shown with its PageRank similarity to the best candidate.
     """
-    if path is None:
-        adata, name = load_demo(), "pbmc68k_reduced (demo)"
-        groupby = groupby or DEMO_GROUPBY
-    else:
-        adata, name = read_dataset(path), Path(path).name
-        adata = prepare(adata, groupby=groupby)
+    adata, name, groupby = load_dataset(path, groupby)
     info = adata.uns["cell2text"]["preprocessing"]
     summary: dict[str, Any] = {
         "dataset": {

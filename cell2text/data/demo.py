@@ -8,12 +8,13 @@ this dataset that justify it.
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import Path
 
 import anndata as ad
 import pandas as pd
 import scanpy as sc
 
-from cell2text.data.io import prepare
+from cell2text.data.io import check_groupby, prepare, read_dataset
 
 DEMO_GROUPBY = "bulk_labels"
 
@@ -35,3 +36,16 @@ def load_demo() -> ad.AnnData:
     adata.obs["cell_type_ontology_term_id"] = labels.map(table["cell_type_ontology_term_id"]).astype("category")
     adata.obs["cell_type"] = labels.map(table["cell_type"]).astype("category")
     return adata
+
+
+def load_dataset(path: str | Path | None, groupby: str | None = None) -> tuple[ad.AnnData, str, str | None]:
+    """The dataset a command works on, prepared: the file at ``path``, or the demo when ``path`` is None.
+
+    Returns the AnnData, a display name, and the groupby key (the demo defaults to ``bulk_labels``).
+    """
+    if path is None:
+        adata = load_demo()
+        groupby = groupby or DEMO_GROUPBY
+        check_groupby(adata, groupby)
+        return adata, "pbmc68k_reduced (demo)", groupby
+    return prepare(read_dataset(path), groupby=groupby), Path(path).name, groupby

@@ -1,0 +1,181 @@
+"""Marker genes of a group, and marker evidence for a claimed cell type.
+
+``rank_markers`` runs ``scanpy.tl.rank_genes_groups`` (Wilcoxon, tie-corrected, with the fraction
+of cells expressing each gene); ``group_markers`` reads one group's table from it. For a claim
+"group G is cell type T", :func:`marker_evidence` looks up the known markers of T (and of its
+ancestors, e.g. CD3 genes for any T cell) in the bundled immune marker database and reports
+which are up in G, which are not, which the data does not measure, and a score:
+
+    score = sum(w_i * agree_i) / sum(w_i)   over the markers the data measures
+
+where a positive marker (``+``) agrees when it is up in the group (log fold change >= ``min_logfc``
+and adjusted p <= ``max_pval``), a negative one (``-``) when it is not up by that same test,
+and ``w_i`` is the database weight of the marker's panel shared among its genes. 1.0: every
+measured marker behaves as the cell type predicts; 0.0: none does; ``None``: nothing to measure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import anndata as ad
+import pandas as pd
+import scanpy as sc
+
+from cell2text.data.genesets import immune_markers
+from cell2text.data.io import check_group, check_groupby
+from cell2text.errors import InputError
+from cell2text.tools.ontology import Ontology, load_ontology
+
+MIN_GROUP_CELLS = 2  # a group needs at least this many cells (and the rest as many) for a test
+
+
+def _check_sizes(adata: ad.AnnData, groupby: str, group: str) -> None:
+    mask = check_group(adata, groupby, group)
+    if mask.sum() < MIN_GROUP_CELLS or (~mask).sum() < MIN_GROUP_CELLS:
+        msg = f"group '{group}' has {int(mask.sum())} cell(s) and the rest {int((~mask).sum())}:"
+        msg += f" at least {MIN_GROUP_CELLS} on each side are needed for a test. Merge small groups or pick another key."
+        raise InputError(msg)
+
+
+def rank_markers(
+    adata: ad.AnnData,
+    groupby: str,
+    *,
+    method: str = "wilcoxon",
+    key_added: str = "cell2text_markers",
+    copy: bool = False,
+) -> ad.AnnData | None:
+    """Rank genes of every group against the rest (``scanpy.tl.rank_genes_groups``).
+
+    Parameters
+    ----------
+    adata
+        Log-normalised expression in ``X`` (see :func:`cell2text.data.io.prepare`).
+    groupby
+        obs column with the groups.
+    method
+        scanpy test; Wilcoxon by default.
+    key_added
+        ``adata.uns`` key for the result.
+    copy
+        Work on a copy and return it.
+
+    Returns
+    -------
+    ``adata.uns[key_added]``: scanpy's result (names, scores, logfoldchanges, pvals, pvals_adj,
+    pts, pts_rest) with its ``params``. Returns the AnnData when ``copy``.
+    """
+    adata = adata.copy() if copy else adata
+    column = check_groupby(adata, groupby)
+    sizes = column.value_counts()
+    small = sizes[sizes < MIN_GROUP_CELLS]
+    if len(small):
+        raise InputError(f"groups {', '.join(map(str, small.index))} of '{groupby}' have fewer than {MIN_GROUP_CELLS} cells. Merge or drop them.")
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        adata.obs[groupby] = column.astype(str).astype("category")
+    sc.tl.rank_genes_groups(adata, groupby, method=method, pts=True, tie_correct=method == "wilcoxon", key_added=key_added, use_raw=False)
+    return adata if copy else None
+
+
+def group_markers(adata: ad.AnnData, groupby: str, group: str, *, key: str = "cell2text_markers") -> pd.DataFrame:
+    """One group's ranked genes: gene, score, logfc, pval, pval_adj, pct_in, pct_out (best first).
+
+    Runs :func:`rank_markers` first when ``adata.uns[key]`` is missing or was computed for
+    another ``groupby``.
+    """
+    _check_sizes(adata, groupby, group)
+    if key not in adata.uns or adata.uns[key]["params"]["groupby"] != groupby:
+        rank_markers(adata, groupby, key_added=key)
+    table = sc.get.rank_genes_groups_df(adata, group=str(group), key=key)
+    table = table.rename(columns={"names": "gene", "scores": "score", "logfoldchanges": "logfc", "pvals": "pval",
+                                  "pvals_adj": "pval_adj", "pct_nz_group": "pct_in", "pct_nz_reference": "pct_out"})
+    return table.reset_index(drop=True)
+
+
+@dataclass
+class MarkerEvidence:
+    """Known markers of a cell type, checked in one group."""
+
+    cell_type_id: str
+    marker_terms: list[str]  # CL ids whose database markers were used (the term, its ancestors, or a child)
+    relation: str  # "own" (the term or its ancestors have markers) | "child" (the best-fitting descendant) | "none"
+    up: list[dict] = field(default_factory=list)  # positive markers up in the group, with their numbers
+    not_up: list[dict] = field(default_factory=list)  # positive markers measured but not up
+    negative_ok: list[dict] = field(default_factory=list)  # negative markers not up, as expected
+    negative_violated: list[dict] = field(default_factory=list)  # negative markers up, against the claim
+    not_measured: list[str] = field(default_factory=list)  # markers the data does not contain
+    score: float | None = None  # see module docstring
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _marker_terms(ontology: Ontology, term_id: str, known: set[str]) -> list[str]:
+    """The term and its ancestors that have markers in the database."""
+    return [t for t in [term_id, *sorted(ontology.ancestors(term_id))] if t in known]
+
+
+def _check(
+    table: pd.DataFrame, rows: pd.DataFrame, evidence: MarkerEvidence, min_logfc: float, max_pval: float
+) -> MarkerEvidence:
+    rows = rows.assign(panel_size=rows.groupby(["cell_type", "weight"])["gene"].transform("count"))
+    total = agreeing = 0.0
+    for row in rows.itertuples():
+        if row.gene not in table.index:
+            evidence.not_measured.append(row.gene)
+            continue
+        stats = table.loc[row.gene]
+        record = {"gene": row.gene, "marker_of": row.cell_type_ontology_term_id, "logfc": round(float(stats["logfc"]), 3),
+                  "pval_adj": float(stats["pval_adj"]), "pct_in": round(float(stats["pct_in"]), 3),
+                  "pct_out": round(float(stats["pct_out"]), 3)}
+        is_up = bool(stats["logfc"] >= min_logfc and stats["pval_adj"] <= max_pval)
+        if row.sign == "+":
+            agree = is_up
+            (evidence.up if agree else evidence.not_up).append(record)
+        else:
+            agree = not is_up
+            (evidence.negative_ok if agree else evidence.negative_violated).append(record)
+        weight = row.weight / row.panel_size
+        total += weight
+        agreeing += weight if agree else 0.0
+    evidence.not_measured = sorted(set(evidence.not_measured))
+    evidence.score = round(agreeing / total, 3) if total else None
+    return evidence
+
+
+def marker_evidence(
+    adata: ad.AnnData,
+    groupby: str,
+    group: str,
+    cell_type_id: str,
+    *,
+    ontology: Ontology | None = None,
+    min_logfc: float = 0.5,
+    max_pval: float = 0.05,
+    key: str = "cell2text_markers",
+) -> MarkerEvidence:
+    """Check the known markers of ``cell_type_id`` in ``group`` against the rest of the cells.
+
+    Uses the markers of the term and of its ancestors. When none of them has markers (e.g.
+    "dendritic cell"), each descendant with markers is checked and the best-scoring one is
+    reported (``relation="child"``), which says which subtype the group fits.
+    """
+    ontology = ontology or load_ontology()
+    term_id = ontology.term(cell_type_id).id
+    database = immune_markers()
+    known = set(database["cell_type_ontology_term_id"])
+    table = group_markers(adata, groupby, group, key=key).set_index("gene")
+
+    def check(terms: list[str], relation: str) -> MarkerEvidence:
+        rows = database[database["cell_type_ontology_term_id"].isin(terms)]
+        return _check(table, rows, MarkerEvidence(term_id, terms, relation), min_logfc, max_pval)
+
+    own = _marker_terms(ontology, term_id, known)
+    if own:
+        return check(own, "own")
+    children = [check([t], "child") for t in sorted(ontology.descendants(term_id) & known)]
+    scored = [e for e in children if e.score is not None]
+    if scored:
+        return max(scored, key=lambda e: (e.score, len(e.up)))
+    return MarkerEvidence(term_id, [], "none")

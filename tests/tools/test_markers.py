@@ -1,0 +1,84 @@
+"""Marker genes and marker evidence on the real demo data and the bundled marker database."""
+
+from __future__ import annotations
+
+import pytest
+
+from cell2text.errors import InputError
+from cell2text.tools.markers import group_markers, marker_evidence, rank_markers
+
+
+@pytest.fixture(scope="module")
+def adata(demo):
+    adata = demo.copy()
+    rank_markers(adata, "bulk_labels")
+    return adata
+
+
+@pytest.mark.parametrize(
+    ("group", "expected"),
+    [("CD19+ B", {"CD79A", "MS4A1", "CD79B"}), ("CD56+ NK", {"GZMB", "PRF1", "GNLY", "NKG7"}), ("CD14+ Monocyte", {"FCN1", "S100A8", "S100A9"})],
+)
+def test_known_markers_come_out(adata, group, expected):
+    table = group_markers(adata, "bulk_labels", group)
+    assert list(table.columns) == ["gene", "score", "logfc", "pval", "pval_adj", "pct_in", "pct_out"]
+    top = set(table["gene"].head(40))
+    assert len(expected & top) >= len(expected) - 1, (group, table.head(10))
+    assert table["score"].is_monotonic_decreasing
+    row = table[table["gene"] == sorted(expected & top)[0]].iloc[0]
+    assert row["logfc"] > 1 and row["pval_adj"] < 1e-5 and row["pct_in"] > row["pct_out"]
+
+
+def test_rank_markers_writes_uns_with_params(demo):
+    adata = demo.copy()
+    assert rank_markers(adata, "bulk_labels", key_added="my_markers") is None
+    assert adata.uns["my_markers"]["params"]["groupby"] == "bulk_labels"
+    assert "pts" in adata.uns["my_markers"]
+    copy = rank_markers(demo, "louvain", copy=True)
+    assert "cell2text_markers" in copy.uns and "cell2text_markers" not in demo.uns
+
+
+def test_evidence_supports_right_type(adata):
+    evidence = marker_evidence(adata, "bulk_labels", "CD19+ B", "CL:0000236")
+    assert evidence.relation == "own" and evidence.marker_terms == ["CL:0000236"]
+    assert evidence.score >= 0.9
+    assert {"MS4A1", "CD79A"} <= {r["gene"] for r in evidence.up}
+    assert "CD19" in evidence.not_measured  # CD19 is not among the 765 genes
+
+
+def test_evidence_uses_ancestor_markers(adata):
+    """CD8 cytotoxic T has no own entry: the T cell (CD3) markers of its ancestor are used."""
+    evidence = marker_evidence(adata, "bulk_labels", "CD8+ Cytotoxic T", "CL:0000794")
+    assert "CL:0000084" in evidence.marker_terms
+    assert {"CD3D", "CD3E"} <= {r["gene"] for r in evidence.up}
+
+
+def test_evidence_falls_back_to_best_child(adata):
+    evidence = marker_evidence(adata, "bulk_labels", "Dendritic", "CL:0000451")
+    assert evidence.relation == "child"
+    assert evidence.marker_terms == ["CL:0002399"]  # CD1c-positive myeloid DC fits best
+    assert {"FCER1A", "CLEC10A"} <= {r["gene"] for r in evidence.up}
+
+
+def test_evidence_contradicts_wrong_type(adata):
+    right = marker_evidence(adata, "bulk_labels", "CD56+ NK", "CL:0000623")
+    wrong = marker_evidence(adata, "bulk_labels", "CD56+ NK", "CL:0000236")
+    assert right.score > 0.8 and wrong.score == 0.0
+    assert not wrong.up and wrong.not_up
+
+
+def test_evidence_without_markers(adata):
+    evidence = marker_evidence(adata, "bulk_labels", "CD14+ Monocyte", "CL:0000182")  # hepatocyte
+    assert evidence.relation == "none" and evidence.score is None
+
+
+def test_bad_groups(demo):
+    adata = demo.copy()
+    with pytest.raises(InputError, match="has no cells"):
+        group_markers(adata, "bulk_labels", "Hepatocyte")
+    adata.obs["tiny"] = "big"
+    adata.obs.iloc[0, adata.obs.columns.get_loc("tiny")] = "single"
+    with pytest.raises(InputError, match="fewer than 2 cells"):
+        rank_markers(adata, "tiny")
+    with pytest.raises(InputError, match="1 cell"):
+        group_markers(adata, "tiny", "single")
