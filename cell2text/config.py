@@ -29,6 +29,9 @@ class Settings:
     ontology_obo: Path | None = None
     # cellxgene schema version whose ontology releases to load (None = newest shipped); CELL2TEXT_SCHEMA_VERSION
     schema_version: str | None = None
+    # a shared Chroma server for the knowledge base (e.g. http://kb.lab:8000); None = embedded, in the cache;
+    # CELL2TEXT_KB_URL
+    kb_url: str | None = None
     # a trained Cell2Text checkpoint directory; CELL2TEXT_MODEL
     model_path: Path | None = None
     # the causal language model: a local path or hub id already in the local HF cache; CELL2TEXT_LM
@@ -46,6 +49,7 @@ class Settings:
             cache_dir=_env_path("CELL2TEXT_CACHE") or defaults.cache_dir,
             ontology_obo=_env_path("CELL2TEXT_ONTOLOGY"),
             schema_version=os.environ.get("CELL2TEXT_SCHEMA_VERSION") or None,
+            kb_url=os.environ.get("CELL2TEXT_KB_URL") or None,
             model_path=_env_path("CELL2TEXT_MODEL"),
             lm_path=os.environ.get("CELL2TEXT_LM") or None,
             device=os.environ.get("CELL2TEXT_DEVICE", defaults.device),

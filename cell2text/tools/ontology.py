@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +37,11 @@ DEFAULT_PREFIXES = ("CL", "UBERON", "MONDO")
 UNTYPED = "is_a|part_of"
 
 _CURIE = re.compile(r"^([A-Za-z]+)[:_](\d+)$")
+#: A semantic search: (text, ontology prefix, k) -> [(term id, cosine similarity, matched name)].
+SemanticSearch = Callable[[str, str, int], list[tuple[str, float, str]]]
+#: Semantic hits score 0.45 + 0.45 x cosine (at most 0.9): below exact (1.0) and normalised (0.95) string
+#: matches, and below the 0.8 confidence line unless the meaning matches closely (cosine > 0.78).
+SEMANTIC_BASE, SEMANTIC_WEIGHT = 0.45, 0.45
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,7 @@ class Candidate:
     label: str
     score: float  # 1.0 exact; 0.95 same after normalisation; below 0.9 fuzzy (see Ontology.standardise)
     matched: str  # the label or synonym that matched
-    method: str  # "id" | "exact" | "normalised" | "fuzzy"
+    method: str  # "id" | "exact" | "normalised" | "fuzzy" | "semantic"
 
 
 @dataclass(frozen=True)
@@ -329,7 +334,14 @@ class Ontology:
             self._name_index[prefix] = index
         return self._name_index[prefix]
 
-    def standardise(self, text: str, prefix: str = "CL", k: int = 5, min_score: float = 0.5) -> Standardised:
+    def standardise(
+        self,
+        text: str,
+        prefix: str = "CL",
+        k: int = 5,
+        min_score: float = 0.5,
+        semantic: SemanticSearch | None = None,
+    ) -> Standardised:
         """Map free text to ranked candidate terms of one ontology.
 
         Scores: 1.0 for an exact (case-insensitive) label or synonym, 0.95 for a name equal after
@@ -339,6 +351,11 @@ class Ontology:
         is returned as itself (its replacement if obsolete). Each term appears once, with its
         best-matching name. The result is ``unsure`` when the best score is below 0.8 or a
         different term scores within 0.02 of it.
+
+        ``semantic`` (e.g. ``KnowledgeBase.semantic_candidates``) adds a meaning-based step for
+        text that string matching misses ("cells that kill virus-infected cells"): when the
+        string result is unsure, its hits join the candidates with score ``0.45 + 0.45 * cosine``
+        (method "semantic").
         """
         query = text.strip()
         if not query:
@@ -367,9 +384,14 @@ class Ontology:
                 overlap = _token_f1(norm, index.normalised[position])
                 offer(position, round(0.9 * (set_ratio / 100 + overlap) / 2, 4), "fuzzy")
 
-        ranked = sorted(scored.values(), key=lambda c: (-c.score, len(c.label), c.id))
-        ranked = [c for c in ranked if c.score >= min_score][:k]
-        return _judge(query, ranked)
+        result = _judge(query, _rank(scored, min_score, k))
+        if semantic is None or not result.unsure:
+            return result
+        for term_id, similarity, matched in semantic(query, prefix, k):
+            score = round(SEMANTIC_BASE + SEMANTIC_WEIGHT * similarity, 4)
+            if term_id in self._terms and (term_id not in scored or score > scored[term_id].score):
+                scored[term_id] = Candidate(term_id, self._terms[term_id].label, score, matched, "semantic")
+        return _judge(query, _rank(scored, min_score, k))
 
     def _standardise_id(self, term_id: str) -> Standardised:
         term = self.term(term_id)
@@ -410,6 +432,11 @@ def _token_f1(a: str, b: str) -> float:
 
     shared = weight(left & right)
     return 2 * shared / (weight(left) + weight(right)) if shared else 0.0
+
+
+def _rank(scored: dict[str, Candidate], min_score: float, k: int) -> list[Candidate]:
+    ranked = sorted(scored.values(), key=lambda c: (-c.score, len(c.label), c.id))
+    return [c for c in ranked if c.score >= min_score][:k]
 
 
 def _judge(query: str, ranked: list[Candidate]) -> Standardised:

