@@ -22,6 +22,8 @@ from cell2text.errors import InputError
 app = typer.Typer(help="Verified natural-language descriptions of single-cell RNA-seq data.", no_args_is_help=True)
 ontology_app = typer.Typer(help="Cell Ontology, UBERON and MONDO: look up terms, similarity, neighbours.", no_args_is_help=True)
 app.add_typer(ontology_app, name="ontology")
+kb_app = typer.Typer(help="The Chroma knowledge base of ontology terms and gene sets.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -147,13 +149,19 @@ def ontology_lookup(
     text: Annotated[str, typer.Argument(help="A CURIE (CL:0000236) or free text ('CD14+ Monocyte', 'Tregs').")],
     ontology_name: Annotated[str, typer.Option("--ontology", "-O", help="CL, UBERON or MONDO (for free text).")] = "CL",
     k: Annotated[int, typer.Option("-k", min=1, max=50, help="How many candidates to list for free text.")] = 5,
+    semantic: Annotated[bool, typer.Option("--semantic", help="When string matching is unsure, also search the knowledge base by meaning.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show a term, or the ranked candidate terms for a piece of free text."""
     from cell2text.tools.ontology import load_ontology
 
     with user_errors():
-        result = load_ontology().standardise(text, prefix=ontology_name.upper(), k=k)
+        if semantic:
+            from cell2text.kb import KnowledgeBase
+
+            result = KnowledgeBase().standardise(text, prefix=ontology_name.upper(), k=k)
+        else:
+            result = load_ontology().standardise(text, prefix=ontology_name.upper(), k=k)
         payload: dict[str, Any] = {
             "query": text,
             "unsure": result.unsure,
@@ -252,6 +260,119 @@ def _render_neighbours(payload: dict[str, Any]) -> None:
     for rank, n in enumerate(payload["neighbours"], 1):
         table.add_row(str(rank), n["id"], n["label"], f"{n['score']:.4f}")
     console.print(table)
+
+
+# ---------------------------------------------------------------------------- enrich
+def _gene_list(value: str | None) -> list[str] | None:
+    """Genes from a file (one per line) or a comma-separated list."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if path.is_file():
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return [g.strip() for g in value.split(",") if g.strip()]
+
+
+@app.command()
+def enrich(
+    genes: Annotated[Optional[list[str]], typer.Argument(help="Gene symbols to test (or use --data/--demo with --group).")] = None,
+    library: Annotated[str, typer.Option("--library", "-l", help="hallmark, reactome, wikipathways or a .gmt path.")] = "hallmark",
+    background: Annotated[Optional[str], typer.Option("--background", help="Background genes: a file (one per line) or a comma list.")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="An .h5ad file whose group markers to test.")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Use the demo dataset.")] = False,
+    groupby: Annotated[Optional[str], typer.Option("--groupby", "-g", help="obs column with the groups.")] = None,
+    group: Annotated[Optional[str], typer.Option("--group", help="The group whose markers to test.")] = None,
+    method: Annotated[str, typer.Option("--method", help="'ora' (over-representation of markers) or 'prerank' (GSEA on all genes).")] = "ora",
+    top: Annotated[int, typer.Option("-n", min=1, help="How many pathways to show.")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """Pathway enrichment of a gene list, or of a group's markers in a dataset."""
+    from cell2text.tools import enrichment
+
+    with user_errors():
+        if method not in ("ora", "prerank"):
+            raise InputError(f"unknown method '{method}'. Use 'ora' or 'prerank'.")
+        use_data = demo or data is not None
+        if use_data == bool(genes):
+            raise InputError("pass either GENES or a dataset (--data H5AD or --demo) with --group, not both and not neither.")
+        if use_data:
+            if group is None:
+                raise InputError("--group is required with a dataset. Name one group of --groupby.")
+            from cell2text.data.demo import load_dataset
+
+            adata, name, groupby = load_dataset(data, groupby)
+            if groupby is None:
+                raise InputError("--groupby is required with --data. Pass the obs column holding the groups.")
+            run = enrichment.prerank_group if method == "prerank" else enrichment.enrich_group
+            table = run(adata, groupby, group, library)
+            query = {"dataset": name, "groupby": groupby, "group": group}
+        else:
+            if method == "prerank":
+                raise InputError("prerank needs a ranking of all genes: use it with --data/--demo and --group.")
+            table = enrichment.enrich_genes(genes, library, background=_gene_list(background))
+            query = {"genes": genes, "matched": table.attrs["n_matched"]}
+        payload = {"query": query, "library": library, "method": method,
+                   "results": json.loads(table.head(top).to_json(orient="records"))}
+        emit(payload, as_json, _render_enrich)
+
+
+def _render_enrich(payload: dict[str, Any]) -> None:
+    query = payload["query"]
+    what = f"group '{query['group']}' of {query['dataset']}" if "group" in query else f"{query['matched']} of {len(query['genes'])} genes"
+    table = Table(title=f"{payload['method'].upper()} enrichment ({payload['library']}) for {what}")
+    columns = ("pathway", "overlap", "pval", "fdr") if payload["method"] == "ora" else ("pathway", "nes", "pval", "fdr")
+    for column in columns:
+        table.add_column(column)
+    for row in payload["results"]:
+        table.add_row(row["title"], str(row.get("overlap", "")) if payload["method"] == "ora" else f"{row['nes']:.2f}",
+                      f"{row['pval']:.2e}", f"{row['fdr']:.2e}")
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------- kb
+ScopeOption = Annotated[str, typer.Option("--scope", help="'cellxgene' (CL, CELLxGENE tissues/diseases, gene sets) or 'full'.")]
+
+
+@kb_app.command("build")
+def kb_build(
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if the knowledge base is current.")] = False,
+    scope: ScopeOption = "cellxgene",
+    as_json: JsonOption = False,
+) -> None:
+    """Build the knowledge base (once; reused until the ontology or gene sets change)."""
+    from cell2text.kb import KnowledgeBase
+
+    with user_errors():
+        kb = KnowledgeBase(scope=scope)
+        count = kb.build(force=force, progress=not as_json)
+        payload = {"documents": count, "location": kb.url or str(kb.path), "fingerprint": kb.fingerprint,
+                   "ontology": kb.ontology.version, "messages": kb.messages or ["The knowledge base is current."]}
+        emit(payload, as_json, lambda p: console.print(
+            "\n".join(p["messages"]) + f"\n{p['documents']:,} documents in {p['location']}", highlight=False))
+
+
+@kb_app.command("query")
+def kb_query(
+    text: Annotated[str, typer.Argument(help="What to look for, in words.")],
+    kind: Annotated[Optional[str], typer.Option("--kind", help="cell_type, tissue, disease or pathway.")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many hits.")] = 5,
+    scope: ScopeOption = "cellxgene",
+    as_json: JsonOption = False,
+) -> None:
+    """Retrieve the terms and gene sets closest in meaning to TEXT, with their definitions and links."""
+    from cell2text.kb import KnowledgeBase
+
+    with user_errors():
+        kb = KnowledgeBase(scope=scope)
+        hits = kb.query(text, kind=kind, k=k)
+        payload = {"query": text, "kind": kind, "hits": [vars(h) for h in hits]}
+        emit(payload, as_json, _render_hits)
+
+
+def _render_hits(payload: dict[str, Any]) -> None:
+    for rank, hit in enumerate(payload["hits"], 1):
+        console.print(f"{rank}. [bold]{hit['label']}[/] ({hit['curie']}, {hit['kind']}, score {hit['score']:.3f})  {hit['url']}", highlight=False)
+        console.print(f"   {hit['text'][:300]}", highlight=False)
 
 
 if __name__ == "__main__":

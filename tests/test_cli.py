@@ -121,3 +121,37 @@ def test_console_script_bad_file_is_one_line(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: could not read 'corrupt.h5ad'"), proc.stderr
     assert proc.stdout == ""
+
+
+def test_enrich_genes_json():
+    result = run("enrich", "CD3E", "CD8A", "GZMB", "PRF1", "GNLY", "NKG7", "--json", "-n", "3")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["query"]["matched"] == 4 and len(payload["results"]) == 3  # GNLY, NKG7 are in no Hallmark set
+    assert payload["results"][0]["pathway"] == "HALLMARK_ALLOGRAFT_REJECTION"
+
+
+def test_enrich_demo_group_readable_and_prerank():
+    result = run("enrich", "--demo", "--group", "CD14+ Monocyte")
+    assert result.exit_code == 0, result.output
+    assert "Complement" in result.output
+    prerank = json.loads(run("enrich", "--demo", "--group", "CD14+ Monocyte", "--method", "prerank", "--json").stdout)
+    assert {"nes", "fdr"} <= set(prerank["results"][0])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["enrich", "NOTAGENE", "ALSONOT", "CD3E"], "only 1 of 3 genes"),
+        (["enrich"], "either GENES or a dataset"),
+        (["enrich", "--demo"], "--group is required"),
+        (["enrich", "--demo", "--group", "Hepatocyte"], "has no cells"),
+        (["enrich", "CD3E", "CD8A", "GZMB", "--library", "/no/such.gmt"], "not found"),
+        (["enrich", "CD3E", "CD8A", "GZMB", "--method", "prerank"], "prerank needs a ranking"),
+        (["kb", "query", "B cell", "--kind", "gene"], "unknown kind"),
+    ],
+)
+def test_enrich_and_kb_bad_input(args, message):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
