@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -30,20 +28,12 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm import tqdm
 
+from _common import machine
+
 from cell2text.tools.ontology import load_ontology
 from cell2text.tools.pagerank import DEFAULT_ALPHA, adjacency, compute_pagerank
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}, networkx {nx.__version__}"
 
 
 def best_of(repeats: int, fn):
