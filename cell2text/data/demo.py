@@ -28,13 +28,19 @@ def demo_labels() -> pd.DataFrame:
 def load_demo() -> ad.AnnData:
     """``pbmc68k_reduced``, prepared (log-normalised ``.raw`` as X), with CELLxGENE-style label columns.
 
-    Adds ``obs["cell_type_ontology_term_id"]`` and ``obs["cell_type"]`` from the curated table.
+    Adds ``obs["cell_type_ontology_term_id"]`` and ``obs["cell_type"]`` from the curated table, and the
+    CELLxGENE-style tissue (blood, UBERON:0000178) and disease (normal, PATO:0000461) of these donors.
     """
     adata = prepare(sc.datasets.pbmc68k_reduced(), groupby=DEMO_GROUPBY)
     table = demo_labels()
     labels = adata.obs[DEMO_GROUPBY].astype(str)
     adata.obs["cell_type_ontology_term_id"] = labels.map(table["cell_type_ontology_term_id"]).astype("category")
     adata.obs["cell_type"] = labels.map(table["cell_type"]).astype("category")
+    # healthy donors' peripheral blood mononuclear cells (10x Genomics' 68k PBMC data)
+    adata.obs["tissue"] = pd.Categorical(["blood"] * adata.n_obs)
+    adata.obs["tissue_ontology_term_id"] = pd.Categorical(["UBERON:0000178"] * adata.n_obs)
+    adata.obs["disease"] = pd.Categorical(["normal"] * adata.n_obs)
+    adata.obs["disease_ontology_term_id"] = pd.Categorical(["PATO:0000461"] * adata.n_obs)
     return adata
 
 

@@ -1,0 +1,182 @@
+"""Train Cell2Text in two stages, LLaVA-style: first the expression side, then the language side.
+
+Stage 1: encoder + classification head on the CL labels (cross-entropy), so the cell embedding
+carries the cell type before any text is involved. Stage 2: encoder and head frozen; projector
+and LoRA adapters learn to turn the embedding into the templated description (LM loss on the
+answer tokens only). A one-stage recipe that trained everything together reached 0.63 text
+accuracy against 0.84 for two stages (FINDINGS), hence this order.
+
+    cell2text train --demo --out runs/demo                          # the shipped checkpoint's recipe
+    cell2text train --data atlas.h5ad --label-key cell_type --tissue-key tissue \\
+        --disease-key disease --donor-key donor_id --out runs/atlas --stage2-steps 3000 \\
+        --lm-path /models/Llama-3.2-1B-Instruct                      # a bigger run: config alone
+
+Everything is seeded; the split is stratified by label (donor-disjoint with a donor key) and
+saved with the checkpoint (``split.json``) so evaluation uses the same held-out cells.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from cell2text.errors import InputError
+from cell2text.model.config import Cell2TextConfig
+from cell2text.model.model import Cell2Text
+from cell2text.model.targets import describe_target
+from cell2text.model.tokenizer import GeneTokenizer
+
+
+@dataclass
+class TrainConfig:
+    out: str  # checkpoint folder to write
+    data: str | None = None  # .h5ad to train on; None = the demo dataset
+    label_key: str = "cell_type"  # obs column of cell types (CL labels, CURIEs, or names the standardiser maps)
+    tissue_key: str | None = "tissue"  # obs column of tissues, if present
+    disease_key: str | None = "disease"  # obs column of diseases, if present
+    donor_key: str | None = None  # obs column of donors: makes the split donor-disjoint
+    seed: int = 0
+    test_size: float = 0.2
+    stage1_steps: int = 600
+    stage1_batch: int = 32
+    stage1_lr: float = 1e-3
+    stage2_steps: int = 150
+    stage2_batch: int = 8
+    projector_lr: float = 1e-3
+    lora_lr: float = 1e-3
+    warmup_steps: int = 10
+    n_pathways: int = 2  # top pathways (Hallmark, per label, on training cells) in each target
+    model: Cell2TextConfig = field(default_factory=Cell2TextConfig)
+
+
+def _label_ids(adata: ad.AnnData, key: str) -> tuple[np.ndarray, dict[str, str]]:
+    """CL id of every cell, and id -> CL label; raises naming the labels that do not map."""
+    from cell2text.data.io import check_groupby
+    from cell2text.tools.ontology import load_ontology
+
+    ontology = load_ontology()
+    values = check_groupby(adata, key).astype(str)
+    paired = f"{key}_ontology_term_id"
+    if paired in adata.obs:
+        ids = adata.obs[paired].astype(str)
+    else:
+        mapping, bad = {}, []
+        for value in values.unique():
+            result = ontology.standardise(value)
+            if result.unsure or result.best is None:
+                bad.append(value)
+            else:
+                mapping[value] = result.best.id
+        if bad:
+            shown = ", ".join(bad[:8]) + (", ..." if len(bad) > 8 else "")
+            raise InputError(f"labels of '{key}' that do not map to Cell Ontology terms: {shown}. "
+                             f"Add obs['{paired}'] with CL ids, or rename them to CL labels.")
+        ids = values.map(mapping)
+    for term_id in ids.unique():
+        if term_id not in ontology or ontology.term(term_id).obsolete:
+            raise InputError(f"'{term_id}' in obs['{paired}'] is not a live Cell Ontology id. Fix or drop those cells.")
+    return ids.to_numpy(), {t: ontology.term(t).label for t in ids.unique()}
+
+
+def split_cells(labels: np.ndarray, donors: np.ndarray | None, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train / test positions: stratified by label, or donor-disjoint when donors are given."""
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
+    positions = np.arange(len(labels))
+    if donors is not None:
+        splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+        train, test = next(splitter.split(positions, labels, groups=donors))
+        return train, test
+    counts = {label: (labels == label).sum() for label in set(labels)}
+    stratify = labels if min(counts.values()) >= 2 else None
+    return tuple(train_test_split(positions, test_size=test_size, stratify=stratify, random_state=seed))
+
+
+def _schedule(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up, then linear decay to zero (the paper's schedule)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def train(config: TrainConfig, *, adata: ad.AnnData | None = None, progress: bool = True) -> Path:
+    """Train and save a checkpoint to ``config.out``; returns its path."""
+    from cell2text.data.demo import load_dataset
+    from cell2text.tools.enrichment import score_pathways, top_pathways
+
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    if adata is None:
+        adata, _, _ = load_dataset(config.data, config.label_key)
+    cell_ids, names = _label_ids(adata, config.label_key)
+    donors = adata.obs[config.donor_key].astype(str).to_numpy() if config.donor_key else None
+    train_pos, test_pos = split_cells(cell_ids, donors, config.test_size, config.seed)
+
+    # ---- targets: label, tissue/disease where the data has them, pathways per label on training cells
+    train_data = adata[train_pos].copy()
+    train_data.obs["_label"] = cell_ids[train_pos]
+    score_pathways(train_data)
+    pathways = top_pathways(train_data, "_label", n=config.n_pathways)
+    tissue = adata.obs[config.tissue_key].astype(str).to_numpy() if config.tissue_key in adata.obs else None
+    disease = adata.obs[config.disease_key].astype(str).to_numpy() if config.disease_key in adata.obs else None
+
+    def target(position: int) -> str:
+        label_id = cell_ids[position]
+        return describe_target(names[label_id], tissue[position] if tissue is not None else None,
+                               disease[position] if disease is not None else None, pathways.get(label_id, []), rng)
+
+    # ---- model
+    labels = sorted(names)
+    model_config = config.model
+    model_config.labels, model_config.label_names = labels, [names[t] for t in labels]
+    model = Cell2Text(model_config, GeneTokenizer.fit(train_data))
+    dense, tokens = model.cell_inputs(adata)
+    y = torch.tensor([labels.index(t) for t in cell_ids])
+
+    # ---- stage 1: encoder + head
+    model.train()
+    stage1 = list(model.encoder.parameters()) + list(model.head.parameters())
+    optimiser = torch.optim.AdamW(stage1, lr=config.stage1_lr, weight_decay=0.01)
+    for _ in tqdm(range(config.stage1_steps), desc="stage 1: encoder + head", disable=not progress):
+        batch = torch.from_numpy(np.random.choice(train_pos, config.stage1_batch))
+        loss = F.cross_entropy(model.classify(dense[batch], tokens[batch]), y[batch])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+
+    # ---- stage 2: projector + LoRA, encoder and head frozen
+    for parameter in stage1:
+        parameter.requires_grad_(False)
+    model.encoder.eval()
+    lora = [p for n, p in model.lm.named_parameters() if "lora_" in n]
+    optimiser = torch.optim.AdamW([{"params": model.projector.parameters(), "lr": config.projector_lr},
+                                   {"params": lora, "lr": config.lora_lr}], weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _schedule(s, config.stage2_steps, config.warmup_steps))
+    model.projector.train()
+    model.lm.train()
+    bar = tqdm(range(config.stage2_steps), desc="stage 2: projector + LoRA", disable=not progress)
+    for _ in bar:
+        batch = np.random.choice(train_pos, config.stage2_batch)
+        _, loss = model(dense[batch], tokens[batch], targets=[target(p) for p in batch])
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for group in optimiser.param_groups for p in group["params"]], 1.0)
+        optimiser.step()
+        scheduler.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+
+    out = model.save_pretrained(config.out)
+    split = {"train": adata.obs_names[train_pos].tolist(), "test": adata.obs_names[test_pos].tolist()}
+    (out / "split.json").write_text(json.dumps(split) + "\n")
+    recipe = asdict(config) | {"model": None, "pathways": pathways, "n_train": len(train_pos), "n_test": len(test_pos)}
+    (out / "train.json").write_text(json.dumps(recipe, indent=2) + "\n")
+    return out
