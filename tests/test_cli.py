@@ -155,3 +155,29 @@ def test_enrich_and_kb_bad_input(args, message):
     result = run(*args)
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["evaluate", "--model", "/no/such/checkpoint"], "not a Cell2Text checkpoint"),
+        (["train", "--out", "/tmp/never-written", "--label-key", "celltype"], "obs key 'celltype' not found"),
+        (["train", "--out", "/tmp/never-written", "--data", "/no/such.h5ad"], "does not exist"),
+        (["train", "--out", "/tmp/never-written", "--encoder", "cnn"], "unknown --encoder"),
+        (["evaluate", "--split", "half"], "unknown --split"),
+    ],
+)
+def test_model_commands_bad_input(args, message):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not Path("/tmp/never-written").exists()
+
+
+def test_evaluate_shipped_checkpoint_json():
+    result = run("evaluate", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["n"] == 140 and payload["split"] == "test"
+    assert 0 <= payload["accuracy"] <= 1 and payload["named_a_term"] == 1.0
+    assert {"exact"} <= set(payload["grades"])
