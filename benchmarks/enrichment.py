@@ -16,19 +16,16 @@ few genes in the data. Writes ``benchmarks/results/enrichment.md`` and ``enrichm
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from pathlib import Path
 
-from _common import machine
+from _common import machine, write_results
 
 from cell2text.data.demo import DEMO_GROUPBY, load_demo
 from cell2text.errors import InputError
 from cell2text.tools.enrichment import enrich_group, pathway_activity, prerank_group, score_pathways
 from cell2text.tools.markers import rank_markers
 
-RESULTS = Path(__file__).parent / "results"
 TOP = 5
 H = "HALLMARK_"
 # Hallmark sets whose biology each population is known for.
@@ -83,8 +80,6 @@ def main() -> None:
 
     report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "seconds": seconds, "rows": rows,
               "shows": {m: sum(r[f"{m}_shows"] for r in rows) for m in ("ora", "prerank", "activity")}}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "enrichment.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
         "# Pathway evidence on the demo dataset (pbmc68k_reduced, Hallmark)",
         "",
@@ -102,8 +97,7 @@ def main() -> None:
         cells = [", ".join(r[m]) + (" — yes" if r[f"{m}_shows"] else " — no") if r[m] else "none significant — no"
                  for m in ("ora", "prerank", "activity")]
         lines.append(f"| {r['group']} | {r['cells']} | " + " | ".join(cells) + " |")
-    (RESULTS / "enrichment.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("enrichment", report, lines)
 
 
 if __name__ == "__main__":

@@ -18,23 +18,20 @@ measures lookup of known names; (b) measures retrieval by meaning. Writes
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 from rapidfuzz import fuzz, process
 from tqdm import tqdm
 
-from _common import machine
+from _common import machine, write_results
 
 from cell2text.kb import KnowledgeBase
 from cell2text.kb.store import embed
 from cell2text.tools.ontology import load_ontology
 
-RESULTS = Path(__file__).parent / "results"
 BATCH = 64
 
 
@@ -114,8 +111,6 @@ def main() -> None:
               "documents": n_docs, "build_s": build_s, "embed_docs_per_s": embed_rate,
               "query_latency_ms": {"p50": float(np.percentile(latency, 50)), "p95": float(np.percentile(latency, 95)), "n": len(latency)},
               "rows": rows}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "kb.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
         "# Knowledge base: build, latency, retrieval of Cell Ontology terms",
         "",
@@ -131,8 +126,7 @@ def main() -> None:
     ]
     for r in rows:
         lines.append(f"| {r['task']} | {r['method']} | {r['queries']:,} | {r['top1']:.3f} | {r['top5']:.3f} | {r['ms_per_query']:.1f} |")
-    (RESULTS / "kb.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("kb", report, lines)
 
 
 if __name__ == "__main__":

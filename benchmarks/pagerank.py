@@ -19,21 +19,18 @@ Values are compared with networkx (max absolute difference over all n x n entrie
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 from tqdm import tqdm
 
-from _common import machine
+from _common import machine, write_results
 
 from cell2text.tools.ontology import load_ontology
 from cell2text.tools.pagerank import DEFAULT_ALPHA, adjacency, compute_pagerank
 
-RESULTS = Path(__file__).parent / "results"
 
 
 def best_of(repeats: int, fn):
@@ -103,8 +100,6 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
         "rows": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "pagerank.json").write_text(json.dumps(header, indent=2) + "\n")
     lines = [
         "# All-terms Personalized PageRank on the Cell Ontology",
         "",
@@ -122,8 +117,7 @@ def main() -> None:
             f"| **{r['speedup_vs_networkx_default']:.0f}x** / {r['speedup_vs_networkx_tight']:.0f}x / {r['speedup_vs_dense']:.0f}x "
             f"| {r['max_abs_diff_vs_networkx_default']:.1e} / {r['max_abs_diff_vs_networkx_tight']:.1e} / {r['max_abs_diff_vs_dense']:.1e} |"
         )
-    (RESULTS / "pagerank.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("pagerank", header, lines)
 
 
 if __name__ == "__main__":
