@@ -47,8 +47,9 @@ def find_placeholder(ids: list[int]) -> int:
 def splice(embed: nn.Embedding, ids: list[int], labels: list[int], soft: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
     """One sample: token embeddings with the soft tokens at the placeholder; labels -100 there."""
     at = find_placeholder(ids)
-    before = embed(torch.tensor(ids[:at], dtype=torch.long))
-    after = embed(torch.tensor(ids[at + 1:], dtype=torch.long))
+    device = embed.weight.device
+    before = embed(torch.tensor(ids[:at], dtype=torch.long, device=device))
+    after = embed(torch.tensor(ids[at + 1:], dtype=torch.long, device=device))
     embeds = torch.cat([before, soft, after])  # (L - 1 + n_soft, d_lm)
     return embeds, labels[:at] + [IGNORE] * soft.shape[0] + labels[at + 1:]
 
@@ -56,14 +57,14 @@ def splice(embed: nn.Embedding, ids: list[int], labels: list[int], soft: torch.T
 def pad_left(samples: list[tuple[torch.Tensor, list[int]]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Left-pad a batch (generation continues at the right end): embeds, attention mask, labels."""
     length = max(e.shape[0] for e, _ in samples)
-    d = samples[0][0].shape[1]
-    embeds = torch.zeros(len(samples), length, d)
-    mask = torch.zeros(len(samples), length, dtype=torch.long)
-    labels = torch.full((len(samples), length), IGNORE, dtype=torch.long)
+    d, device = samples[0][0].shape[1], samples[0][0].device
+    embeds = torch.zeros(len(samples), length, d, device=device)
+    mask = torch.zeros(len(samples), length, dtype=torch.long, device=device)
+    labels = torch.full((len(samples), length), IGNORE, dtype=torch.long, device=device)
     for row, (e, lab) in enumerate(samples):
         embeds[row, length - e.shape[0]:] = e
         mask[row, length - e.shape[0]:] = 1
-        labels[row, length - len(lab):] = torch.tensor(lab, dtype=torch.long)
+        labels[row, length - len(lab):] = torch.tensor(lab, dtype=torch.long, device=device)
     return embeds, mask, labels
 
 
@@ -85,6 +86,10 @@ class Cell2Text(nn.Module):
         self.lm = get_peft_model(lm, lora)
         self._constraint: OntologyConstraint | None = None
 
+    @property
+    def device(self) -> torch.device:
+        return self.head.weight.device
+
     # --- cells
     def cell_inputs(self, adata: ad.AnnData) -> tuple[torch.Tensor, torch.Tensor]:
         """``(dense, tokens)`` for every cell of a prepared AnnData (log-normalised, gene symbols)."""
@@ -94,12 +99,14 @@ class Cell2Text(nn.Module):
 
     def encode_cells(self, dense: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Cell embedding (B, d_encoder) and soft tokens (B, n_soft, d_lm)."""
+        dense, tokens = dense.to(self.device), tokens.to(self.device)
         states = self.encoder(dense, tokens)  # (B, T, d_encoder)
         pooled = pool(states, tokens)  # (B, d_encoder)
         return pooled, self.projector(states, pooled)
 
     def classify(self, dense: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Head logits over ``config.labels`` (B, n_labels)."""
+        dense, tokens = dense.to(self.device), tokens.to(self.device)
         return self.head(pool(self.encoder(dense, tokens), tokens))
 
     # --- text
@@ -128,7 +135,7 @@ class Cell2Text(nn.Module):
         """Head logits always; with ``targets`` the LM loss, with ``label_ids`` the head loss (summed)."""
         pooled, soft = self.encode_cells(dense, tokens)
         logits = self.head(pooled)
-        loss = F.cross_entropy(logits, label_ids) if label_ids is not None else None
+        loss = F.cross_entropy(logits, label_ids.to(self.device)) if label_ids is not None else None
         if targets is not None:
             embeds, mask, labels = self._batch(soft, targets)
             lm_loss = self.lm(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
@@ -167,7 +174,7 @@ class Cell2Text(nn.Module):
     def probabilities(self, dense: torch.Tensor, tokens: torch.Tensor) -> np.ndarray:
         """Head probabilities (cells, labels)."""
         self.eval()
-        return torch.softmax(self.classify(dense, tokens), dim=-1).numpy()
+        return torch.softmax(self.classify(dense, tokens), dim=-1).cpu().numpy()
 
     def describe(self, adata: ad.AnnData, groupby: str | None = None) -> pd.DataFrame:
         """Text and head probabilities per cell, or per group of ``groupby`` (mean expression of the group)."""
@@ -213,7 +220,7 @@ class Cell2Text(nn.Module):
         return path
 
     @classmethod
-    def from_pretrained(cls, path: str | Path) -> Cell2Text:
+    def from_pretrained(cls, path: str | Path, device: str | None = None) -> Cell2Text:
         path = Path(path)
         files = [path / "config.json", path / "genes.json", path / "weights.safetensors"]
         missing = [f.name for f in files if not f.is_file()]
@@ -229,7 +236,7 @@ class Cell2Text(nn.Module):
         model.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
         model.projector.load_state_dict({k[10:]: v for k, v in state.items() if k.startswith("projector.")})
         model.lm.load_state_dict({k[3:]: v for k, v in state.items() if k.startswith("lm.")}, strict=False)
-        return model.eval()
+        return model.to(resolve_device(device)).eval()
 
 
 #: The checkpoint shipped in the package, trained on the demo dataset's training split (README).
@@ -242,3 +249,13 @@ def load_model(path: str | Path | None = None) -> tuple[Cell2Text, Path]:
 
     path = Path(path) if path else get_settings().model_path or SHIPPED_CHECKPOINT
     return Cell2Text.from_pretrained(path), path
+
+
+def resolve_device(device: str | None = None) -> torch.device:
+    """``device``, else ``CELL2TEXT_DEVICE``; "auto" is CUDA when present, else CPU."""
+    from cell2text.config import get_settings
+
+    name = device or get_settings().device
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from cell2text.errors import InputError
 from cell2text.model.config import Cell2TextConfig
-from cell2text.model.model import Cell2Text
+from cell2text.model.model import Cell2Text, resolve_device
 from cell2text.model.targets import describe_target
 from cell2text.model.tokenizer import GeneTokenizer
 
@@ -138,9 +138,9 @@ def train(config: TrainConfig, *, adata: ad.AnnData | None = None, progress: boo
     labels = sorted(names)
     model_config = config.model
     model_config.labels, model_config.label_names = labels, [names[t] for t in labels]
-    model = Cell2Text(model_config, GeneTokenizer.fit(train_data))
+    model = Cell2Text(model_config, GeneTokenizer.fit(train_data)).to(resolve_device())
     dense, tokens = model.cell_inputs(adata)
-    y = torch.tensor([labels.index(t) for t in cell_ids])
+    y = torch.tensor([labels.index(t) for t in cell_ids], device=model.device)
 
     # ---- stage 1: encoder + head
     model.train()
@@ -148,7 +148,7 @@ def train(config: TrainConfig, *, adata: ad.AnnData | None = None, progress: boo
     optimiser = torch.optim.AdamW(stage1, lr=config.stage1_lr, weight_decay=0.01)
     for _ in tqdm(range(config.stage1_steps), desc="stage 1: encoder + head", disable=not progress):
         batch = torch.from_numpy(np.random.choice(train_pos, config.stage1_batch))
-        loss = F.cross_entropy(model.classify(dense[batch], tokens[batch]), y[batch])
+        loss = F.cross_entropy(model.classify(dense[batch], tokens[batch]), y[batch.to(model.device)])
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
