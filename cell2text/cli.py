@@ -77,12 +77,12 @@ def inspect(
     as_json: JsonOption = False,
 ) -> None:
     """Summarise a dataset: what was read and normalised, its groups, and each group name mapped to Cell Ontology."""
-    from cell2text.inspect import inspect_dataset
+    from cell2text.summary import summarise_dataset
 
     with user_errors():
         if demo == (path is not None):
             raise InputError("pass either a dataset PATH or --demo, not both and not neither.")
-        summary = inspect_dataset(path, groupby=groupby)
+        summary = summarise_dataset(path, groupby=groupby)
         if out is not None:
             from cell2text.data.io import write_text_atomic
 

@@ -20,7 +20,7 @@ from cell2text.tools.pagerank import pagerank_similarity
 ANNOTATION_KEY = "cell_type_ontology_term_id"
 
 
-def inspect_dataset(path: str | Path | None, groupby: str | None = None) -> dict[str, Any]:
+def summarise_dataset(path: str | Path | None, groupby: str | None = None) -> dict[str, Any]:
     """Summarise the dataset at ``path`` (the demo when ``None``) as a JSON-ready dict.
 
     With ``groupby``, each group name is standardised to Cell Ontology candidates; where the
