@@ -7,6 +7,7 @@ bad input ends with one ``error: ...`` line naming the problem and the fix, and 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -360,6 +361,8 @@ def train_command(
                              stage2_steps=stage2_steps,
                              model=Cell2TextConfig(encoder=encoder, projector=projector, lm_path=lm_path))
         path = train(config, progress=not as_json)
+        if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+            return
         payload = {"checkpoint": str(path), "size_mb": round(sum(f.stat().st_size for f in path.iterdir()) / 1e6, 1)}
         emit(payload, as_json, lambda p: console.print(f"Checkpoint written to [bold]{p['checkpoint']}[/] ({p['size_mb']} MB)"))
 

@@ -54,12 +54,15 @@ def load_lm(lm_path: str | None = None):
                 del config.quantization_config
             model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
             model.load_state_dict(dequantised.state_dict())
-            tmp = cache.with_name(cache.name + ".tmp")
+            tmp = cache.with_name(f"{cache.name}.tmp{os.getpid()}")  # one per process: torchrun ranks race here
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
-            if cache.exists():
-                shutil.rmtree(cache)
-            tmp.replace(cache)
+            if not (tmp / "model.safetensors").is_file():
+                raise RuntimeError(f"saving the de-quantised LM to {tmp} wrote no weights")
+            try:
+                tmp.replace(cache)  # atomic; readers never see a half-written copy
+            except OSError:  # another process finished first: keep its copy
+                shutil.rmtree(tmp, ignore_errors=True)
         source = str(cache)
     else:
         source = lm_path
