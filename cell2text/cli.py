@@ -394,7 +394,9 @@ def evaluate_command(
                 raise InputError("none of the checkpoint's held-out cells are in this data. Pass --split all.")
             adata = adata[present].copy()
         true_ids, _ = _label_ids(adata, label_key)
-        result = evaluate_model(model, adata, list(true_ids))
+        recipe_file = path / "train.json"
+        recipe = json.loads(recipe_file.read_text()) if recipe_file.is_file() else None
+        result = evaluate_model(model, adata, list(true_ids), recipe)
         payload = {"model": str(path), "data": name, "split": split} | {k: v for k, v in result.items()
                                                                        if k not in ("texts", "predicted", "head_predicted")}
         payload["examples"] = [{"true": t, "text": x} for t, x in list(zip(true_ids, result["texts"]))[:5]]
@@ -405,6 +407,9 @@ def _render_evaluation(p: dict[str, Any]) -> None:
     console.print(f"[bold]{p['model']}[/] on {p['data']} ({p['split']}, {p['n']} cells)")
     console.print(f"  text: accuracy {p['accuracy']:.3f}, macro-F1 {p['macro_f1']:.3f}, mean PPR similarity "
                   f"{p['mean_ppr_similarity']:.3f}, paper PPR score {p['mean_paper_ppr_score']:.2f}, grades {p['grades']}")
+    if "bleu" in p:
+        console.print(f"  vs reference text: BLEU {p['bleu']:.1f}, ROUGE-L {p['rouge_l']:.3f}, MiniLM cosine "
+                      f"{p['embedding_similarity']:.3f}, pathway Jaccard {p['pathway_jaccard']:.3f}")
     console.print(f"  head: accuracy {p['head_accuracy']:.3f}, macro-F1 {p['head_macro_f1']:.3f}")
     console.print(f"  speed: {p['generate_cells_per_s']:.1f} cells/s, {p['generate_tokens_per_s']:.0f} new tokens/s")
     for example in p["examples"][:3]:

@@ -181,3 +181,4 @@ def test_evaluate_shipped_checkpoint_json():
     assert payload["n"] == 140 and payload["split"] == "test"
     assert 0 <= payload["accuracy"] <= 1 and payload["named_a_term"] == 1.0
     assert {"exact"} <= set(payload["grades"])
+    assert 0 <= payload["bleu"] <= 100 and 0 <= payload["rouge_l"] <= 1 and payload["pathway_jaccard"] > 0

@@ -8,10 +8,14 @@
   parent) / other / none (no term named).
 * Pathway overlap: Jaccard of the Hallmark pathways the text names vs the label's true top
   pathways (as the paper reports pathway agreement).
+* Text similarity to the reference description (the training template for the true label,
+  first phrasing): corpus BLEU (sacrebleu), mean ROUGE-L F1 (rouge-score), and mean cosine
+  similarity of MiniLM embeddings.
 """
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections import Counter
@@ -21,6 +25,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
 from cell2text.data.genesets import load_gene_sets, pathway_title
+from cell2text.model.targets import describe_target
 from cell2text.tools.ontology import Ontology, load_ontology
 from cell2text.tools.pagerank import pagerank_similarity
 
@@ -61,6 +66,40 @@ def named_pathways(text: str, titles: dict[str, str]) -> set[str]:
     return {name for name, title in titles.items() if title in lowered}
 
 
+def reference_texts(adata: ad.AnnData, true_ids: list[str], recipe: dict, ontology: Ontology | None = None) -> list[str]:
+    """The reference description of each cell: the training template (first phrasing) for its true label."""
+    ontology = ontology or load_ontology()
+    tissue, disease = (adata.obs[k].astype(str).tolist() if k and k in adata.obs else [None] * adata.n_obs
+                       for k in (recipe.get("tissue_key"), recipe.get("disease_key")))
+    pathways = recipe.get("pathways", {})
+    return [describe_target(ontology.term(t).label, ti, di, pathways.get(t, []), _FirstChoice())
+            for t, ti, di in zip(true_ids, tissue, disease)]
+
+
+class _FirstChoice(random.Random):
+    """Always the first phrasing, so references are deterministic."""
+
+    def choice(self, seq):  # noqa: D102
+        return seq[0]
+
+
+def text_similarity(texts: list[str], references: list[str]) -> dict:
+    """BLEU, ROUGE-L and MiniLM cosine similarity of generated texts to their references."""
+    import sacrebleu
+    from rouge_score import rouge_scorer
+
+    from cell2text.kb.embeddings import embedding_function
+
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    embed = embedding_function()
+    hypothesis, reference = np.asarray(embed(texts)), np.asarray(embed(references))
+    return {
+        "bleu": float(sacrebleu.corpus_bleu(texts, [references]).score),
+        "rouge_l": float(np.mean([scorer.score(r, t)["rougeL"].fmeasure for t, r in zip(texts, references)])),
+        "embedding_similarity": float(np.mean(np.sum(hypothesis * reference, axis=1))),
+    }
+
+
 def score_texts(texts: list[str], true_ids: list[str], true_pathways: list[list[str]] | None = None,
                 ontology: Ontology | None = None) -> dict:
     """All text metrics for generated descriptions against the true CL ids (and pathways)."""
@@ -91,9 +130,12 @@ def score_texts(texts: list[str], true_ids: list[str], true_pathways: list[list[
     return result
 
 
-def evaluate_model(model, adata: ad.AnnData, true_ids: list[str], true_pathways: list[list[str]] | None = None,
-                   batch_size: int = 32) -> dict:
-    """Generate for every cell of ``adata`` and grade the text and the head; with speed figures."""
+def evaluate_model(model, adata: ad.AnnData, true_ids: list[str], recipe: dict | None = None, batch_size: int = 32) -> dict:
+    """Generate for every cell of ``adata`` and grade the text and the head; with speed figures.
+
+    ``recipe`` (the checkpoint's ``train.json``) supplies the true pathways and the obs keys of
+    tissue and disease for pathway overlap and the reference texts.
+    """
     dense, tokens = model.cell_inputs(adata)
     start = time.perf_counter()
     texts = model.generate(dense, tokens, batch_size=batch_size)
@@ -103,7 +145,10 @@ def evaluate_model(model, adata: ad.AnnData, true_ids: list[str], true_pathways:
     probabilities = model.probabilities(dense, tokens)
     head_s = time.perf_counter() - start
     head = [model.config.labels[i] for i in probabilities.argmax(1)]
+    true_pathways = [recipe["pathways"].get(t, []) for t in true_ids] if recipe else None
     result = score_texts(texts, true_ids, true_pathways)
+    if recipe:
+        result |= text_similarity(texts, reference_texts(adata, true_ids, recipe))
     result |= {
         "head_accuracy": float(accuracy_score(true_ids, head)),
         "head_macro_f1": float(f1_score(true_ids, head, average="macro", labels=sorted(set(true_ids)), zero_division=0)),

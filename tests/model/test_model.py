@@ -145,3 +145,16 @@ def test_shipped_checkpoint_describes_known_groups(demo, ontology):
     assert named["CD19+ B"] == "CL:0000236"
     assert named["CD14+ Monocyte"] == "CL:0001054"
     assert table.loc["CD19+ B", "head_id"] == "CL:0000236"
+
+
+def test_reference_texts_and_similarity(demo, ontology):
+    from cell2text.model.evaluate import reference_texts, text_similarity
+
+    recipe = {"tissue_key": "tissue", "disease_key": "disease", "pathways": {"CL:0000236": ["HALLMARK_E2F_TARGETS"]}}
+    references = reference_texts(demo[:2], ["CL:0000236", "CL:0000623"], recipe, ontology)
+    assert references[0] == ("This sample consists of a B cell. It comes from the blood of a donor with normal."
+                             " Its most active pathways are e2f targets.")
+    same = text_similarity(references, references)
+    assert same["bleu"] == pytest.approx(100) and same["rouge_l"] == pytest.approx(1) and same["embedding_similarity"] > 0.99
+    other = text_similarity(["A liver cell from a sick mouse.", "Nothing."], references)
+    assert other["bleu"] < 10 and other["rouge_l"] < 0.5 and other["embedding_similarity"] < same["embedding_similarity"]
