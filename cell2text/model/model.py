@@ -228,15 +228,21 @@ class Cell2Text(nn.Module):
             raise InputError(f"'{path}' is not a Cell2Text checkpoint (missing {', '.join(missing)}). Pass a folder written by 'cell2text train'.")
         config = Cell2TextConfig.load(files[0])
         model = cls(config, GeneTokenizer.load(files[1]))
-        state = load_file(files[2])
-        expected = model.trainable_state()
-        if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in state):
-            raise InputError(f"'{path}' was written by another cell2text model version. Retrain it with 'cell2text train'.")
-        model.encoder.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("encoder.")})
-        model.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
-        model.projector.load_state_dict({k[10:]: v for k, v in state.items() if k.startswith("projector.")})
-        model.lm.load_state_dict({k[3:]: v for k, v in state.items() if k.startswith("lm.")}, strict=False)
+        try:
+            model.load_trainable_state(load_file(files[2]))
+        except ValueError as exc:
+            raise InputError(f"'{path}' was written by another cell2text model version. Retrain it with 'cell2text train'.") from exc
         return model.to(resolve_device(device)).eval()
+
+    def load_trainable_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Load what :meth:`trainable_state` returned; ValueError when keys or shapes differ."""
+        expected = self.trainable_state()
+        if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in state):
+            raise ValueError("trainable state does not match this model")
+        self.encoder.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("encoder.")})
+        self.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
+        self.projector.load_state_dict({k[10:]: v for k, v in state.items() if k.startswith("projector.")})
+        self.lm.load_state_dict({k[3:]: v for k, v in state.items() if k.startswith("lm.")}, strict=False)
 
 
 #: The checkpoint shipped in the package, trained on the demo dataset's training split (README).

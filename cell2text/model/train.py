@@ -12,6 +12,8 @@ accuracy against 0.84 for two stages (FINDINGS), hence this order.
         --disease-key disease --donor-key donor_id --out runs/atlas --stage2-steps 3000 \\
         --lm-path /models/Llama-3.2-1B-Instruct                      # a bigger run: config alone
 
+An interrupted run continues from its last snapshot (every 25 stage-2 steps, beside ``--out``)
+when started again with the same ``--out``, and ends exactly as an uninterrupted run would.
 Under torchrun each process draws its own batches and gradients are averaged across processes
 after every backward pass (a plain all-reduce, no wrapper); rank 0 writes the checkpoint.
 Everything is seeded; the split is stratified by label (donor-disjoint with a donor key) and
@@ -60,6 +62,8 @@ class TrainConfig:
     lora_lr: float = 1e-3
     warmup_steps: int = 10
     n_pathways: int = 2  # top pathways (Hallmark, per label, on training cells) in each target
+    snapshot_every: int = 25  # stage-2 steps between resumable snapshots ({out}.resume-rank{r}.pt); 0 = none
+    resume: bool = True  # continue from a snapshot of an interrupted run with the same out
     model: Cell2TextConfig = field(default_factory=Cell2TextConfig)
 
 
@@ -129,6 +133,36 @@ def _average_gradients(parameters: list[torch.nn.Parameter], world: int) -> None
                 parameter.grad /= world
 
 
+class EncoderClassifier(torch.nn.Module):
+    """Encoder + head alone (what stage 1 trains), for models without a language side."""
+
+    def __init__(self, encoder: torch.nn.Module, head: torch.nn.Module) -> None:
+        super().__init__()
+        self.encoder, self.head = encoder, head
+
+    def classify(self, dense: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        from cell2text.model.encoder import pool
+
+        return self.head(pool(self.encoder(dense, tokens), tokens))
+
+
+def fit_head(model, dense: torch.Tensor, tokens: torch.Tensor, y: torch.Tensor, train_pos: np.ndarray,
+             config: TrainConfig, batches: np.random.Generator, world: int = 1, progress: bool = True) -> list:
+    """Stage 1: train ``model.encoder`` and ``model.head`` with cross-entropy; returns their parameters."""
+    model.train()
+    parameters = list(model.encoder.parameters()) + list(model.head.parameters())
+    optimiser = torch.optim.AdamW(parameters, lr=config.stage1_lr, weight_decay=0.01)
+    device = model.head.weight.device
+    for _ in tqdm(range(config.stage1_steps), desc="stage 1: encoder + head", disable=not progress):
+        batch = torch.from_numpy(batches.choice(train_pos, config.stage1_batch))
+        loss = F.cross_entropy(model.classify(dense[batch].to(device), tokens[batch].to(device)), y[batch.to(device)])
+        optimiser.zero_grad()
+        loss.backward()
+        _average_gradients(parameters, world)
+        optimiser.step()
+    return parameters
+
+
 def train(config: TrainConfig, *, adata: ad.AnnData | None = None, progress: bool = True) -> Path:
     """Train and save a checkpoint to ``config.out``; returns its path."""
     from cell2text.data.demo import load_dataset
@@ -172,17 +206,14 @@ def train(config: TrainConfig, *, adata: ad.AnnData | None = None, progress: boo
     dense, tokens = model.cell_inputs(adata)
     y = torch.tensor([labels.index(t) for t in cell_ids], device=model.device)
 
-    # ---- stage 1: encoder + head
-    model.train()
-    stage1 = list(model.encoder.parameters()) + list(model.head.parameters())
-    optimiser = torch.optim.AdamW(stage1, lr=config.stage1_lr, weight_decay=0.01)
-    for _ in tqdm(range(config.stage1_steps), desc="stage 1: encoder + head", disable=not progress):
-        batch = torch.from_numpy(batches.choice(train_pos, config.stage1_batch))
-        loss = F.cross_entropy(model.classify(dense[batch], tokens[batch]), y[batch.to(model.device)])
-        optimiser.zero_grad()
-        loss.backward()
-        _average_gradients(stage1, world)
-        optimiser.step()
+    # ---- stage 1: encoder + head (skipped when resuming: the snapshot holds its result)
+    snapshot_file = Path(f"{config.out}.resume-rank{rank}.pt")
+    snapshot = torch.load(snapshot_file, weights_only=False) if config.resume and snapshot_file.is_file() else None
+    if snapshot is None:
+        stage1 = fit_head(model, dense, tokens, y, train_pos, config, batches, world, progress)
+    else:
+        model.load_trainable_state(snapshot["weights"])
+        stage1 = list(model.encoder.parameters()) + list(model.head.parameters())
 
     # ---- stage 2: projector + LoRA, encoder and head frozen
     for parameter in stage1:
@@ -192,10 +223,19 @@ def train(config: TrainConfig, *, adata: ad.AnnData | None = None, progress: boo
     optimiser = torch.optim.AdamW([{"params": model.projector.parameters(), "lr": config.projector_lr},
                                    {"params": lora, "lr": config.lora_lr}], weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _schedule(s, config.stage2_steps, config.warmup_steps))
+    start = 0
+    if snapshot is not None:
+        optimiser.load_state_dict(snapshot["optimiser"])
+        scheduler.load_state_dict(snapshot["scheduler"])
+        batches.bit_generator.state = snapshot["batches"]
+        rng.setstate(snapshot["phrasing"])
+        torch.set_rng_state(snapshot["torch"])
+        start = snapshot["step"]
     model.projector.train()
     model.lm.train()
-    bar = tqdm(range(config.stage2_steps), desc="stage 2: projector + LoRA", disable=not progress)
-    for _ in bar:
+    bar = tqdm(range(start, config.stage2_steps), desc="stage 2: projector + LoRA", disable=not progress,
+               initial=start, total=config.stage2_steps)
+    for step in bar:
         batch = batches.choice(train_pos, config.stage2_batch)
         _, loss = model(dense[batch], tokens[batch], targets=[target(p) for p in batch])
         optimiser.zero_grad()
@@ -206,6 +246,8 @@ def train(config: TrainConfig, *, adata: ad.AnnData | None = None, progress: boo
         optimiser.step()
         scheduler.step()
         bar.set_postfix(loss=f"{loss.item():.3f}")
+        if config.snapshot_every and (step + 1) % config.snapshot_every == 0 and step + 1 < config.stage2_steps:
+            _save_snapshot(snapshot_file, step + 1, model, optimiser, scheduler, batches, rng)
 
     out = Path(config.out)
     if rank == 0:
@@ -215,6 +257,18 @@ def train(config: TrainConfig, *, adata: ad.AnnData | None = None, progress: boo
         recipe = asdict(config) | {"model": None, "pathways": pathways, "n_train": len(train_pos),
                                    "n_test": len(test_pos), "processes": world}
         (out / "train.json").write_text(json.dumps(recipe, indent=2) + "\n")
+    snapshot_file.unlink(missing_ok=True)
     if world > 1:
         dist.barrier()
     return out
+
+
+def _save_snapshot(path: Path, step: int, model: Cell2Text, optimiser, scheduler, batches: np.random.Generator,
+                   rng: random.Random) -> None:
+    """Everything stage 2 needs to continue exactly where it stopped (weights, optimiser, every RNG)."""
+    state = {"step": step, "weights": model.trainable_state(), "optimiser": optimiser.state_dict(),
+             "scheduler": scheduler.state_dict(), "batches": batches.bit_generator.state, "phrasing": rng.getstate(),
+             "torch": torch.get_rng_state()}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
