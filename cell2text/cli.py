@@ -410,7 +410,8 @@ def _render_evaluation(p: dict[str, Any]) -> None:
     if "bleu" in p:
         console.print(f"  vs reference text: BLEU {p['bleu']:.1f}, ROUGE-L {p['rouge_l']:.3f}, MiniLM cosine "
                       f"{p['embedding_similarity']:.3f}, pathway Jaccard {p['pathway_jaccard']:.3f}")
-    console.print(f"  head: accuracy {p['head_accuracy']:.3f}, macro-F1 {p['head_macro_f1']:.3f}")
+    console.print(f"  head: accuracy {p['head_accuracy']:.3f}, macro-F1 {p['head_macro_f1']:.3f}, "
+                  f"calibration error {p['head_ece']:.3f} (temperature {p['head_temperature']:.2f})")
     console.print(f"  speed: {p['generate_cells_per_s']:.1f} cells/s, {p['generate_tokens_per_s']:.0f} new tokens/s")
     for example in p["examples"][:3]:
         console.print(f"  e.g. [{example['true']}] {example['text']}", highlight=False)

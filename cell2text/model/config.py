@@ -24,6 +24,7 @@ class Cell2TextConfig:
     lora_r: int = 8
     lora_alpha: int = 16
     lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+    head_temperature: float = 1.0  # head logits are divided by it; fitted on held-out training cells (calibration)
     # --- labels: the training CL ids, in head order
     labels: list[str] = field(default_factory=list)
     label_names: list[str] = field(default_factory=list)  # the CL labels, same order

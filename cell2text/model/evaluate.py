@@ -130,6 +130,14 @@ def score_texts(texts: list[str], true_ids: list[str], true_pathways: list[list[
     return result
 
 
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    """|accuracy - confidence| averaged over 10 equal-width confidence bins, weighted by bin size."""
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    return float(sum(abs(correct[which == b].mean() - confidence[which == b].mean()) * (which == b).mean()
+                     for b in range(bins) if (which == b).any()))
+
+
 def evaluate_model(model, adata: ad.AnnData, true_ids: list[str], recipe: dict | None = None, batch_size: int = 32) -> dict:
     """Generate for every cell of ``adata`` and grade the text and the head; with speed figures.
 
@@ -145,6 +153,7 @@ def evaluate_model(model, adata: ad.AnnData, true_ids: list[str], recipe: dict |
     probabilities = model.probabilities(dense, tokens)
     head_s = time.perf_counter() - start
     head = [model.config.labels[i] for i in probabilities.argmax(1)]
+    correct = np.array([h == t for h, t in zip(head, true_ids)])
     true_pathways = [recipe["pathways"].get(t, []) for t in true_ids] if recipe else None
     result = score_texts(texts, true_ids, true_pathways)
     if recipe:
@@ -152,6 +161,8 @@ def evaluate_model(model, adata: ad.AnnData, true_ids: list[str], recipe: dict |
     result |= {
         "head_accuracy": float(accuracy_score(true_ids, head)),
         "head_macro_f1": float(f1_score(true_ids, head, average="macro", labels=sorted(set(true_ids)), zero_division=0)),
+        "head_ece": expected_calibration_error(probabilities.max(1), correct),
+        "head_temperature": model.config.head_temperature,
         "generate_cells_per_s": len(texts) / generate_s,
         "generate_tokens_per_s": new_tokens / generate_s,
         "head_cells_per_s": len(texts) / max(head_s, 1e-9),

@@ -172,9 +172,9 @@ class Cell2Text(nn.Module):
 
     @torch.no_grad()
     def probabilities(self, dense: torch.Tensor, tokens: torch.Tensor) -> np.ndarray:
-        """Head probabilities (cells, labels)."""
+        """Head probabilities (cells, labels), temperature-calibrated."""
         self.eval()
-        return torch.softmax(self.classify(dense, tokens), dim=-1).cpu().numpy()
+        return torch.softmax(self.classify(dense, tokens) / self.config.head_temperature, dim=-1).cpu().numpy()
 
     def describe(self, adata: ad.AnnData, groupby: str | None = None) -> pd.DataFrame:
         """Text and head probabilities per cell, or per group of ``groupby`` (mean expression of the group)."""

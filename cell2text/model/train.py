@@ -62,6 +62,7 @@ class TrainConfig:
     lora_lr: float = 1e-3
     warmup_steps: int = 10
     n_pathways: int = 2  # top pathways (Hallmark, per label, on training cells) in each target
+    calibration_fraction: float = 0.1  # training cells held out of stage 1 to fit the head's temperature
     snapshot_every: int = 25  # stage-2 steps between resumable snapshots ({out}.resume-rank{r}.pt); 0 = none
     resume: bool = True  # continue from a snapshot of an interrupted run with the same out
     model: Cell2TextConfig = field(default_factory=Cell2TextConfig)
@@ -163,6 +164,24 @@ def fit_head(model, dense: torch.Tensor, tokens: torch.Tensor, y: torch.Tensor, 
     return parameters
 
 
+def fit_temperature(model, dense: torch.Tensor, tokens: torch.Tensor, y: torch.Tensor) -> float:
+    """The temperature minimising the head's negative log-likelihood on held-out cells (Guo et al. 2017)."""
+    model.eval()
+    with torch.no_grad():
+        logits = model.classify(dense, tokens)
+    log_t = torch.zeros(1, requires_grad=True)
+    optimiser = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
+
+    def nll() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = F.cross_entropy(logits / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    optimiser.step(nll)
+    return float(log_t.exp().clamp(0.05, 20.0))
+
+
 def train(config: TrainConfig, *, adata: ad.AnnData | None = None, progress: bool = True) -> Path:
     """Train and save a checkpoint to ``config.out``; returns its path."""
     from cell2text.data.demo import load_dataset
@@ -206,11 +225,19 @@ def train(config: TrainConfig, *, adata: ad.AnnData | None = None, progress: boo
     dense, tokens = model.cell_inputs(adata)
     y = torch.tensor([labels.index(t) for t in cell_ids], device=model.device)
 
-    # ---- stage 1: encoder + head (skipped when resuming: the snapshot holds its result)
+    # ---- stage 1: encoder + head, then its temperature on held-out training cells
+    # (skipped when resuming: the snapshot holds its result)
     snapshot_file = Path(f"{config.out}.resume-rank{rank}.pt")
     snapshot = torch.load(snapshot_file, weights_only=False) if config.resume and snapshot_file.is_file() else None
     if snapshot is None:
-        stage1 = fit_head(model, dense, tokens, y, train_pos, config, batches, world, progress)
+        fit_pos, calibration_pos = train_pos, None
+        if config.calibration_fraction > 0:
+            inner_fit, inner_calibration = split_cells(cell_ids[train_pos], None, config.calibration_fraction, config.seed)
+            fit_pos, calibration_pos = train_pos[inner_fit], train_pos[inner_calibration]
+        stage1 = fit_head(model, dense, tokens, y, fit_pos, config, batches, world, progress)
+        if calibration_pos is not None:
+            model.config.head_temperature = fit_temperature(model, dense[calibration_pos], tokens[calibration_pos],
+                                                            y[torch.from_numpy(calibration_pos).to(model.device)])
     else:
         model.load_trainable_state(snapshot["weights"])
         stage1 = list(model.encoder.parameters()) + list(model.head.parameters())

@@ -158,3 +158,41 @@ def test_reference_texts_and_similarity(demo, ontology):
     assert same["bleu"] == pytest.approx(100) and same["rouge_l"] == pytest.approx(1) and same["embedding_similarity"] > 0.99
     other = text_similarity(["A liver cell from a sick mouse.", "Nothing."], references)
     assert other["bleu"] < 10 and other["rouge_l"] < 0.5 and other["embedding_similarity"] < same["embedding_similarity"]
+
+
+def test_resampler_projector_and_transformer_encoder():
+    from cell2text.model.config import Cell2TextConfig
+    from cell2text.model.encoder import build_encoder
+    from cell2text.model.projector import build_projector
+
+    config = Cell2TextConfig(encoder="transformer", projector="resampler", top_k_genes=16, d_lm=576)
+    encoder, projector = build_encoder(config, 100), build_projector(config)
+    tokens = torch.randint(1, 101, (3, 16))
+    tokens[0, 10:] = 0  # padding
+    states = encoder(None, tokens)
+    assert states.shape == (3, 16, config.d_encoder)
+    assert projector(states, states.mean(1)).shape == (3, config.n_soft_tokens, 576)
+    with pytest.raises(ValueError, match="unknown projector"):
+        build_projector(Cell2TextConfig(projector="qformer"))
+
+
+def test_temperature_calibrates_an_overconfident_head():
+    from cell2text.model.evaluate import expected_calibration_error
+    from cell2text.model.train import fit_temperature
+
+    rng = np.random.default_rng(0)
+    y = torch.from_numpy(rng.integers(0, 4, 400))
+    logits = torch.randn(400, 4)
+    logits[torch.arange(400), y] += 1.5  # right about 70% of the time ...
+    logits *= 6  # ... with near-certain confidence
+
+    class Fixed(torch.nn.Module):
+        def classify(self, dense, tokens):
+            return logits
+
+    temperature = fit_temperature(Fixed(), None, None, y)
+    assert temperature > 2
+    correct = (logits.argmax(1) == y).numpy()
+    before = expected_calibration_error(torch.softmax(logits, 1).max(1).values.numpy(), correct)
+    after = expected_calibration_error(torch.softmax(logits / temperature, 1).max(1).values.numpy(), correct)
+    assert after < before / 2
