@@ -179,7 +179,7 @@ def fit_temperature(model, dense: torch.Tensor, tokens: torch.Tensor, y: torch.T
         return loss
 
     optimiser.step(nll)
-    return float(log_t.exp().clamp(0.05, 20.0))
+    return float(log_t.detach().exp().clamp(0.05, 20.0))
 
 
 def train(config: TrainConfig, *, adata: ad.AnnData | None = None, progress: bool = True) -> Path:
