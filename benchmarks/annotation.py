@@ -130,7 +130,8 @@ def main() -> None:
         f"Cell2Text text: named a CL term in {c['named_a_term']:.0%} of cells; grades {c['grades']}; pathway Jaccard "
         f"{c['pathway_jaccard']:.3f}; against the reference text BLEU {c['bleu']:.1f}, ROUGE-L {c['rouge_l']:.3f}, "
         f"MiniLM cosine {c['embedding_similarity']:.3f}. Speed: {c['generate_cells_per_s']:.1f} cells/s, {c['generate_tokens_per_s']:.0f} new "
-        f"tokens/s (greedy, batch 32, CPU); head {c['head_cells_per_s']:.0f} cells/s; checkpoint load {load_s:.1f} s; "
+        f"tokens/s (greedy, batch 32, CPU); head {c['head_cells_per_s']:.0f} cells/s, expected calibration error "
+        f"{c['head_ece']:.3f} (temperature {c['head_temperature']:.2f}); checkpoint load {load_s:.1f} s; "
         f"peak memory {peak_mb:.0f} MB.",
     ]
     write_results("annotation", report, lines)
