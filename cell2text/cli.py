@@ -104,21 +104,25 @@ def _render_inspect(summary: dict[str, Any]) -> None:
         console.print("Pass --groupby KEY to list the groups and map them to Cell Ontology terms.")
         return
     table = Table(title=f"Groups in obs['{summary['groupby']}'] mapped to Cell Ontology")
-    for column in ("group", "cells", "best CL term", "score", "unsure", "annotated id", "PPR sim"):
+    for column in ("group", "cells", "best CL term", "id", "score", "sim. to annotation"):
         table.add_column(column)
+    unsure = []
     for group in summary["groups"]:
         best = group["standardised"]
         annotated = group.get("annotated") or {}
+        if best["unsure"]:
+            unsure.append(f"{group['name']}: {best['reason']}")
         table.add_row(
             group["name"],
             str(group["n_cells"]),
-            f"{best['label']} ({best['id']})" if best["id"] else "-",
+            (best["label"] or "-") + (" (unsure)" if best["unsure"] else ""),
+            best["id"] or "-",
             f"{best['score']:.2f}" if best["id"] else "-",
-            best["reason"] if best["unsure"] else "",
-            annotated.get("id", ""),
-            f"{annotated['similarity']:.2f}" if "similarity" in annotated else "",
+            f"{annotated['similarity']:.2f} ({annotated['id']})" if "similarity" in annotated else "",
         )
     console.print(table)
+    for line in unsure:
+        console.print(f"  unsure - {line}", highlight=False)
 
 
 # ---------------------------------------------------------------------------- ontology
