@@ -29,7 +29,7 @@ from scipy import stats
 from cell2text.data.genesets import library_label, load_gene_sets, pathway_title
 from cell2text.data.io import check_group, check_groupby
 from cell2text.errors import InputError
-from cell2text.tools.markers import MIN_GROUP_CELLS, _check_sizes, group_markers
+from cell2text.tools.markers import MIN_GROUP_CELLS, check_test_groups, group_markers
 
 MIN_MATCHED_GENES = 3  # enrichment of fewer known genes than this is refused
 _COLUMNS = ["pathway", "title", "overlap", "pval", "fdr", "odds_ratio", "genes"]
@@ -178,7 +178,7 @@ def pathway_activity(
     Needs :func:`score_pathways` first (run with Hallmark if ``adata.obsm[key]`` is missing).
     Returns pathway, title, auroc, mean_in, mean_out, pval, fdr, sorted by AUROC (most active first).
     """
-    _check_sizes(adata, groupby, group)
+    check_test_groups(adata, groupby, group)
     if key not in adata.obsm:
         score_pathways(adata, key_added=key)
     scores: pd.DataFrame = adata.obsm[key]

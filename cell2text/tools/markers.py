@@ -30,7 +30,7 @@ from cell2text.tools.ontology import Ontology, load_ontology
 MIN_GROUP_CELLS = 2  # a group needs at least this many cells (and the rest as many) for a test
 
 
-def _check_sizes(adata: ad.AnnData, groupby: str, group: str) -> None:
+def check_test_groups(adata: ad.AnnData, groupby: str, group: str) -> None:
     mask = check_group(adata, groupby, group)
     if mask.sum() < MIN_GROUP_CELLS or (~mask).sum() < MIN_GROUP_CELLS:
         msg = f"group '{group}' has {int(mask.sum())} cell(s) and the rest {int((~mask).sum())}:"
@@ -84,7 +84,7 @@ def group_markers(adata: ad.AnnData, groupby: str, group: str, *, key: str = "ce
     Runs :func:`rank_markers` first when ``adata.uns[key]`` is missing or was computed for
     another ``groupby``.
     """
-    _check_sizes(adata, groupby, group)
+    check_test_groups(adata, groupby, group)
     if key not in adata.uns or adata.uns[key]["params"]["groupby"] != groupby:
         rank_markers(adata, groupby, key_added=key)
     table = sc.get.rank_genes_groups_df(adata, group=str(group), key=key)
