@@ -31,6 +31,7 @@ MIN_GROUP_CELLS = 2  # a group needs at least this many cells (and the rest as m
 
 
 def check_test_groups(adata: ad.AnnData, groupby: str, group: str) -> None:
+    """Raise unless ``group`` and the rest of the cells each have ``MIN_GROUP_CELLS`` cells for a test."""
     mask = check_group(adata, groupby, group)
     if mask.sum() < MIN_GROUP_CELLS or (~mask).sum() < MIN_GROUP_CELLS:
         msg = f"group '{group}' has {int(mask.sum())} cell(s) and the rest {int((~mask).sum())}:"
