@@ -18,29 +18,14 @@ import json
 import resource
 import time
 
-import numpy as np
 import scanpy as sc
 from _common import machine, write_results
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score
 from sklearn.neighbors import KNeighborsClassifier
 
 from cell2text.data.demo import load_demo
-from cell2text.model.evaluate import evaluate_model
+from cell2text.model.evaluate import evaluate_model, label_scores
 from cell2text.model.model import SHIPPED_CHECKPOINT, Cell2Text
-from cell2text.tools.ontology import load_ontology
-from cell2text.tools.pagerank import pagerank_similarity
-
-
-def classic_scores(predicted: list[str], truth: list[str]) -> dict:
-    ontology = load_ontology()
-    ours, paper = pagerank_similarity(ontology), pagerank_similarity(ontology, method="cell2text-paper")
-    return {
-        "accuracy": float(accuracy_score(truth, predicted)),
-        "macro_f1": float(f1_score(truth, predicted, average="macro", labels=sorted(set(truth)), zero_division=0)),
-        "mean_ppr_similarity": float(np.mean([ours.similarity(p, t) for p, t in zip(predicted, truth)])),
-        "mean_paper_ppr_score": float(np.mean([paper.similarity(p, t) for p, t in zip(predicted, truth)])),
-    }
 
 
 def timed(fn):
@@ -79,10 +64,10 @@ def main() -> None:
     rows = []
 
     predicted, seconds = celltypist_run(train_data, test_data)
-    rows.append({"method": "CellTypist 1.7.1 (trained here)", "seconds": seconds} | classic_scores(predicted, truth))
+    rows.append({"method": "CellTypist 1.7.1 (trained here)", "seconds": seconds} | label_scores(predicted, truth))
 
     logistic, seconds = timed(lambda: LogisticRegression(max_iter=2000, C=1.0).fit(X_train, y_train).predict(X_test))
-    rows.append({"method": "logistic regression (765 genes)", "seconds": seconds} | classic_scores(list(logistic), truth))
+    rows.append({"method": "logistic regression (765 genes)", "seconds": seconds} | label_scores(list(logistic), truth))
 
     def knn():
         sc.pp.pca(train_data, n_comps=30, random_state=0)
@@ -90,14 +75,14 @@ def main() -> None:
         return KNeighborsClassifier(n_neighbors=15).fit(train_data.obsm["X_pca"], y_train).predict(projected)
 
     neighbours, seconds = timed(knn)
-    rows.append({"method": "kNN (k=15) on 30 PCs", "seconds": seconds} | classic_scores(list(neighbours), truth))
+    rows.append({"method": "kNN (k=15) on 30 PCs", "seconds": seconds} | label_scores(list(neighbours), truth))
 
     model, load_s = timed(lambda: Cell2Text.from_pretrained(SHIPPED_CHECKPOINT))
     recipe = json.loads((SHIPPED_CHECKPOINT / "train.json").read_text())
     result, seconds = timed(lambda: evaluate_model(model, test_data, truth, recipe))
     rows.append({"method": "Cell2Text text (shipped checkpoint)", "seconds": seconds,
                  **{k: result[k] for k in ("accuracy", "macro_f1", "mean_ppr_similarity", "mean_paper_ppr_score")}})
-    rows.append({"method": "Cell2Text auxiliary head", "seconds": float("nan")} | classic_scores(result["head_predicted"], truth))
+    rows.append({"method": "Cell2Text auxiliary head", "seconds": float("nan")} | label_scores(result["head_predicted"], truth))
     for row in rows:
         print(row)
 

@@ -100,22 +100,32 @@ def text_similarity(texts: list[str], references: list[str]) -> dict:
     }
 
 
+def label_scores(predicted: list[str | None], true_ids: list[str], ontology: Ontology | None = None) -> dict:
+    """Accuracy, macro- and weighted F1, mean PPR similarity (ours) and the paper's PPR score of
+    predicted CL ids against the true ones; a missing prediction scores 0 (ours) and 1 (paper)."""
+    ontology = ontology or load_ontology()
+    ours, paper = pagerank_similarity(ontology), pagerank_similarity(ontology, method="cell2text-paper")
+    named = [p or "none" for p in predicted]
+    labels = sorted(set(true_ids))
+    return {
+        "accuracy": float(accuracy_score(true_ids, named)),
+        "macro_f1": float(f1_score(true_ids, named, average="macro", labels=labels, zero_division=0)),
+        "weighted_f1": float(f1_score(true_ids, named, average="weighted", labels=labels, zero_division=0)),
+        "mean_ppr_similarity": float(np.mean([ours.similarity(p, t) if p in ours.index else 0.0
+                                              for p, t in zip(predicted, true_ids)])),
+        "mean_paper_ppr_score": float(np.mean([paper.similarity(p, t) if p in paper.index else 1.0
+                                               for p, t in zip(predicted, true_ids)])),
+    }
+
+
 def score_texts(texts: list[str], true_ids: list[str], true_pathways: list[list[str]] | None = None,
                 ontology: Ontology | None = None) -> dict:
     """All text metrics for generated descriptions against the true CL ids (and pathways)."""
     ontology = ontology or load_ontology()
-    ours, paper = pagerank_similarity(ontology), pagerank_similarity(ontology, method="cell2text-paper")
     predicted = [extract_cell_type(t, ontology) for t in texts]
-    named = [p or "none" for p in predicted]
-    similarities = [ours.similarity(p, t) if p in ours.index else 0.0 for p, t in zip(predicted, true_ids)]
-    paper_scores = [paper.similarity(p, t) if p in paper.index else 1.0 for p, t in zip(predicted, true_ids)]
     result = {
         "n": len(texts),
-        "accuracy": float(accuracy_score(true_ids, named)),
-        "macro_f1": float(f1_score(true_ids, named, average="macro", labels=sorted(set(true_ids)), zero_division=0)),
-        "weighted_f1": float(f1_score(true_ids, named, average="weighted", labels=sorted(set(true_ids)), zero_division=0)),
-        "mean_ppr_similarity": float(np.mean(similarities)),
-        "mean_paper_ppr_score": float(np.mean(paper_scores)),
+        **label_scores(predicted, true_ids, ontology),
         "named_a_term": float(np.mean([p is not None for p in predicted])),
         "grades": dict(Counter(grade(p, t, ontology) for p, t in zip(predicted, true_ids))),
         "predicted": predicted,
@@ -159,8 +169,7 @@ def evaluate_model(model, adata: ad.AnnData, true_ids: list[str], recipe: dict |
     if recipe:
         result |= text_similarity(texts, reference_texts(adata, true_ids, recipe))
     result |= {
-        "head_accuracy": float(accuracy_score(true_ids, head)),
-        "head_macro_f1": float(f1_score(true_ids, head, average="macro", labels=sorted(set(true_ids)), zero_division=0)),
+        **{f"head_{k}": v for k, v in label_scores(head, true_ids).items()},
         "head_ece": expected_calibration_error(probabilities.max(1), correct),
         "head_temperature": model.config.head_temperature,
         "generate_cells_per_s": len(texts) / generate_s,

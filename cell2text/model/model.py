@@ -12,6 +12,7 @@ training CL ids, which the agent uses as evidence.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import anndata as ad
@@ -21,7 +22,6 @@ import torch
 from peft import LoraConfig, get_peft_model
 from safetensors.torch import load_file, save_file
 from torch import nn
-from torch.nn import functional as F
 
 from cell2text.errors import InputError
 from cell2text.model.config import Cell2TextConfig
@@ -110,6 +110,7 @@ class Cell2Text(nn.Module):
         return self.head(pool(self.encoder(dense, tokens), tokens))
 
     # --- text
+    @functools.cached_property
     def prompt_ids(self) -> list[int]:
         """The chat prompt with one placeholder where the cell goes."""
         messages = [{"role": "user", "content": f"{CELL_TAG} {self.config.prompt}"}]
@@ -119,7 +120,7 @@ class Cell2Text(nn.Module):
         return encode(before) + [PLACEHOLDER] + encode(after)
 
     def _batch(self, soft: torch.Tensor, targets: list[str] | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        prompt = self.prompt_ids()
+        prompt = self.prompt_ids
         embed = self.lm.get_input_embeddings()
         samples = []
         for row in range(soft.shape[0]):
@@ -130,17 +131,15 @@ class Cell2Text(nn.Module):
             samples.append(splice(embed, ids, labels, soft[row]))
         return pad_left(samples)
 
-    def forward(self, dense: torch.Tensor, tokens: torch.Tensor, targets: list[str] | None = None,
-                label_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Head logits always; with ``targets`` the LM loss, with ``label_ids`` the head loss (summed)."""
+    def forward(self, dense: torch.Tensor, tokens: torch.Tensor,
+                targets: list[str] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Head logits; with ``targets`` also the LM loss on the answer tokens (stage 2)."""
         pooled, soft = self.encode_cells(dense, tokens)
         logits = self.head(pooled)
-        loss = F.cross_entropy(logits, label_ids.to(self.device)) if label_ids is not None else None
-        if targets is not None:
-            embeds, mask, labels = self._batch(soft, targets)
-            lm_loss = self.lm(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
-            loss = lm_loss if loss is None else loss + lm_loss
-        return logits, loss
+        if targets is None:
+            return logits, None
+        embeds, mask, labels = self._batch(soft, targets)
+        return logits, self.lm(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
 
     def constraint(self) -> OntologyConstraint:
         """The decoding constraint: the training labels, or every live CL label and synonym."""
