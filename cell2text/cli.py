@@ -125,6 +125,82 @@ def _render_inspect(summary: dict[str, Any]) -> None:
         console.print(f"  unsure - {line}", highlight=False)
 
 
+# ---------------------------------------------------------------------------- describe
+DatasetArgument = Annotated[Optional[Path], typer.Argument(help="An .h5ad file, a 10x .h5 file or a 10x mtx folder.")]
+DemoOption = Annotated[bool, typer.Option("--demo", help="Use the bundled pbmc68k_reduced demo dataset.")]
+
+
+def _raw_dataset(path: Optional[Path], demo: bool) -> tuple[Any, str]:
+    """The dataset as read (the agent prepares its own copy), and its display name."""
+    from cell2text.data.demo import load_demo
+    from cell2text.data.io import read_dataset
+
+    if demo == (path is not None):
+        raise InputError("pass either a dataset PATH or --demo, not both and not neither.")
+    return (load_demo(), "pbmc68k_reduced (demo)") if demo else (read_dataset(path), path.name)
+
+
+def _progress_printer(quiet: bool):
+    """A describe progress callback printing each finished step to stderr."""
+    def report(node: str, step: str) -> None:
+        if not quiet:
+            err_console.print(f"[dim]-[/] {step}", highlight=False)
+    return report
+
+
+@app.command()
+def describe(
+    path: DatasetArgument = None,
+    demo: DemoOption = False,
+    groupby: Annotated[Optional[str], typer.Option("--groupby", "-g", help="obs column with the groups; omitted: Leiden clusters are computed.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the report (report.json, report.html) into this folder.")] = None,
+    formats: Annotated[str, typer.Option("--format", "-f", help="Report formats besides JSON, comma-separated: html, md.")] = "html",
+    write: Annotated[Optional[Path], typer.Option("--write", "-w", help="Also write the annotated AnnData to this new .h5ad file.")] = None,
+    max_rounds: Annotated[int, typer.Option("--max-rounds", help="Revise at most this many times.")] = 2,
+    as_json: JsonOption = False,
+) -> None:
+    """Describe every group with the Cell2Text model, verify each claim with the tools, and revise until supported or marked."""
+    from cell2text.agent.describe import describe as run_describe
+    from cell2text.agent.describe import read_result
+    from cell2text.data.io import write_h5ad_atomic
+
+    with user_errors():
+        adata, name = _raw_dataset(path, demo)
+        if demo and groupby is None:
+            groupby = "bulk_labels"
+        chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
+        inputs = [path] if path else []
+        run_describe(adata, groupby, max_rounds=max_rounds, progress=_progress_printer(as_json))
+        result = read_result(adata)
+        written = {}
+        if out is not None:
+            from cell2text.report import write_report
+
+            written = {k: str(v) for k, v in write_report(adata, out, name=name, formats=chosen, inputs=inputs).items()}
+        if write is not None:
+            written["h5ad"] = str(write_h5ad_atomic(adata, write, inputs=inputs))
+        emit(result | {"dataset": name, "written": written}, as_json, _render_describe)
+
+
+def _render_describe(result: dict[str, Any]) -> None:
+    table = Table(title=f"{result['dataset']}: groups of obs['{result['groupby']}']")
+    for column in ("group", "cells", "cell type", "id", "status", "confidence"):
+        table.add_column(column)
+    for name, group in result["groups"].items():
+        table.add_row(name, str(group["n_cells"]), group["cell_type"] or "-", group["cell_type_ontology_term_id"] or "-",
+                      group["status"] or "-", f"{group['confidence']:.2f}" if group["confidence"] is not None else "-")
+    console.print(table)
+    for note in result["notes"]:
+        console.print(f"note: {note}", highlight=False)
+    for name, group in result["groups"].items():
+        console.print(f"\n[bold]{name}[/]: {group['text']}", highlight=False)
+        changed = [c for r in group["rounds"] for c in r if c["action"].startswith(("removed", "replaced", "generalised"))]
+        for claim in changed:
+            console.print(f"  [yellow]{claim['action']}[/]: {claim['kind']} '{claim['text']}' ({claim['reason']})", highlight=False)
+    for kind, where in result["written"].items():
+        console.print(f"{kind}: [bold]{where}[/]")
+
+
 # ---------------------------------------------------------------------------- ontology
 def _term_payload(term_id: str) -> dict[str, Any]:
     from cell2text.tools.ontology import load_ontology

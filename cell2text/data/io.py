@@ -181,14 +181,33 @@ def find_genes(adata: ad.AnnData, genes: Iterable[str], *, what: str = "this ste
     return found
 
 
-def write_text_atomic(path: str | Path, text: str, *, inputs: Iterable[str | Path] = ()) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename, never over an input file."""
-    path = Path(path).expanduser()
+def _checked_tmp(path: Path, inputs: Iterable[str | Path]) -> Path:
+    """The temporary sibling to write ``path`` through, after refusing input files and missing folders."""
     if any(path.resolve() == Path(p).expanduser().resolve() for p in inputs):
         raise InputError(f"refusing to overwrite the input file '{path}'. Pass a different output path.")
     if not path.parent.is_dir():
         raise InputError(f"output folder '{path.parent}' does not exist. Create it or pass another --out path.")
-    tmp = path.with_name(f".{path.name}.tmp")
+    return path.with_name(f".{path.name}.tmp")
+
+
+def write_text_atomic(path: str | Path, text: str, *, inputs: Iterable[str | Path] = ()) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename, never over an input file."""
+    path = Path(path).expanduser()
+    tmp = _checked_tmp(path, inputs)
     tmp.write_text(text)
     tmp.replace(path)
+    return path
+
+
+def write_h5ad_atomic(adata: ad.AnnData, path: str | Path, *, inputs: Iterable[str | Path] = ()) -> Path:
+    """Write ``adata`` to a new ``.h5ad`` through a temporary file and a rename, never over an input file."""
+    path = Path(path).expanduser()
+    if path.suffix != ".h5ad":
+        raise InputError(f"'{path.name}' does not end in .h5ad. Pass an output path like annotated.h5ad.")
+    tmp = _checked_tmp(path, inputs)
+    try:
+        adata.write_h5ad(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

@@ -37,14 +37,8 @@ def extract_cell_type(text: str, ontology: Ontology) -> str | None:
     match = _SPAN.search(text)
     if not match:
         return None
-    span = match.group(1).strip()
-    parts = span.split(",")
-    for end in range(len(parts), 0, -1):  # labels contain commas: try the longest prefix first
-        result = ontology.standardise(",".join(parts[:end]).strip(), prefix="CL", k=1)
-        if result.best is not None and result.best.score >= 0.95:
-            return result.best.id
-    result = ontology.standardise(span, prefix="CL", k=1)
-    return result.best.id if result.best is not None else None
+    result = ontology.read_term(match.group(1), prefix="CL", min_score=0.0)
+    return result.best.id if result is not None else None
 
 
 def grade(predicted: str | None, true: str, ontology: Ontology) -> str:

@@ -63,7 +63,12 @@ class Term:
     @property
     def url(self) -> str:
         """The term's public page (OBO PURL)."""
-        return f"http://purl.obolibrary.org/obo/{self.id.replace(':', '_')}"
+        return term_url(self.id)
+
+
+def term_url(curie: str) -> str:
+    """The public page (OBO PURL) of an OBO ontology term, e.g. CL:0000236."""
+    return f"http://purl.obolibrary.org/obo/{curie.replace(':', '_')}"
 
 
 @dataclass(frozen=True)
@@ -403,6 +408,25 @@ class Ontology:
             candidate = Candidate(new.id, new.label, 1.0, term.id, "id")
             return Standardised(term_id, (candidate,), False, f"{term.id} is obsolete, replaced by {new.id}")
         return Standardised(term_id, (Candidate(term.id, term.label, 1.0, term.id, "id"),), False)
+
+    def read_term(self, span: str, prefix: str = "CL", min_score: float = 0.8) -> Standardised | None:
+        """The term a span of generated text names, or None when nothing matches with ``min_score``.
+
+        Labels contain commas ("CD4-positive, alpha-beta T cell") while text runs on after a name
+        ("a B cell, CD19-positive"), so the longest comma-separated prefix that matches a name
+        (score >= 0.95) wins; otherwise the whole span is standardised.
+        """
+        parts = span.strip().split(",")
+        for end in range(len(parts), 0, -1):
+            head = ",".join(parts[:end]).strip()
+            if head:
+                result = self.standardise(head, prefix=prefix, k=3)
+                if result.best is not None and result.best.score >= 0.95:
+                    return result
+        if not span.strip():
+            return None
+        result = self.standardise(span, prefix=prefix, k=3)
+        return result if result.best is not None and result.best.score >= min_score else None
 
     def lookup(self, text_or_id: str, prefix: str = "CL") -> Term:
         """The term a CURIE or a piece of free text refers to (the best standardised candidate)."""

@@ -1,0 +1,141 @@
+"""Claims: the checkable statements of a description, and reading them out of text.
+
+A claim is one statement a description makes (the cell type, the tissue, the disease context, an
+active pathway, a marker gene), mapped to an id: a CURIE, a gene-set name or a gene symbol.
+Verification gives it a status (supported | contradicted | unverified) with the numbers behind
+it; revision records what it did with it (kept, hedged, replaced, removed).
+
+Extraction reads two kinds of text: the model's drafts ("This sample consists of a B cell. Its
+tissue of origin is blood ... Its most active pathways are myc targets v1 and e2f targets.") and
+the agent's revisions, which carry their ids inline ("B cell (CL:0000236)"), so a revised text can
+be verified again exactly as written.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import asdict, dataclass, field
+
+from cell2text.data.genesets import LIBRARIES, load_gene_sets, pathway_title
+from cell2text.tools.ontology import Ontology
+
+KINDS = ("cell_type", "tissue", "disease", "pathway", "marker")
+STATUSES = ("supported", "contradicted", "unverified")
+NORMAL = ("PATO:0000461", "normal")  # CELLxGENE's disease id for healthy donors
+_PREFIX_KIND = {"CL": "cell_type", "UBERON": "tissue", "MONDO": "disease", "PATO": "disease"}
+_KIND_PREFIX = {"cell_type": "CL", "tissue": "UBERON", "disease": "MONDO"}
+
+_WITH_ID = re.compile(r"(?P<span>[^.;:()]+?)\s*\((?P<id>(?:CL|UBERON|MONDO|PATO):\d{7})\b[^)]*\)")
+_GENESET_ID = re.compile(r"\b(?:HALLMARK|REACTOME|WP)_[A-Z0-9_]+\b")
+_FREE = {
+    "cell_type": re.compile(r"\b(?:consists? of|composed of|made up of|identified as|annotated as)\s+(?:an?\s+|the\s+)?(?P<span>[^.;]+)"),
+    "tissue": re.compile(r"\b(?:comes? from the|taken from|tissue of origin is|sampled from|isolated from)\s+(?P<span>[^.;,]+?)(?=\s+of a donor|[.;,]|$)"),
+    "disease": re.compile(r"\b(?:donor with|condition:|disease context is|diagnosed with)\s+(?P<span>[^.;]+)"),
+    "pathway": re.compile(r"\b(?:active pathways are|marked by|enriched in it:)\s+(?P<span>[^.]+?)(?:\s+activity)?(?:\.|$)"),
+}
+_MARKER_SENTENCE = re.compile(r"\b(?:marker|express)", re.IGNORECASE)
+_GENE_TOKEN = re.compile(r"\b(?:[A-Z][A-Z0-9-]*[0-9][A-Z0-9-]*|[A-Z]{3,}[0-9A-Z-]*)\b")  # MS4A1, CD79A, GNLY; not "NK"
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass
+class Claim:
+    """One checkable statement of a description."""
+
+    kind: str  # cell_type | tissue | disease | pathway | marker
+    text: str  # the span as written
+    id: str | None  # CURIE, gene-set name or gene symbol; None when nothing matched
+    label: str | None = None  # the id's name (ontology label, pathway title, gene)
+    status: str = "pending"  # supported | contradicted | unverified (pending before verification)
+    reason: str = ""  # one line: why this status
+    evidence: list[dict] = field(default_factory=list)  # short records with their numbers
+    alternative: str | None = None  # the id verification suggests instead (contradicted / ambiguous)
+    action: str = ""  # what revision did: kept | hedged | replaced by ... | removed | generalised to ...
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Claim:
+        return cls(**data)
+
+
+@functools.cache
+def _pathway_titles() -> dict[str, str]:
+    """Readable Hallmark title (lower case) -> gene-set name; the model names Hallmark pathways."""
+    return {pathway_title(name).lower(): name for name in load_gene_sets("hallmark")}
+
+
+@functools.cache
+def _known_gene_sets() -> frozenset[str]:
+    return frozenset(name for library in LIBRARIES for name in load_gene_sets(library))
+
+
+def _split_list(span: str) -> list[str]:
+    return [p.strip() for p in re.split(r",\s*|\s+and\s+", span) if p.strip()]
+
+
+def _read_pathway(span: str, titles: dict[str, str]) -> str | None:
+    """The gene set a pathway phrase names; a phrase cut short by the length limit matches a unique title start."""
+    span = span.lower().strip()
+    if span in titles:
+        return titles[span]
+    starts = [name for title, name in titles.items() if title.startswith(span)]
+    return starts[0] if len(starts) == 1 and len(span) >= 6 else None
+
+
+def _ontology_claim(kind: str, span: str, term_id: str | None, ontology: Ontology) -> Claim:
+    if term_id == NORMAL[0]:
+        return Claim(kind, span, NORMAL[0], NORMAL[1])
+    if term_id is None:
+        return Claim(kind, span, None)
+    return Claim(kind, span, term_id, ontology.term(term_id).label)
+
+
+def _read_free_term(kind: str, span: str, ontology: Ontology) -> Claim:
+    span = span.strip()
+    if kind == "disease" and span.lower() in ("normal", "healthy", "none", "no disease"):
+        return _ontology_claim(kind, span, NORMAL[0], ontology)
+    result = ontology.read_term(span, prefix=_KIND_PREFIX[kind])
+    return _ontology_claim(kind, span, result.best.id if result is not None else None, ontology)
+
+
+def extract_claims(text: str, ontology: Ontology, genes: set[str] | None = None) -> list[Claim]:
+    """The claims a description makes, in reading order of kind, each once.
+
+    Ids written inline are taken as written; free-text names go through the ontology
+    standardiser and pathway titles through the Hallmark library. A name that matches nothing
+    becomes a claim with ``id=None``, so revision can remove it rather than let it through.
+    Marker claims are gene-symbol-like words (and any gene of ``genes``) in a sentence about
+    markers or expression; a gene the data does not measure stays a claim, so it is not passed over.
+    """
+    claims: list[Claim] = []
+    rest = text
+    for match in _WITH_ID.finditer(text):
+        term_id = match.group("id")
+        claims.append(_ontology_claim(_PREFIX_KIND[term_id.split(":")[0]], match.group("span").strip(), term_id, ontology))
+        rest = rest.replace(match.group(0), " ")
+    known_sets = _known_gene_sets()
+    for name in _GENESET_ID.findall(rest):
+        if name in known_sets:
+            claims.append(Claim("pathway", name, name, pathway_title(name)))
+    rest = _GENESET_ID.sub(" ", rest)
+    titles = _pathway_titles()
+    for kind, pattern in _FREE.items():
+        for match in pattern.finditer(rest):
+            if kind == "pathway":
+                for phrase in _split_list(match.group("span")):
+                    name = _read_pathway(phrase, titles)
+                    claims.append(Claim("pathway", phrase, name, pathway_title(name) if name else None))
+            else:
+                claims.append(_read_free_term(kind, match.group("span"), ontology))
+    genes = genes or set()
+    for sentence in _SENTENCE.split(rest):
+        if _MARKER_SENTENCE.search(sentence):
+            words = _GENE_TOKEN.findall(sentence) + [w for w in re.findall(r"[\w.-]+", sentence) if w in genes]
+            claims += [Claim("marker", g, g, g) for g in dict.fromkeys(words)]
+    unique: dict[tuple, Claim] = {}
+    for claim in claims:
+        unique.setdefault((claim.kind, claim.id or claim.text.lower()), claim)
+    return sorted(unique.values(), key=lambda c: KINDS.index(c.kind))

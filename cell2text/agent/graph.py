@@ -1,0 +1,110 @@
+"""The describe graph: draft -> extract -> verify -> retrieve -> revise -> extract -> verify ... -> finalise.
+
+Nodes are small functions returning partial state updates; each works on every group at once.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Literal
+
+import numpy as np
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from cell2text.agent import tools
+from cell2text.agent.claims import extract_claims
+from cell2text.agent.context import DescribeContext
+from cell2text.agent.revise import render, revise
+from cell2text.agent.state import DescribeInput, DescribeState
+from cell2text.data.io import check_groupby
+
+
+def draft(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
+    """The model's description of each group (its mean expression), and the head's mean per-cell probabilities."""
+    ctx = runtime.context
+    groups = check_groupby(ctx.adata, ctx.groupby).astype(str).to_numpy()
+    probabilities = ctx.model.probabilities(*ctx.model.cell_inputs(ctx.adata))  # (cells, labels)
+    ctx.adata.obsm["cell2text_probabilities"] = probabilities  # per-cell confidence, written back at the end
+    head = {g: dict(zip(ctx.model.config.labels, probabilities[groups == g].mean(0).round(4).tolist())) for g in sorted(set(groups))}
+    missing = [g for g in head if g not in state.drafts]
+    generated = ctx.model.describe(ctx.adata[np.isin(groups, missing)], ctx.groupby)["text"].to_dict() if missing else {}
+    drafts = {g: state.drafts.get(g) or generated[g] for g in head}
+    return {"drafts": drafts, "head": head, "texts": dict(drafts)}
+
+
+def extract(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
+    """Claims of each group's current text, mapped to ids."""
+    genes = set(runtime.context.adata.var_names)
+    return {"claims": {g: extract_claims(text, runtime.context.ontology, genes) for g, text in state.texts.items()}}
+
+
+def verify(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
+    """Every claim checked with the hard tools."""
+    ctx = runtime.context
+    checked = {
+        g: [tools.verify(c, adata=ctx.adata, groupby=ctx.groupby, group=g, head=state.head[g], ontology=ctx.ontology,
+                         ppr=ctx.ppr, thresholds=ctx.thresholds) for c in claims]
+        for g, claims in state.claims.items()
+    }
+    return {"claims": checked} | ({"first_claims": copy.deepcopy(checked)} if state.round == 0 else {})
+
+
+def retrieve(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
+    """Knowledge-base documents for the terms and gene sets that may stay in the text."""
+    wanted = {i for claims in state.claims.values() for c in claims for i in (c.id, c.alternative)
+              if i and c.kind != "marker" and i not in state.definitions}
+    found = {i: tools.definition(runtime.context.kb, i) for i in sorted(wanted)}
+    return {"definitions": state.definitions | {i: d for i, d in found.items() if d is not None}}
+
+
+def revise_texts(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
+    """Each text rewritten from its verified claims (replace, hedge, remove, add from the data)."""
+    ctx = runtime.context
+    texts, acted = {}, {}
+    for g, claims in state.claims.items():
+        claims = copy.deepcopy(claims)
+        top = max(state.head[g], key=state.head[g].get)
+        cell_type = next((c.alternative or c.id for c in claims if c.kind == "cell_type" and c.status != "supported"),
+                         next((c.id for c in claims if c.kind == "cell_type"), top))
+        pathways = tools.pathway_table(ctx.adata, ctx.groupby, g)
+        pathways = pathways[(pathways["fdr"] <= ctx.thresholds.max_fdr) & (pathways["auroc"] > 0.5)]["pathway"].head(2).tolist()
+        markers = tools.top_markers(ctx.adata, ctx.groupby, g, cell_type, ctx.ontology, thresholds=ctx.thresholds)
+        texts[g], _ = revise(claims, ontology=ctx.ontology, fallback_cell_type=top, pathways=pathways, markers=markers)
+        acted[g] = claims
+    return {"texts": texts, "revisions": [*state.revisions, acted], "round": state.round + 1}
+
+
+def finalise(state: DescribeState) -> dict:
+    """Drop what is still contradicted or unnamed, and hedge what is unverified."""
+    texts, claims = {}, {}
+    for g, group_claims in state.claims.items():
+        claims[g] = [c for c in group_claims if c.status != "contradicted" and c.id is not None]
+        texts[g] = render(claims[g])
+    return {"texts": texts, "claims": claims}
+
+
+def after_verify(state: DescribeState, runtime: Runtime[DescribeContext]) -> Literal["retrieve", "finalise"]:
+    """Revise the draft always; revise again while something is contradicted or has a better alternative."""
+    if state.round == 0:
+        return "retrieve"
+    pending = any(c.status == "contradicted" or c.id is None or (c.status == "unverified" and c.alternative)
+                  for claims in state.claims.values() for c in claims)
+    return "retrieve" if pending and state.round < runtime.context.max_rounds else "finalise"
+
+
+builder = StateGraph(DescribeState, context_schema=DescribeContext, input_schema=DescribeInput)
+builder.add_node("draft", draft)
+builder.add_node("extract", extract)
+builder.add_node("verify", verify)
+builder.add_node("retrieve", retrieve)
+builder.add_node("revise", revise_texts)
+builder.add_node("finalise", finalise)
+builder.add_edge(START, "draft")  # the model writes first
+builder.add_edge("draft", "extract")  # claims of the draft ...
+builder.add_edge("extract", "verify")  # ... checked with the tools
+builder.add_conditional_edges("verify", after_verify)  # revise, or stop after max_rounds / when all is settled
+builder.add_edge("retrieve", "revise")  # definitions first, so revision can cite them
+builder.add_edge("revise", "extract")  # the revised text is read and verified again as written
+builder.add_edge("finalise", END)
+graph = builder.compile(name="describe")

@@ -1,0 +1,27 @@
+"""State of the describe graph: every field is keyed by group, so one run describes a whole dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cell2text.agent.claims import Claim
+
+
+@dataclass
+class DescribeInput:
+    """What a caller may pass in."""
+
+    drafts: dict[str, str] = field(default_factory=dict)  # group -> a draft to use instead of the model's
+
+
+@dataclass
+class DescribeState(DescribeInput):
+    """What the nodes read and write."""
+
+    head: dict[str, dict[str, float]] = field(default_factory=dict)  # group -> label id -> mean per-cell probability
+    texts: dict[str, str] = field(default_factory=dict)  # group -> the current description
+    claims: dict[str, list[Claim]] = field(default_factory=dict)  # group -> claims of the current text (verified after verify)
+    first_claims: dict[str, list[Claim]] = field(default_factory=dict)  # group -> the draft's claims as first verified
+    revisions: list[dict[str, list[Claim]]] = field(default_factory=list)  # per round: group -> verified claims with what revision did
+    definitions: dict[str, dict] = field(default_factory=dict)  # id -> knowledge-base document
+    round: int = 0  # revisions done so far

@@ -1,0 +1,247 @@
+"""The agent's tools: plain functions over ``cell2text.tools``, ``kb`` and ``model``, usable without LangGraph.
+
+Each ``verify_*`` takes a claim about one group and returns it with a status (supported |
+contradicted | unverified), a one-line reason and the numbers behind it. Verification is hard
+evidence only: the model head's probabilities, the ontology graph and PageRank similarity, marker
+genes and pathway activity tested on the group's cells against the rest, and the dataset's own
+metadata columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import anndata as ad
+import numpy as np
+
+from cell2text.agent.claims import NORMAL, Claim
+from cell2text.data.io import check_group
+from cell2text.kb.store import KnowledgeBase
+from cell2text.tools.enrichment import pathway_activity, score_pathways
+from cell2text.tools.markers import group_markers, marker_evidence
+from cell2text.tools.ontology import Ontology
+from cell2text.tools.pagerank import PageRankSimilarity
+
+#: obs columns holding dataset metadata, CELLxGENE schema names first.
+METADATA_COLUMNS = {
+    "tissue": ("tissue_ontology_term_id", "tissue"),
+    "disease": ("disease_ontology_term_id", "disease"),
+}
+_PATHWAY_KEYS = {"HALLMARK_": ("hallmark", "cell2text_pathways"), "REACTOME_": ("reactome", "cell2text_pathways_reactome"),
+                 "WP_": ("wikipathways", "cell2text_pathways_wikipathways")}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Thresholds:
+    """When evidence counts as support or contradiction."""
+
+    min_probability: float = 0.5  # head probability mass a supported cell type needs
+    max_contradicted: float = 0.1  # a claim the head gives less than this, while it is sure of another, is contradicted
+    ambiguity_margin: float = 0.2  # top-two head probabilities closer than this are ambiguous ...
+    ppr_close: float = 0.03  # ... and, when their PPR similarity is at least this, generalised to a common parent
+    min_marker_score: float = 0.34  # marker agreement below this (with 3+ markers measured) leaves a cell type unverified
+    max_fdr: float = 0.05  # pathway activity and marker tests
+    min_logfc: float = 0.5  # a marker gene counts as up at this log fold change
+
+
+# --------------------------------------------------------------------------- the model head
+def head_mass(probabilities: dict[str, float], term_id: str, ontology: Ontology) -> float:
+    """Probability the head gives to ``term_id``: the sum over its labels that are the term or below it."""
+    return float(sum(p for label, p in probabilities.items() if label == term_id or term_id in ontology.ancestors(label)))
+
+
+def common_parent(ontology: Ontology, a: str, b: str, ppr: PageRankSimilarity) -> str:
+    """The most specific term both ``a`` and ``b`` are (is_a / part_of): deepest, then PPR-closest to both."""
+    shared = ({a} | ontology.ancestors(a)) & ({b} | ontology.ancestors(b))
+    shared = {t for t in shared if t.startswith("CL:")}
+    if not shared:
+        return "CL:0000000"  # "cell"
+    return max(sorted(shared), key=lambda t: (len(ontology.ancestors(t)), min(ppr.similarity(t, a), ppr.similarity(t, b))))
+
+
+def _ranked(probabilities: dict[str, float]) -> list[tuple[str, float]]:
+    return sorted(probabilities.items(), key=lambda item: -item[1])
+
+
+def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, head: dict[str, float],
+                     ontology: Ontology, ppr: PageRankSimilarity, thresholds: Thresholds = Thresholds()) -> Claim:
+    """Check "group is cell type X" with the ontology, the head's probabilities, PPR and known markers.
+
+    ``head`` holds the group's mean per-cell probability of each label the model knows.
+    """
+    if claim.id is None:
+        return replace(claim, status="unverified", reason=f"'{claim.text}' matches no Cell Ontology term")
+    term = ontology.term(claim.id)
+    if term.obsolete:
+        new = ontology.replacement(term.id)
+        return replace(claim, status="contradicted", reason=f"{term.id} is obsolete", alternative=new.id if new else None)
+    ranked = _ranked(head)
+    (top, p1), (second, p2) = ranked[0], ranked[1] if len(ranked) > 1 else (ranked[0][0], 0.0)
+    mass = head_mass(head, term.id, ontology)
+    similarity = ppr.similarity(term.id, top)
+    evidence = [{"source": "model head", "probability": round(mass, 3), "top_label": top, "top_probability": round(p1, 3),
+                 "second_label": second, "second_probability": round(p2, 3), "margin": round(p1 - p2, 3)},
+                {"source": "PageRank", "similarity_to_top": round(similarity, 3),
+                 "neighbours": [{"id": t, "label": ontology.term(t).label, "similarity": round(s, 3)} for t, s in ppr.neighbours(term.id, 5)]}]
+    markers = marker_evidence(adata, groupby, group, term.id, ontology=ontology, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
+    evidence.append({"source": "markers", "score": markers.score, "relation": markers.relation,
+                     "up": [m["gene"] for m in markers.up], "not_up": [m["gene"] for m in markers.not_up],
+                     "negative_violated": [m["gene"] for m in markers.negative_violated], "not_measured": len(markers.not_measured)})
+    claim = replace(claim, evidence=evidence, label=term.label)
+    measured = len(markers.up) + len(markers.not_up) + len(markers.negative_ok) + len(markers.negative_violated)
+    markers_disagree = markers.score is not None and measured >= 3 and markers.score < thresholds.min_marker_score
+
+    ambiguous = p1 - p2 < thresholds.ambiguity_margin and ppr.similarity(top, second) >= thresholds.ppr_close
+    if ambiguous and mass < p1 + p2 - 1e-9:
+        parent = common_parent(ontology, top, second, ppr)
+        reason = (f"the model cannot separate {ontology.term(top).label} ({p1:.2f}) from {ontology.term(second).label} ({p2:.2f}),"
+                  f" which are close in the ontology (PPR {ppr.similarity(top, second):.3f}); their common parent"
+                  f" {ontology.term(parent).label} ({parent}) holds {head_mass(head, parent, ontology):.2f}")
+        return replace(claim, status="unverified", reason=reason, alternative=parent)
+    if mass >= thresholds.min_probability:
+        if markers_disagree:
+            return replace(claim, status="unverified", reason=f"head probability {mass:.2f}, but only {markers.score:.0%} of the known markers agree")
+        support = f"head probability {mass:.2f}" + (f"; marker agreement {markers.score:.0%}" if markers.score is not None else "")
+        return replace(claim, status="supported", reason=support)
+    if term.id in ontology.ancestors(top) or top in ontology.ancestors(term.id) | {term.id}:
+        return replace(claim, status="unverified", reason=f"more specific than the model can tell; it supports {ontology.term(top).label} ({p1:.2f})")
+    if mass < thresholds.max_contradicted and p1 >= thresholds.min_probability:
+        reason = f"the model gives it {mass:.2f} and {ontology.term(top).label} {p1:.2f} (PPR similarity {similarity:.3f})"
+        return replace(claim, status="contradicted", reason=reason, alternative=top)
+    return replace(claim, status="unverified", reason=f"head probability {mass:.2f}; the model is unsure (top {ontology.term(top).label} {p1:.2f})")
+
+
+# --------------------------------------------------------------------------- metadata
+def group_metadata(adata: ad.AnnData, groupby: str, group: str, kind: str, ontology: Ontology) -> dict | None:
+    """The group's majority value of the tissue or disease column (CELLxGENE names), its id and share; None if absent."""
+    mask = check_group(adata, groupby, group)
+    for column in METADATA_COLUMNS[kind]:
+        if column in adata.obs.columns:
+            counts = adata.obs.loc[mask, column].astype(str).value_counts()
+            value, share = counts.index[0], float(counts.iloc[0] / counts.sum())
+            if column.endswith("_ontology_term_id"):
+                term_id = value
+            elif kind == "disease" and value.lower() in ("normal", "healthy"):
+                term_id = NORMAL[0]
+            else:
+                result = ontology.read_term(value, prefix="UBERON" if kind == "tissue" else "MONDO")
+                term_id = result.best.id if result is not None and not result.unsure else None
+            return {"source": f"obs['{column}']", "value": value, "id": term_id, "share": round(share, 3), "values": len(counts)}
+    return None
+
+
+def verify_metadata(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, ontology: Ontology) -> Claim:
+    """Check a tissue or disease claim against the dataset's own obs columns."""
+    meta = group_metadata(adata, groupby, group, claim.kind, ontology)
+    if claim.id is None:
+        return replace(claim, status="unverified", reason=f"'{claim.text}' matches no ontology term",
+                       alternative=meta["id"] if meta else None, evidence=[meta] if meta else [])
+    if meta is None:
+        columns = " or ".join(METADATA_COLUMNS[claim.kind])
+        return replace(claim, status="unverified", reason=f"the data has no {columns} column to check it against")
+    evidence = [meta]
+    if meta["id"] is None:
+        return replace(claim, status="unverified", reason=f"{meta['source']} says '{meta['value']}', which maps to no term", evidence=evidence)
+    if claim.id == meta["id"] or claim.id in _lineage(ontology, meta["id"]):
+        return replace(claim, status="supported", evidence=evidence, reason=f"{meta['source']} is '{meta['value']}' for {meta['share']:.0%} of the group's cells")
+    if meta["id"] in _lineage(ontology, claim.id):
+        return replace(claim, status="unverified", evidence=evidence, reason=f"more specific than {meta['source']} ('{meta['value']}')")
+    return replace(claim, status="contradicted", evidence=evidence, alternative=meta["id"],
+                   reason=f"{meta['source']} is '{meta['value']}' ({meta['id']}) for {meta['share']:.0%} of the group's cells")
+
+
+def _lineage(ontology: Ontology, term_id: str) -> set[str]:
+    """Ancestors of an ontology term (empty for ids outside the loaded ontologies, e.g. PATO)."""
+    try:
+        return ontology.ancestors(term_id)
+    except Exception:
+        return set()
+
+
+# --------------------------------------------------------------------------- pathways and markers
+def _pathway_scores(adata: ad.AnnData, name: str) -> str:
+    """The obsm key holding per-cell scores for the library of ``name``, scored on first use."""
+    library, key = next((v for prefix, v in _PATHWAY_KEYS.items() if name.startswith(prefix)), _PATHWAY_KEYS["HALLMARK_"])
+    if key not in adata.obsm:
+        score_pathways(adata, library, key_added=key)
+    return key
+
+
+def pathway_table(adata: ad.AnnData, groupby: str, group: str, library: str = "hallmark"):
+    """All pathways of a library, tested in ``group`` against the rest (see :func:`pathway_activity`)."""
+    prefix = {v[0]: p for p, v in _PATHWAY_KEYS.items()}[library]
+    return pathway_activity(adata, groupby, group, key=_pathway_scores(adata, prefix))
+
+
+def verify_pathway(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, thresholds: Thresholds = Thresholds()) -> Claim:
+    """Check "pathway P is active in the group": per-cell scores in the group vs the rest (AUROC, BH FDR)."""
+    if claim.id is None:
+        return replace(claim, status="unverified", reason=f"'{claim.text}' matches no gene set")
+    key = _pathway_scores(adata, claim.id)
+    if claim.id not in adata.obsm[key].columns:
+        return replace(claim, status="unverified", reason="too few of its genes are measured to score it")
+    table = pathway_activity(adata, groupby, group, key=key)
+    row = table.set_index("pathway").loc[claim.id]
+    fdr = float(table["fdr"][table["pathway"] == claim.id].iloc[0])
+    evidence = [{"source": "pathway activity", "auroc": round(float(row["auroc"]), 3), "fdr": float(f"{fdr:.3g}"),
+                 "mean_in": round(float(row["mean_in"]), 4), "mean_out": round(float(row["mean_out"]), 4),
+                 "rank": int(np.flatnonzero(table["pathway"] == claim.id)[0]) + 1, "of": len(table)}]
+    numbers = f"AUROC {row['auroc']:.2f}, FDR {fdr:.2g}"
+    if fdr <= thresholds.max_fdr and row["auroc"] > 0.5:
+        return replace(claim, status="supported", evidence=evidence, reason=f"more active in the group than in the rest ({numbers})")
+    if fdr <= thresholds.max_fdr:
+        return replace(claim, status="contradicted", evidence=evidence, reason=f"less active in the group than in the rest ({numbers})")
+    return replace(claim, status="unverified", evidence=evidence, reason=f"not significantly more active in the group ({numbers})")
+
+
+def verify_marker(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, thresholds: Thresholds = Thresholds()) -> Claim:
+    """Check "gene G marks the group": Wilcoxon test of the group against the rest."""
+    table = group_markers(adata, groupby, group).set_index("gene")
+    if claim.id not in table.index:
+        return replace(claim, status="unverified", reason=f"{claim.id} is not measured in this dataset")
+    row = table.loc[claim.id]
+    evidence = [{"source": "Wilcoxon", "gene": claim.id, "logfc": round(float(row["logfc"]), 3), "pval_adj": float(f"{row['pval_adj']:.3g}"),
+                 "pct_in": round(float(row["pct_in"]), 3), "pct_out": round(float(row["pct_out"]), 3)}]
+    numbers = f"log2FC {row['logfc']:.2f}, adj. p {row['pval_adj']:.2g}, in {row['pct_in']:.0%} vs {row['pct_out']:.0%} of cells"
+    if row["pval_adj"] <= thresholds.max_fdr and row["logfc"] >= thresholds.min_logfc:
+        return replace(claim, status="supported", evidence=evidence, reason=f"up in the group ({numbers})")
+    if row["pval_adj"] <= thresholds.max_fdr and row["logfc"] < 0:
+        return replace(claim, status="contradicted", evidence=evidence, reason=f"down in the group ({numbers})")
+    return replace(claim, status="unverified", evidence=evidence, reason=f"not clearly up in the group ({numbers})")
+
+
+def top_markers(adata: ad.AnnData, groupby: str, group: str, cell_type_id: str | None, ontology: Ontology,
+                n: int = 4, thresholds: Thresholds = Thresholds()) -> list[str]:
+    """Genes to name as markers: known markers of the cell type that are up, else the group's top-ranked genes."""
+    if cell_type_id is not None:
+        known = marker_evidence(adata, groupby, group, cell_type_id, ontology=ontology, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
+        up = sorted(known.up, key=lambda m: -m["logfc"])
+        if up:
+            return list(dict.fromkeys(m["gene"] for m in up))[:n]
+    table = group_markers(adata, groupby, group)
+    table = table[(table["pval_adj"] <= thresholds.max_fdr) & (table["logfc"] >= thresholds.min_logfc)]
+    return table["gene"].head(n).tolist()
+
+
+# --------------------------------------------------------------------------- dispatch and retrieval
+def verify(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, head: dict[str, float], ontology: Ontology,
+           ppr: PageRankSimilarity, thresholds: Thresholds = Thresholds()) -> Claim:
+    """Verify one claim with the tool for its kind."""
+    if claim.kind == "cell_type":
+        return verify_cell_type(claim, adata=adata, groupby=groupby, group=group, head=head, ontology=ontology, ppr=ppr, thresholds=thresholds)
+    if claim.kind in METADATA_COLUMNS:
+        return verify_metadata(claim, adata=adata, groupby=groupby, group=group, ontology=ontology)
+    if claim.kind == "pathway":
+        return verify_pathway(claim, adata=adata, groupby=groupby, group=group, thresholds=thresholds)
+    return verify_marker(claim, adata=adata, groupby=groupby, group=group, thresholds=thresholds)
+
+
+def definition(kb: KnowledgeBase | None, term_id: str) -> dict | None:
+    """The knowledge-base document for an ontology term or gene set: label, text, source, url."""
+    if term_id == NORMAL[0]:
+        return {"id": NORMAL[0], "label": "normal", "text": "normal: no disease (PATO:0000461, as CELLxGENE records healthy donors).",
+                "source": "PATO", "url": "https://www.ebi.ac.uk/ols4/ontologies/pato/classes?obo_id=PATO:0000461"}
+    hit = kb.get(term_id) if kb is not None else None
+    if hit is None:
+        return None
+    return {"id": hit.curie, "label": hit.label, "text": hit.text, "source": hit.source, "url": hit.url}

@@ -1,0 +1,59 @@
+"""Writing a report folder: ``report.json`` always, ``report.html`` and ``report.md`` as asked; atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anndata as ad
+import jinja2
+
+from cell2text.data.io import write_text_atomic
+from cell2text.errors import InputError
+from cell2text.report.content import report_data
+
+FORMATS = ("html", "md")
+
+
+def _escape_md(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("cell2text.report", "templates"), autoescape=jinja2.select_autoescape(["html"]),
+                             trim_blocks=False, lstrip_blocks=False, undefined=jinja2.StrictUndefined)
+    env.filters["md"] = _escape_md
+    return env
+
+
+def render(data: dict, fmt: str) -> str:
+    """The report in one format ("html" or "md") from :func:`report_data`'s dict."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown report format '{fmt}'. Use one of: {', '.join(FORMATS)}.")
+    return _environment().get_template(f"report.{fmt}.j2").render(**data)
+
+
+def write_report(adata: ad.AnnData, out_dir: str | Path, *, name: str, formats: tuple[str, ...] = ("html",),
+                 inputs: tuple[str | Path, ...] = ()) -> dict[str, Path]:
+    """Write ``report.json`` and ``report.<fmt>`` for each format into ``out_dir`` (created if missing).
+
+    Returns the written paths by format ("json", "html", "md").
+    """
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown report format '{unknown[0]}'. Use one of: {', '.join(FORMATS)}.")
+    out_dir = Path(out_dir).expanduser()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"'{out_dir}' is a file, not a folder. Pass a folder for the report.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figures = {}
+    if "html" in formats:
+        from cell2text.report.figures import embedding_png
+
+        figures["embedding"] = embedding_png(adata)
+    data = report_data(adata, name=name, figures=figures)
+    written = {"json": write_text_atomic(out_dir / "report.json", json.dumps({k: v for k, v in data.items() if k != "figures"},
+                                                                            indent=2, ensure_ascii=False) + "\n", inputs=inputs)}
+    for fmt in formats:
+        written[fmt] = write_text_atomic(out_dir / f"report.{fmt}", render(data, fmt), inputs=inputs)
+    return written
