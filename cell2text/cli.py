@@ -201,6 +201,61 @@ def _render_describe(result: dict[str, Any]) -> None:
         console.print(f"{kind}: [bold]{where}[/]")
 
 
+# ---------------------------------------------------------------------------- ask / chat
+ThreadOption = Annotated[str, typer.Option("--thread", "-t", help="Conversation id: questions in one thread remember each other.")]
+
+
+def _chat_for(path: Optional[Path], demo: bool, groupby: Optional[str], quiet: bool):
+    from cell2text.agent.answers import DatasetSession
+    from cell2text.agent.chat import Chat
+
+    if demo == (path is not None):
+        raise InputError("pass either a dataset PATH or --demo, not both and not neither.")
+    session = DatasetSession.open(path, groupby)
+    session.result(progress=_progress_printer(quiet))  # describes the dataset once; later questions read the cache
+    return Chat(session)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, e.g. 'what cell types are here?'.")],
+    path: DatasetArgument = None,
+    demo: DemoOption = False,
+    groupby: Annotated[Optional[str], typer.Option("--groupby", "-g", help="obs column with the groups; omitted: Leiden clusters.")] = None,
+    thread: ThreadOption = "default",
+    as_json: JsonOption = False,
+) -> None:
+    """Answer one question about a dataset from the tools (cell types, evidence, markers, pathways, ontology)."""
+    with user_errors():
+        chat = _chat_for(path, demo, groupby, as_json)
+        answer = chat.ask(question, thread)
+        emit(answer.to_dict(), as_json, lambda a: console.print(a["text"], highlight=False, markup=False))
+
+
+@app.command()
+def chat(
+    path: DatasetArgument = None,
+    demo: DemoOption = False,
+    groupby: Annotated[Optional[str], typer.Option("--groupby", "-g", help="obs column with the groups; omitted: Leiden clusters.")] = None,
+    thread: ThreadOption = "default",
+) -> None:
+    """An interactive conversation about a dataset in the terminal (empty line, 'exit' or Ctrl-D to stop)."""
+    with user_errors():
+        session_chat = _chat_for(path, demo, groupby, False)
+        console.print(f"Chatting about [bold]{session_chat.session.name}[/] (thread '{thread}'). Try: what cell types are here?")
+        while True:
+            try:
+                question = console.input("[bold cyan]you>[/] ").strip()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if question.lower() in ("", "exit", "quit"):
+                break
+            try:
+                console.print(session_chat.ask(question, thread).text, highlight=False, markup=False)
+            except InputError as exc:
+                err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+
+
 # ---------------------------------------------------------------------------- ontology
 def _term_payload(term_id: str) -> dict[str, Any]:
     from cell2text.tools.ontology import load_ontology

@@ -38,6 +38,11 @@ class Settings:
     lm_path: str | None = None
     # torch device: "auto" picks CUDA when present, else CPU; CELL2TEXT_DEVICE
     device: str = "auto"
+    # an external LangChain chat model for `cell2text ask/chat`, "provider:model" as langchain's init_chat_model
+    # takes it (e.g. "ollama:llama3.1", "openai:gpt-4o-mini"); None = the embedded router; CELL2TEXT_CHAT_MODEL
+    chat_model: str | None = None
+    # base URL of that model's endpoint (an OpenAI-compatible server, Ollama); CELL2TEXT_CHAT_BASE_URL
+    chat_base_url: str | None = None
     # never reach a model hub at run time (sets HF_HUB_OFFLINE=1 where models load); CELL2TEXT_OFFLINE=0 lifts it
     offline: bool = True
 
@@ -53,6 +58,8 @@ class Settings:
             model_path=_env_path("CELL2TEXT_MODEL"),
             lm_path=os.environ.get("CELL2TEXT_LM") or None,
             device=os.environ.get("CELL2TEXT_DEVICE", defaults.device),
+            chat_model=os.environ.get("CELL2TEXT_CHAT_MODEL") or None,
+            chat_base_url=os.environ.get("CELL2TEXT_CHAT_BASE_URL") or None,
             offline=os.environ.get("CELL2TEXT_OFFLINE", "1") not in ("0", "false", "no"),
         )
 

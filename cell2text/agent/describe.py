@@ -150,7 +150,7 @@ def _result(state: DescribeState, ctx: DescribeContext, groupby: str, notes: lis
             "claims": _claims(state.claims[g]),
             "draft_claims": _claims(state.first_claims[g]),
             "rounds": [_claims(r[g]) for r in state.revisions],
-            "head": {k: v for k, v in sorted(state.head[g].items(), key=lambda kv: -kv[1])[:5]},
+            "head": dict(sorted(state.head[g].items(), key=lambda kv: -kv[1])),
         }
     return {
         "groupby": groupby,

@@ -1,0 +1,306 @@
+"""Chat tools: answers about one dataset, built only from tool results, each citing its ids and numbers.
+
+A :class:`DatasetSession` holds the dataset a conversation is about and the verified describe
+result (computed once, then cached on disk per dataset, groupby and model). Every ``answer_*``
+function is a plain function returning an :class:`Answer`; the embedded chat routes to them, and
+an external chat model calls them as tools.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anndata as ad
+
+from cell2text import __version__
+from cell2text.agent.claims import Claim
+from cell2text.agent.describe import CLUSTER_KEY, Progress, describe, read_result
+from cell2text.agent.tools import Thresholds, common_parent, pathway_table, verify_cell_type
+from cell2text.config import get_settings
+from cell2text.data.io import prepare
+from cell2text.errors import InputError
+from cell2text.kb.store import KnowledgeBase
+from cell2text.model.model import SHIPPED_CHECKPOINT
+from cell2text.tools.markers import group_markers
+from cell2text.tools.ontology import Ontology, load_ontology
+from cell2text.tools.pagerank import pagerank_similarity
+
+CANNOT_TELL = "I can't tell from this data."
+
+
+@dataclass
+class Answer:
+    """A chat answer: the text, the tool that produced it, its data, and the ids it cites."""
+
+    text: str
+    tool: str
+    data: dict = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)
+    group: str | None = None  # the group the answer is about (for "it" / "that cluster" follow-ups)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "tool": self.tool, "data": self.data, "ids": self.ids, "group": self.group}
+
+
+class DatasetSession:
+    """The dataset a conversation is about, its resources and its (cached) verified description."""
+
+    def __init__(self, adata: ad.AnnData, name: str, groupby: str | None = None, *, source: Path | None = None,
+                 ontology: Ontology | None = None, kb: KnowledgeBase | None = None) -> None:
+        self.adata, self.name, self.groupby, self.source = adata, name, groupby, source
+        self.ontology = ontology or load_ontology()
+        self._kb = kb
+        self.ppr = pagerank_similarity(self.ontology, "CL")
+        self._result: dict | None = None
+
+    @classmethod
+    def open(cls, path: str | Path | None, groupby: str | None = None, **kwargs) -> DatasetSession:
+        """A session on the file at ``path``, or on the demo (groupby ``bulk_labels``) when None."""
+        from cell2text.data.demo import DEMO_GROUPBY, load_demo
+        from cell2text.data.io import read_dataset
+
+        if path is None:
+            return cls(load_demo(), "pbmc68k_reduced (demo)", groupby or DEMO_GROUPBY, **kwargs)
+        path = Path(path)
+        return cls(read_dataset(path), path.name, groupby, source=path, **kwargs)
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        if self._kb is None:
+            self._kb = KnowledgeBase(ontology=self.ontology)
+        return self._kb
+
+    # ------------------------------------------------------------------ the verified description
+    def _fingerprint(self) -> str:
+        model = get_settings().model_path or SHIPPED_CHECKPOINT
+        weights = Path(model) / "weights.safetensors"
+        parts = [__version__, self.ontology.version, str(self.groupby), str(weights.stat().st_mtime_ns if weights.exists() else model)]
+        if self.source is not None:
+            stat = self.source.stat()
+            parts += [str(self.source.resolve()), str(stat.st_size), str(stat.st_mtime_ns)]
+        else:
+            parts += [self.name, str(self.adata.shape)]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+    def result(self, progress: Progress | None = None) -> dict:
+        """The verified describe result: from the cache, else computed now (about 20 s for the demo on CPU)."""
+        if self._result is not None:
+            return self._result
+        cache = get_settings().cache_path("describe", f"{self._fingerprint()}.json")
+        if cache.exists():
+            stored = json.loads(cache.read_text())
+            if CLUSTER_KEY in stored:
+                self.adata.obs[CLUSTER_KEY] = stored[CLUSTER_KEY]
+            self._result = stored["result"]
+        else:
+            describe(self.adata, self.groupby, kb=self.kb, progress=progress)
+            self._result = read_result(self.adata)
+            stored = {"result": self._result}
+            if self.groupby is None:
+                stored[CLUSTER_KEY] = self.adata.obs[CLUSTER_KEY].astype(str).tolist()
+            tmp = cache.with_suffix(".tmp")
+            tmp.write_text(json.dumps(stored))
+            tmp.replace(cache)
+        self.groupby = self._result["groupby"]
+        return self._result
+
+    @functools.cached_property
+    def work(self) -> ad.AnnData:
+        """Prepared expression with the groups as a categorical column, for the marker and pathway tests."""
+        groupby = self.result()["groupby"]
+        work = prepare(self.adata, groupby)
+        work.obs[groupby] = work.obs[groupby].astype(str).astype("category")
+        return work
+
+    @property
+    def groups(self) -> list[str]:
+        return list(self.result()["groups"])
+
+    def group(self, name: str) -> dict:
+        """One group's result; raises with the list of valid groups for an unknown name."""
+        groups = self.result()["groups"]
+        if name not in groups:
+            shown = ", ".join(list(groups)[:20]) + (", ..." if len(groups) > 20 else "")
+            raise InputError(f"there is no group '{name}' in obs['{self.groupby}']. Groups: {shown}.")
+        return groups[name]
+
+
+# --------------------------------------------------------------------------- answers
+def _term(ontology: Ontology, term_id: str) -> str:
+    return f"{ontology.term(term_id).label} ({term_id})"
+
+
+def answer_cell_types(session: DatasetSession) -> Answer:
+    """Which cell types are in the dataset: the verified cell type of every group."""
+    result = session.result()
+    lines, ids = [], []
+    for name, g in result["groups"].items():
+        if g["cell_type_ontology_term_id"]:
+            ids.append(g["cell_type_ontology_term_id"])
+            lines.append(f"- {name} ({g['n_cells']} cells): {g['cell_type']} ({g['cell_type_ontology_term_id']}), {g['status']},"
+                         f" head probability {g['confidence']:.2f}")
+        else:
+            lines.append(f"- {name} ({g['n_cells']} cells): no cell type could be verified")
+    text = f"{len(result['groups'])} groups in obs['{result['groupby']}'] of {session.name}:\n" + "\n".join(lines)
+    return Answer(text, "cell_types", {"groups": {n: {k: g[k] for k in ("cell_type", "cell_type_ontology_term_id", "status", "confidence", "n_cells")}
+                                                 for n, g in result["groups"].items()}}, list(dict.fromkeys(ids)))
+
+
+def answer_describe_group(session: DatasetSession, group: str) -> Answer:
+    """The verified description of one group, with the knowledge-base definition of its cell type."""
+    g = session.group(group)
+    text = f"{group}: {g['text']}"
+    if g["definition"]:
+        d = g["definition"]
+        text += f"\nDefinition of {d['label']} ({d['id']}, {d['source']}): {d['text']}"
+    ids = [c["id"] for c in g["claims"] if c["id"] and ":" in c["id"]]
+    return Answer(text, "describe_group", {"group": group, "text": g["text"], "claims": g["claims"]}, ids, group)
+
+
+def _evidence_lines(claim: dict) -> list[str]:
+    lines = []
+    for record in claim["evidence"]:
+        source = record.get("source", "")
+        if source == "model head":
+            lines.append(f"model head: {record['probability']:.2f} for this type (top {record['top_label']} {record['top_probability']:.2f},"
+                         f" second {record['second_label']} {record['second_probability']:.2f}, margin {record['margin']:.2f})")
+        elif source == "markers":
+            if record["score"] is not None:
+                lines.append(f"known markers: {record['score']:.0%} agree; up: {', '.join(record['up']) or 'none'};"
+                             f" not up: {', '.join(record['not_up']) or 'none'}")
+            else:
+                lines.append("known markers: none of this type's markers is measured or known")
+        elif source == "PageRank":
+            near = ", ".join(f"{n['label']} ({n['id']}, {n['similarity']:.2f})" for n in record["neighbours"][:3])
+            lines.append(f"PageRank: similarity to the model's top label {record['similarity_to_top']:.2f}; nearest terms {near}")
+        else:
+            lines.append(", ".join(f"{k} {v}" for k, v in record.items() if k != "source") + f" [{source}]")
+    return lines
+
+
+def answer_explain(session: DatasetSession, group: str, cell_type: str | None = None) -> Answer:
+    """Why a group is (or is not) called a cell type: the evidence behind the cell-type claim."""
+    g = session.group(group)
+    final = next((c for c in g["claims"] if c["kind"] == "cell_type"), None)
+    wanted = session.ontology.read_term(cell_type, "CL") if cell_type else None
+    if cell_type and wanted is None:
+        return Answer(f"'{cell_type}' matches no Cell Ontology term, so I can't check it. {CANNOT_TELL}", "explain", {}, [], group)
+    if wanted is not None and final is not None and wanted.best.id in session.ontology.ancestors(final["id"]):
+        text = (f"{group} is called {_term(session.ontology, final['id'])}, a kind of {_term(session.ontology, wanted.best.id)}"
+                f" ({final['status']}: {final['reason']}).\n- " + "\n- ".join(_evidence_lines(final)))
+        return Answer(text, "explain", {"group": group, "claim": final}, [final["id"], wanted.best.id], group)
+    if wanted is not None and (final is None or wanted.best.id != final["id"]):
+        claim = verify_cell_type(Claim("cell_type", cell_type, wanted.best.id), adata=session.work, groupby=session.groupby, group=group,
+                                 head=g["head"], ontology=session.ontology, ppr=session.ppr, thresholds=Thresholds())
+        called = f"I call {group} {_term(session.ontology, final['id'])}" if final else f"I do not assign {group} a verified cell type"
+        text = (f"{called}, not {_term(session.ontology, claim.id)}. Checked now, that claim is {claim.status}: {claim.reason}.\n- "
+                + "\n- ".join(_evidence_lines(claim.to_dict())))
+        return Answer(text, "explain", {"group": group, "claim": claim.to_dict()}, [i for i in (claim.id, final and final["id"]) if i], group)
+    if final is None:
+        return Answer(f"No cell type claim about {group} survived verification. {CANNOT_TELL}", "explain", {}, [], group)
+    text = f"{group} is called {_term(session.ontology, final['id'])} ({final['status']}: {final['reason']}).\n- " + "\n- ".join(_evidence_lines(final))
+    return Answer(text, "explain", {"group": group, "claim": final}, [final["id"]], group)
+
+
+def answer_pathways(session: DatasetSession, group: str, n: int = 5) -> Answer:
+    """The pathways most active in a group against the rest (Hallmark, per-cell scores, AUROC and BH FDR)."""
+    session.group(group)
+    table = pathway_table(session.work, session.groupby, group)
+    top = table[(table["fdr"] <= 0.05) & (table["auroc"] > 0.5)].head(n)
+    if top.empty:
+        return Answer(f"No Hallmark pathway is significantly more active in {group} than in the other cells (FDR <= 0.05). {CANNOT_TELL}"
+                      " More cells in the group, or a larger gene panel, would help.", "pathways", {"group": group, "pathways": []}, [], group)
+    rows = [f"- {r.title} ({r.pathway}): AUROC {r.auroc:.2f}, FDR {r.fdr:.2g}" for r in top.itertuples()]
+    text = f"Pathways most active in {group} vs the other cells (Hallmark, per-cell scores, Mann-Whitney):\n" + "\n".join(rows)
+    data = {"group": group, "pathways": top[["pathway", "title", "auroc", "fdr"]].to_dict("records")}
+    return Answer(text, "pathways", data, top["pathway"].tolist(), group)
+
+
+def answer_markers(session: DatasetSession, group: str, n: int = 8) -> Answer:
+    """The genes that best separate a group from the rest (Wilcoxon), with effect sizes."""
+    session.group(group)
+    table = group_markers(session.work, session.groupby, group)
+    top = table[(table["pval_adj"] <= 0.05) & (table["logfc"] > 0)].head(n)
+    if top.empty:
+        return Answer(f"No gene is significantly up in {group} against the rest. {CANNOT_TELL}", "markers", {"group": group, "markers": []}, [], group)
+    rows = [f"- {r.gene}: log2FC {r.logfc:.2f}, adj. p {r.pval_adj:.2g}, in {r.pct_in:.0%} vs {r.pct_out:.0%} of cells" for r in top.itertuples()]
+    g = session.group(group)
+    lead = f"Genes separating {group}" + (f" ({g['cell_type']}, {g['cell_type_ontology_term_id']})" if g["cell_type"] else "")
+    data = {"group": group, "markers": top[["gene", "logfc", "pval_adj", "pct_in", "pct_out"]].to_dict("records")}
+    return Answer(lead + " from the other cells (Wilcoxon):\n" + "\n".join(rows), "markers", data, top["gene"].tolist(), group)
+
+
+def answer_similarity(session: DatasetSession, first: str, second: str) -> Answer:
+    """How close two cell types are in the Cell Ontology: PageRank similarity and their common parent."""
+    terms = [session.ontology.read_term(t, "CL") for t in (first, second)]
+    missing = [t for t, r in zip((first, second), terms) if r is None]
+    if missing:
+        return Answer(f"'{missing[0]}' matches no Cell Ontology term. {CANNOT_TELL} Try the full name or a CL id.", "similarity", {}, [])
+    a, b = (r.best.id for r in terms)
+    score = session.ppr.similarity(a, b)
+    parent = common_parent(session.ontology, a, b, session.ppr)
+    text = (f"{_term(session.ontology, a)} and {_term(session.ontology, b)}: PageRank similarity {score:.3f} on the Cell Ontology"
+            f" (1 = same term; a parent and child score about 0.2, unrelated types about 0). Their closest common parent is"
+            f" {_term(session.ontology, parent)}.")
+    return Answer(text, "similarity", {"a": a, "b": b, "similarity": round(score, 4), "common_parent": parent}, [a, b, parent])
+
+
+def answer_define(session: DatasetSession, term: str) -> Answer:
+    """The definition of a cell type, tissue, disease or pathway, from the knowledge base."""
+    for prefix in ("CL", "UBERON", "MONDO"):
+        found = session.ontology.read_term(term, prefix, min_score=0.85)
+        if found is not None and not found.unsure:
+            hit = session.kb.get(found.best.id)
+            if hit is not None:
+                text = f"{hit.label} ({hit.curie}): {hit.text}\nSource: {hit.source}, {hit.url}"
+                return Answer(text, "define", {"id": hit.curie, "label": hit.label, "definition": hit.text, "url": hit.url}, [hit.curie])
+    hits = session.kb.query(term, k=1)
+    if hits and hits[0].score >= 0.55:
+        hit = hits[0]
+        text = f"Closest match in the knowledge base (similarity {hit.score:.2f}): {hit.label} ({hit.curie}): {hit.text}\nSource: {hit.source}"
+        return Answer(text, "define", {"id": hit.curie, "label": hit.label, "definition": hit.text, "score": hit.score}, [hit.curie])
+    answer = cannot_tell(term)
+    answer.text = f"Nothing in the knowledge base (Cell Ontology, UBERON, MONDO, gene sets) matches '{term}'. " + answer.text
+    return answer
+
+
+def answer_evidence(session: DatasetSession, group: str, claim: str | None = None) -> Answer:
+    """The evidence for each claim about a group, or for the one claim matching ``claim`` (id, gene, words)."""
+    g = session.group(group)
+    claims = g["claims"]
+    if claim:
+        needle = claim.lower().strip()
+        chosen = [c for c in claims if needle in {str(c["id"]).lower(), str(c["label"]).lower()}
+                  or (c["label"] and c["label"].lower() in needle) or (c["id"] and c["id"].lower() in needle)]
+        claims = chosen or claims
+    blocks = []
+    for c in claims:
+        lines = _evidence_lines(c) if c["kind"] == "cell_type" else []
+        blocks.append(f"- {c['kind']} {c['label'] or c['text']} ({c['id']}): {c['status']}, {c['reason']}" + "".join(f"\n    {line}" for line in lines))
+    removed = [c for r in g["rounds"] for c in r if c["action"].startswith(("removed", "replaced", "generalised"))]
+    text = f"Evidence for the claims about {group}:\n" + "\n".join(blocks)
+    if removed:
+        text += "\nRevised away from the draft:\n" + "\n".join(f"- {c['kind']} '{c['text']}': {c['action']} ({c['reason']})" for c in removed)
+    return Answer(text, "evidence", {"group": group, "claims": claims, "revised": removed}, [c["id"] for c in claims if c["id"]], group)
+
+
+def answer_summary(session: DatasetSession) -> Answer:
+    """What the dataset is: cells, genes, groups, metadata columns."""
+    result = session.result()
+    meta = [c for c in ("tissue", "disease", "donor_id", "assay", "organism", "sex") if c in session.adata.obs.columns]
+    text = (f"{session.name}: {session.adata.n_obs:,} cells x {session.adata.n_vars:,} genes, {len(result['groups'])} groups in"
+            f" obs['{result['groupby']}']. Metadata columns: {', '.join(meta) or 'none of tissue/disease/donor'}."
+            + ("".join(f"\nNote: {n}" for n in result["notes"])))
+    return Answer(text, "summary", {"n_cells": int(session.adata.n_obs), "n_genes": int(session.adata.n_vars), "groups": list(result["groups"])}, [])
+
+
+def cannot_tell(question: str) -> Answer:
+    """The honest answer to a question no tool covers."""
+    text = (f"{CANNOT_TELL} I can answer from the tools: which cell types are here, describe a group, why a group is called"
+            " a cell type, the evidence for a claim, a group's active pathways or marker genes, how similar two cell types are"
+            " in the Cell Ontology, and what a term means. Naming a group (e.g. 'describe CD19+ B') helps.")
+    return Answer(text, "cannot_tell", {"question": question}, [])
