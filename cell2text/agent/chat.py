@@ -39,6 +39,7 @@ from cell2text.errors import InputError
 
 MAX_QUESTION_CHARS = 2000
 MIN_INTENT_SCORE = 0.3
+KEYWORD_BONUS = 0.5  # a keyword match outweighs shared words like "NK cells" between intents
 
 #: Example questions per intent; the router compares a question with them in MiniLM space.
 INTENTS: dict[str, list[str]] = {
@@ -68,6 +69,7 @@ KEYWORDS = {
     "explain": r"^\s*why\b|\bwhat makes you\b|\bhow sure\b|\breally an?\b",
     "define": r"^\s*(what is|what's|what are|define|definition of|meaning of)\s+(an?|the)\s+(?!cells?\b)|^\s*define\b|\bwhat does .+ mean",
     "cell_types": r"\b(which|what) cell ?types\b|\blist (the|all) (cell ?types|groups)\b",
+    "describe_group": r"^\s*(describe|tell me about|summari[sz]e)\b(?!.*\bdataset\b)",
     "summary": r"\bhow many (cells|genes|groups)\b|\b(this|the) dataset\b",
 }
 _FOLLOW_UP = re.compile(r"\b(it|its|that (cluster|group|one)|this (cluster|group|one)|them|those cells|these cells|there)\b", re.IGNORECASE)
@@ -92,7 +94,7 @@ def _intent_vectors() -> tuple[list[str], np.ndarray]:
 
 
 def classify(question: str) -> tuple[str, float]:
-    """The intent of a question and its score: best MiniLM cosine to the examples, plus 0.3 for a keyword match."""
+    """The intent of a question and its score: best MiniLM cosine to the examples, plus KEYWORD_BONUS for a keyword match."""
     from cell2text.kb.embeddings import embedding_function
 
     names, vectors = _intent_vectors()
@@ -101,7 +103,7 @@ def classify(question: str) -> tuple[str, float]:
     scores = {name: float(similarity[[i for i, n in enumerate(names) if n == name]].max()) for name in INTENTS}
     for name, pattern in KEYWORDS.items():
         if re.search(pattern, question, re.IGNORECASE):
-            scores[name] += 0.3
+            scores[name] += KEYWORD_BONUS
     best = max(scores, key=scores.get)
     return best, scores[best]
 
@@ -179,7 +181,9 @@ def understand_question(session: DatasetSession, question: str, last_group: str 
         return intent, slots
     if intent == "define":
         match = _DEFINE.search(question)
-        slots["term"] = match.group("term").strip(" ?.") if match else question.strip(" ?.")
+        if not match:  # a definition is only looked up for a question that asks for one
+            return "cannot_tell", {}
+        slots["term"] = match.group("term").strip(" ?.")
         return intent, slots
     if intent in ("cell_types", "summary"):
         return intent, slots
