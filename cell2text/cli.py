@@ -162,7 +162,7 @@ def describe(
     """Describe every group with the Cell2Text model, verify each claim with the tools, and revise until supported or marked."""
     from cell2text.agent.describe import describe as run_describe
     from cell2text.agent.describe import read_result
-    from cell2text.data.io import write_h5ad_atomic
+    from cell2text.data.io import check_output_path, write_h5ad_atomic
 
     with user_errors():
         adata, name = _raw_dataset(path, demo)
@@ -170,6 +170,13 @@ def describe(
             groupby = "bulk_labels"
         chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
         inputs = [path] if path else []
+        if write is not None:
+            check_output_path(write, inputs, suffix=".h5ad")
+        if out is not None:
+            from cell2text.report.writer import check_formats
+
+            check_formats(chosen)
+            check_output_path(out / "report.json", inputs) if out.is_dir() else check_output_path(out, inputs)
         run_describe(adata, groupby, max_rounds=max_rounds, progress=_progress_printer(as_json))
         result = read_result(adata)
         written = {}

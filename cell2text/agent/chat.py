@@ -17,13 +17,16 @@ never instructions: the embedded router only matches them against fixed intents.
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 import sqlite3
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
+import pydantic
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import StructuredTool
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -293,14 +296,14 @@ SYSTEM_PROMPT = (
 
 def session_tools(session: DatasetSession) -> list[StructuredTool]:
     """The answer functions as LangChain tools bound to one dataset (for an external chat model)."""
-    def tool(function, name: str):
+    def tool(function, name: str) -> StructuredTool:
         def run(**kwargs) -> str:
             try:
                 return function(session, **kwargs).text
             except InputError as exc:
                 return f"error: {exc}"
-        run.__signature__ = _without_session(function)
-        return StructuredTool.from_function(run, name=name, description=function.__doc__.strip().splitlines()[0])
+        return StructuredTool.from_function(run, name=name, description=function.__doc__.strip().splitlines()[0],
+                                            args_schema=_arguments(function, name), infer_schema=False)
 
     return [tool(answers.answer_cell_types, "cell_types"), tool(answers.answer_describe_group, "describe_group"),
             tool(answers.answer_explain, "explain"), tool(answers.answer_pathways, "pathways"),
@@ -309,11 +312,12 @@ def session_tools(session: DatasetSession) -> list[StructuredTool]:
             tool(answers.answer_summary, "summary")]
 
 
-def _without_session(function):
-    import inspect
-
-    signature = inspect.signature(function, eval_str=True)
-    return signature.replace(parameters=[p for name, p in signature.parameters.items() if name != "session"])
+def _arguments(function, name: str) -> type[pydantic.BaseModel]:
+    """The tool's argument schema: the answer function's parameters after ``session``."""
+    hints = typing.get_type_hints(function)
+    fields = {p.name: (hints[p.name], ... if p.default is p.empty else p.default)
+              for p in inspect.signature(function).parameters.values() if p.name != "session"}
+    return pydantic.create_model(f"{name}_arguments", **fields)
 
 
 def tool_calling_graph(chat_model, session: DatasetSession, checkpointer: SqliteSaver | None = None):

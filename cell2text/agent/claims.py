@@ -133,8 +133,10 @@ def extract_claims(text: str, ontology: Ontology, genes: set[str] | None = None)
     genes = genes or set()
     for sentence in _SENTENCE.split(rest):
         if _MARKER_SENTENCE.search(sentence):
-            words = _GENE_TOKEN.findall(sentence) + [w for w in re.findall(r"[\w.-]+", sentence) if w in genes]
-            claims += [Claim("marker", g, g, g) for g in dict.fromkeys(words)]
+            words = [w.rstrip(".-") for w in re.findall(r"[\w.-]+", sentence)]
+            measured = {w for w in words if w in genes}
+            named = [w for w in words if w in measured or (_GENE_TOKEN.fullmatch(w) and not any(m.startswith(w) for m in measured))]
+            claims += [Claim("marker", g, g, g) for g in dict.fromkeys(named)]
     unique: dict[tuple, Claim] = {}
     for claim in claims:
         unique.setdefault((claim.kind, claim.id or claim.text.lower()), claim)

@@ -181,13 +181,24 @@ def find_genes(adata: ad.AnnData, genes: Iterable[str], *, what: str = "this ste
     return found
 
 
-def _checked_tmp(path: Path, inputs: Iterable[str | Path]) -> Path:
-    """The temporary sibling to write ``path`` through, after refusing input files and missing folders."""
+def check_output_path(path: str | Path, inputs: Iterable[str | Path] = (), *, suffix: str | None = None) -> Path:
+    """``path`` as an output: refused when it is an input file, its folder is missing or its suffix is wrong.
+
+    Commands call it before long work, so a bad output path fails at once rather than after it.
+    """
+    path = Path(path).expanduser()
+    if suffix is not None and path.suffix != suffix:
+        raise InputError(f"'{path.name}' does not end in {suffix}. Pass an output path like annotated{suffix}.")
     if any(path.resolve() == Path(p).expanduser().resolve() for p in inputs):
         raise InputError(f"refusing to overwrite the input file '{path}'. Pass a different output path.")
     if not path.parent.is_dir():
         raise InputError(f"output folder '{path.parent}' does not exist. Create it or pass another --out path.")
-    return path.with_name(f".{path.name}.tmp")
+    return path
+
+
+def _checked_tmp(path: Path, inputs: Iterable[str | Path]) -> Path:
+    """The temporary sibling to write ``path`` through, after :func:`check_output_path`."""
+    return check_output_path(path, inputs).with_name(f".{path.name}.tmp")
 
 
 def write_text_atomic(path: str | Path, text: str, *, inputs: Iterable[str | Path] = ()) -> Path:
@@ -201,9 +212,7 @@ def write_text_atomic(path: str | Path, text: str, *, inputs: Iterable[str | Pat
 
 def write_h5ad_atomic(adata: ad.AnnData, path: str | Path, *, inputs: Iterable[str | Path] = ()) -> Path:
     """Write ``adata`` to a new ``.h5ad`` through a temporary file and a rename, never over an input file."""
-    path = Path(path).expanduser()
-    if path.suffix != ".h5ad":
-        raise InputError(f"'{path.name}' does not end in .h5ad. Pass an output path like annotated.h5ad.")
+    path = check_output_path(path, inputs, suffix=".h5ad")
     tmp = _checked_tmp(path, inputs)
     try:
         adata.write_h5ad(tmp)

@@ -26,10 +26,16 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+def check_formats(formats: tuple[str, ...]) -> None:
+    """Raise for a report format that does not exist."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown report format '{unknown[0]}'. Use one of: {', '.join(FORMATS)}.")
+
+
 def render(data: dict, fmt: str) -> str:
     """The report in one format ("html" or "md") from :func:`report_data`'s dict."""
-    if fmt not in FORMATS:
-        raise InputError(f"unknown report format '{fmt}'. Use one of: {', '.join(FORMATS)}.")
+    check_formats((fmt,))
     return _environment().get_template(f"report.{fmt}.j2").render(**data)
 
 
@@ -39,9 +45,7 @@ def write_report(adata: ad.AnnData, out_dir: str | Path, *, name: str, formats: 
 
     Returns the written paths by format ("json", "html", "md").
     """
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise InputError(f"unknown report format '{unknown[0]}'. Use one of: {', '.join(FORMATS)}.")
+    check_formats(formats)
     out_dir = Path(out_dir).expanduser()
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"'{out_dir}' is a file, not a folder. Pass a folder for the report.")

@@ -1,0 +1,114 @@
+"""Chat about the demo dataset: every answer comes from the tools, memory persists per thread."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from cell2text.agent.answers import DatasetSession
+from cell2text.agent.chat import Chat
+from cell2text.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from benchmarks.chat_questions import QUESTIONS, check  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def session():
+    session = DatasetSession.open(None)
+    session.result()
+    return session
+
+
+@pytest.fixture()
+def chat(session, tmp_path):
+    chat = Chat(session, memory=tmp_path / "threads.sqlite")
+    yield chat
+    chat.close()
+
+
+def test_the_question_set_is_answered_from_the_tools(chat):
+    failures = {}
+    for entry in QUESTIONS:
+        problems = check(entry, chat.ask(entry["q"], entry["thread"]))
+        if problems:
+            failures[entry["q"]] = problems
+    assert not failures
+    assert len(QUESTIONS) >= 30
+
+
+def test_follow_ups_resolve_within_a_thread_only(chat):
+    assert chat.ask("describe CD56+ NK", "one").group == "CD56+ NK"
+    assert chat.ask("what markers does it have?", "one").group == "CD56+ NK"
+    other = chat.ask("what markers does it have?", "two")
+    assert other.group is None and "Which group do you mean?" in other.text
+    assert [role for role, _ in chat.history("one")] == ["user", "assistant"] * 2
+
+
+def test_an_unknown_group_gets_the_valid_ones(chat, session):
+    answer = chat.ask("describe cluster 42")
+    assert "There is no group '42'" in answer.text
+    assert all(group in answer.text for group in session.groups)
+
+
+def test_a_claim_the_data_contradicts_is_said_to_be_contradicted(chat):
+    answer = chat.ask("why do you call CD19+ B hepatocytes?")
+    assert answer.tool == "explain" and "contradicted" in answer.text
+    assert {"CL:0000182", "CL:0000236"} <= set(answer.ids)
+
+
+def test_bad_questions_are_refused(chat):
+    with pytest.raises(InputError, match="empty question"):
+        chat.ask("   ")
+    with pytest.raises(InputError, match="limit is 2000"):
+        chat.ask("why " * 600)
+
+
+class ScriptedChatModel(GenericFakeChatModel):
+    """A chat model that replays fixed messages (tool calls, then an answer) and accepts tools."""
+
+    def bind_tools(self, tools, **kwargs):
+        return self
+
+
+def test_an_external_chat_model_runs_the_same_tools(session, tmp_path):
+    script = iter([
+        AIMessage("", tool_calls=[{"name": "markers", "args": {"group": "CD19+ B"}, "id": "call-1"}]),
+        AIMessage("CD19+ B is a B cell (CL:0000236); CD79A separates it from the rest."),
+    ])
+    chat = Chat(session, chat_model=ScriptedChatModel(messages=script), memory=tmp_path / "threads.sqlite")
+    answer = chat.ask("which markers separate the B cells?", "ext")
+    assert answer.tool == "chat-model" and answer.data["tools"] == ["markers"] and answer.ids == ["CL:0000236"]
+    state = chat.graph.get_state({"configurable": {"thread_id": f"{session.name}:ext"}}).values
+    tool_output = next(m for m in state["messages"] if m.type == "tool").content
+    assert "CD79A: log2FC" in tool_output  # the real Wilcoxon result reached the model
+    chat.close()
+
+
+ASK = """
+import json, sys
+from cell2text.agent.answers import DatasetSession
+from cell2text.agent.chat import Chat
+chat = Chat(DatasetSession.open(None), memory=sys.argv[1])
+print(json.dumps(chat.ask(sys.argv[2], "persisted").to_dict()))
+"""
+
+
+def test_memory_persists_across_processes(session, tmp_path):
+    memory = str(tmp_path / "threads.sqlite")
+
+    def ask(question: str) -> dict:
+        done = subprocess.run([sys.executable, "-c", ASK, memory, question], capture_output=True, text=True, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert ask("describe CD14+ Monocyte")["group"] == "CD14+ Monocyte"
+    follow_up = ask("and which pathways are active in it?")
+    assert follow_up["tool"] == "pathways" and follow_up["group"] == "CD14+ Monocyte"
+    assert "HALLMARK_COMPLEMENT" in follow_up["ids"]
