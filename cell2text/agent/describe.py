@@ -29,12 +29,12 @@ from cell2text.tools.pagerank import pagerank_similarity
 
 CLUSTER_KEY = "cell2text_leiden"
 STEPS = {
-    "draft": "Drafting a description of each group with the Cell2Text model",
-    "extract": "Extracting the claims and mapping them to ontology ids",
-    "verify": "Verifying each claim (model head, PageRank, markers, pathways, metadata)",
-    "retrieve": "Retrieving definitions from the knowledge base",
-    "revise": "Revising: replacing contradicted claims, hedging unverified ones",
-    "finalise": "Finalising",
+    "draft": "Drafted a description of each group with the Cell2Text model",
+    "extract": "Extracted the claims and mapped them to ontology ids",
+    "verify": "Verified each claim (model head, PageRank, markers, pathways, metadata)",
+    "retrieve": "Retrieved definitions from the knowledge base",
+    "revise": "Revised: replaced contradicted claims, hedged unverified ones",
+    "finalise": "Finalised: removed what is still contradicted",
 }
 Progress = Callable[[str, str], None]
 
@@ -84,7 +84,8 @@ def describe(
     max_rounds
         Revise at most this many times.
     progress
-        Called with (node name, readable step) as each node of the graph finishes.
+        Called with (node name, readable step) as each step finishes: "load", "cluster", then
+        the graph's nodes.
 
     Returns
     -------
@@ -103,8 +104,8 @@ def describe(
     work = prepare(adata)
     notes = list(work.uns["cell2text"]["preprocessing"]["notes"])
     if groupby is None:
-        report("cluster", "No groupby key given: clustering with Leiden (scanpy)")
         cluster(work)
+        report("cluster", "No groupby key given: clustered the cells with Leiden (scanpy)")
         adata.obs[CLUSTER_KEY] = work.obs[CLUSTER_KEY].to_numpy()
         groupby = CLUSTER_KEY
         notes.append(f"No groupby key was given, so the cells were clustered with Leiden (resolution 1.0) into obs['{CLUSTER_KEY}'].")
@@ -113,8 +114,8 @@ def describe(
     ontology = ontology or load_ontology()
     model_path = None
     if model is None:
-        report("load", "Loading the Cell2Text model")
         model, model_path = load_model()
+        report("load", "Loaded the Cell2Text model")
     context = DescribeContext(adata=work, groupby=groupby, ontology=ontology, ppr=pagerank_similarity(ontology, "CL"),
                               model=model, kb=kb if kb is not None else KnowledgeBase(ontology=ontology), max_rounds=max_rounds,
                               thresholds=thresholds or Thresholds())

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import anndata as ad
 import jinja2
+from markupsafe import Markup, escape
 
 from cell2text.data.io import write_text_atomic
 from cell2text.errors import InputError
 from cell2text.report.content import report_data
+from cell2text.tools.ontology import term_url
 
 FORMATS = ("html", "md")
 
@@ -19,10 +22,43 @@ def _escape_md(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _highlight(text: str, claims: list[dict]) -> Markup:
+    """The text, HTML-escaped, with each claim's id (or gene) as a badge coloured by its status, linked where it can be."""
+    badges = {}
+    for claim in claims:
+        if claim["id"]:
+            title = escape(f"{claim['status']}: {claim['reason']}")
+            inner = f'class="claim-id {claim["status"]}" title="{title}"'
+            url = claim.get("url")
+            badges[claim["id"]] = f'<a {inner} href="{url}">{escape(claim["id"])}</a>' if url else f"<span {inner}>{escape(claim['id'])}</span>"
+    escaped = str(escape(text))
+    if not badges:
+        return Markup(escaped)
+    pattern = re.compile(r"(?<![\w:.-])(" + "|".join(re.escape(str(escape(i))) for i in sorted(badges, key=len, reverse=True)) + r")(?![\w-])")
+    return Markup(pattern.sub(lambda m: badges[m.group(1)], escaped))
+
+
+def _value(value: object) -> str:
+    if isinstance(value, list):
+        if value and isinstance(value[0], dict) and "label" in value[0]:
+            return "; ".join(f"{v['label']} ({v['id']}, {v['similarity']})" for v in value)
+        return ", ".join(map(str, value)) or "none"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _evidence(record: dict) -> Markup:
+    """One evidence record as a line: its source in bold, then its numbers."""
+    fields = "; ".join(f"{escape(k.replace('_', ' '))} {escape(_value(v))}" for k, v in record.items() if k != "source")
+    return Markup(f"<div><strong>{escape(record.get('source', 'evidence'))}</strong>: {fields}</div>")
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("cell2text.report", "templates"), autoescape=jinja2.select_autoescape(["html"]),
                              trim_blocks=False, lstrip_blocks=False, undefined=jinja2.StrictUndefined)
-    env.filters["md"] = _escape_md
+    env.filters.update(md=_escape_md, highlight=_highlight, term_url=term_url)
+    env.globals["evidence"] = _evidence
     return env
 
 
