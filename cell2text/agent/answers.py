@@ -50,12 +50,14 @@ class DatasetSession:
     """The dataset a conversation is about, its resources and its (cached) verified description."""
 
     def __init__(self, adata: ad.AnnData, name: str, groupby: str | None = None, *, source: Path | None = None,
-                 ontology: Ontology | None = None, kb: KnowledgeBase | None = None) -> None:
-        self.adata, self.name, self.groupby, self.source = adata, name, groupby, source
+                 ontology: Ontology | None = None, kb: KnowledgeBase | None = None, result: dict | None = None) -> None:
+        """``result``: a describe result already computed for ``adata`` (e.g. ``read_result(adata)``)."""
+        self.adata, self.name, self.source = adata, name, source
+        self.groupby = result["groupby"] if result else groupby
         self.ontology = ontology or load_ontology()
         self._kb = kb
         self.ppr = pagerank_similarity(self.ontology, "CL")
-        self._result: dict | None = None
+        self._result: dict | None = result
 
     @classmethod
     def open(cls, path: str | Path | None, groupby: str | None = None, **kwargs) -> DatasetSession:

@@ -35,11 +35,12 @@ def report_data(adata: ad.AnnData, *, name: str, figures: dict[str, str] | None 
     result = read_result(adata)
     preprocessing = adata.uns["cell2text"]["preprocessing"]
     groups = []
-    for group_name, group in result["groups"].items():
+    for number, (group_name, group) in enumerate(result["groups"].items(), 1):
         claims = _with_links(group["claims"])
         draft = group["draft_claims"]
         groups.append(group | {
             "name": group_name,
+            "anchor": str(number),
             "claims": claims,
             "removed": _with_links(_removed(group)),
             "url": term_url(group["cell_type_ontology_term_id"]) if group["cell_type_ontology_term_id"] else None,

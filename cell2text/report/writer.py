@@ -75,6 +75,16 @@ def render(data: dict, fmt: str) -> str:
     return _environment().get_template(f"report.{fmt}.j2").render(**data)
 
 
+def render_group_card(group: dict) -> str:
+    """One group's HTML card (as in the report) from an entry of :func:`report_data`'s ``groups``."""
+    return _environment().get_template("group_card.html.j2").render(g=group)
+
+
+def report_css() -> str:
+    """The report's stylesheet, for pages that show its cards (the UI)."""
+    return _environment().loader.get_source(_environment(), "report.css")[0]
+
+
 def write_report(adata: ad.AnnData, out_dir: str | Path, *, name: str, formats: tuple[str, ...] = ("html",),
                  inputs: tuple[str | Path, ...] = ()) -> dict[str, Path]:
     """Write ``report.json`` and ``report.<fmt>`` for each format into ``out_dir`` (created if missing).

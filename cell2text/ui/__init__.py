@@ -1,0 +1,1 @@
+"""The Gradio chat UI (``cell2text ui``)."""
