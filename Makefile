@@ -6,9 +6,15 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= out
 
-.PHONY: install demo test test-all ui bench clean
+.PHONY: install system demo test test-all ui bench clean
 
-install: $(STAMP)
+install: $(STAMP) system
+
+# System packages: Debian's chromium for the browser tests (Playwright drives it; it downloads nothing).
+system:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # Re-install only when the package metadata changes. torch goes first, pinned, so nothing can
 # resolve it to a CUDA build.

@@ -73,3 +73,20 @@ class Settings:
 def get_settings() -> Settings:
     """The settings in force now (read from the environment on every call, so tests can monkeypatch it)."""
     return Settings.from_env()
+
+
+def prepare_model_loading() -> None:
+    """Before any model loads: no hub access when offline (the default), and no per-load progress bars or notices.
+
+    Models ship in packages or the cache (DESIGN.md); the only way to reach a hub is CELL2TEXT_OFFLINE=0.
+    """
+    import warnings
+
+    if get_settings().offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")

@@ -7,9 +7,8 @@ place that builds it.
 from __future__ import annotations
 
 import functools
-import os
 
-from cell2text.config import get_settings
+from cell2text.config import prepare_model_loading
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 
@@ -29,7 +28,5 @@ def embedding_function():
     """Chroma's SentenceTransformer embedding function over the local model (CPU, normalised vectors)."""
     from chromadb.utils.embedding_functions import SentenceTransformerEmbeddingFunction
 
-    if get_settings().offline:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    prepare_model_loading()
     return SentenceTransformerEmbeddingFunction(model_name=sentence_model_path(), device="cpu", normalize_embeddings=True)

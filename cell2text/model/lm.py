@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from cell2text.config import get_settings
+from cell2text.config import get_settings, prepare_model_loading
 from cell2text.errors import InputError
 
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -38,9 +38,7 @@ def load_lm(lm_path: str | None = None):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     settings = get_settings()
-    if settings.offline:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    prepare_model_loading()
     lm_path = lm_path or settings.lm_path
     if lm_path in (None, DEFAULT_LM):
         cache = settings.cache_dir / "lm" / DEFAULT_LM
