@@ -87,7 +87,13 @@ def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: st
     evidence.append({"source": "markers", "score": markers.score, "relation": markers.relation,
                      "up": [m["gene"] for m in markers.up], "not_up": [m["gene"] for m in markers.not_up],
                      "negative_violated": [m["gene"] for m in markers.negative_violated], "not_measured": len(markers.not_measured)})
+    evidence += dataset_evidence(adata, groupby, group, term.id, ppr)
     claim = replace(claim, evidence=evidence, label=term.label)
+    organism = group_organism(adata, groupby, group)
+    species = _term_species(term.label)
+    if organism is not None and species is not None and species != organism["species"]:
+        reason = f"the term is specific to {species} cells, but {organism['source']} says {organism['value']}"
+        return replace(claim, status="contradicted", reason=reason, alternative=top if top != term.id else None)
     measured = len(markers.up) + len(markers.not_up) + len(markers.negative_ok) + len(markers.negative_violated)
     markers_disagree = markers.score is not None and measured >= 3 and markers.score < thresholds.min_marker_score
 
@@ -112,6 +118,51 @@ def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: st
 
 
 # --------------------------------------------------------------------------- metadata
+ANNOTATION_COLUMN = "cell_type_ontology_term_id"  # the authors' annotation, in CELLxGENE files
+DONOR_COLUMNS = ("donor_id", "donor", "individual", "patient", "subject")
+_SPECIES = {"human": ("homo sapiens", "human", "ncbitaxon:9606"), "mouse": ("mus musculus", "mouse", "ncbitaxon:10090")}
+
+
+def _term_species(label: str) -> str | None:
+    """The species a CL label is specific to ("..., mouse", "human ..."), if any."""
+    words = set(label.lower().replace(",", " ").split())
+    found = [species for species in _SPECIES if species in words]
+    return found[0] if len(found) == 1 else None
+
+
+def group_organism(adata: ad.AnnData, groupby: str, group: str) -> dict | None:
+    """The group's organism from ``organism_ontology_term_id`` or ``organism``, when it is human or mouse."""
+    mask = check_group(adata, groupby, group)
+    for column in ("organism_ontology_term_id", "organism"):
+        if column in adata.obs.columns:
+            value = adata.obs.loc[mask, column].astype(str).value_counts().index[0]
+            species = next((name for name, spellings in _SPECIES.items() if value.lower() in spellings), None)
+            return {"source": f"obs['{column}']", "value": value, "species": species} if species else None
+    return None
+
+
+def dataset_evidence(adata: ad.AnnData, groupby: str, group: str, term_id: str, ppr: PageRankSimilarity) -> list[dict]:
+    """What the dataset's own columns say about a group, as evidence only (it never decides a status).
+
+    The authors' annotation (``cell_type_ontology_term_id``) with its PageRank similarity to the
+    claim, and how many donors the group's cells come from (a group from one donor may be a batch).
+    """
+    mask = check_group(adata, groupby, group)
+    records = []
+    if ANNOTATION_COLUMN in adata.obs.columns:
+        counts = adata.obs.loc[mask, ANNOTATION_COLUMN].astype(str).value_counts()
+        annotated = counts.index[0]
+        similarity = ppr.similarity(term_id, annotated) if annotated in ppr.index else None
+        records.append({"source": f"obs['{ANNOTATION_COLUMN}']", "annotated": annotated, "share": round(float(counts.iloc[0] / counts.sum()), 3),
+                        "similarity_to_claim": round(similarity, 3) if similarity is not None else None})
+    column = next((c for c in DONOR_COLUMNS if c in adata.obs.columns), None)
+    if column is not None:
+        donors = adata.obs.loc[mask, column].astype(str).value_counts()
+        records.append({"source": f"obs['{column}']", "donors_in_group": int(len(donors)),
+                        "donors_in_dataset": int(adata.obs[column].nunique()), "largest_donor_share": round(float(donors.iloc[0] / donors.sum()), 3)})
+    return records
+
+
 def group_metadata(adata: ad.AnnData, groupby: str, group: str, kind: str, ontology: Ontology) -> dict | None:
     """The group's majority value of the tissue or disease column (CELLxGENE names), its id and share; None if absent."""
     mask = check_group(adata, groupby, group)
