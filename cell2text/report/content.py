@@ -11,8 +11,10 @@ STATUS_ORDER = ("supported", "unverified", "contradicted")
 ONTOLOGY_KINDS = ("cell_type", "tissue", "disease")
 
 
-def _with_links(claims: list[dict]) -> list[dict]:
-    return [claim | {"url": term_url(claim["id"]) if claim["kind"] in ONTOLOGY_KINDS and claim["id"] else None} for claim in claims]
+def _with_links(claims: list[dict], definitions: dict) -> list[dict]:
+    """Claims with the public page of their term and the knowledge-base document retrieved for them."""
+    return [claim | {"url": term_url(claim["id"]) if claim["kind"] in ONTOLOGY_KINDS and claim["id"] else None,
+                     "document": definitions.get(claim["id"])} for claim in claims]
 
 
 def _removed(group: dict) -> list[dict]:
@@ -36,13 +38,13 @@ def report_data(adata: ad.AnnData, *, name: str, figures: dict[str, str] | None 
     preprocessing = adata.uns["cell2text"]["preprocessing"]
     groups = []
     for number, (group_name, group) in enumerate(result["groups"].items(), 1):
-        claims = _with_links(group["claims"])
+        claims = _with_links(group["claims"], result["definitions"])
         draft = group["draft_claims"]
         groups.append(group | {
             "name": group_name,
             "anchor": str(number),
             "claims": claims,
-            "removed": _with_links(_removed(group)),
+            "removed": _with_links(_removed(group), result["definitions"]),
             "url": term_url(group["cell_type_ontology_term_id"]) if group["cell_type_ontology_term_id"] else None,
             "counts": {s: sum(c["status"] == s for c in claims) for s in STATUS_ORDER},
             "draft_counts": {s: sum(c["status"] == s for c in draft) for s in STATUS_ORDER},
