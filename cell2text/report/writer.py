@@ -96,8 +96,8 @@ def write_report(adata: ad.AnnData, out_dir: str | Path, *, name: str, formats: 
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"'{out_dir}' is a file, not a folder. Pass a folder for the report.")
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("report.json", *(f"report.{fmt}" for fmt in formats)):
-        check_output_path(out_dir / name, inputs)  # all refused before any is written
+    for file_name in ("report.json", *(f"report.{fmt}" for fmt in formats)):
+        check_output_path(out_dir / file_name, inputs)  # all refused before any is written
     figures = {}
     if "html" in formats:
         from cell2text.report.figures import embedding_png

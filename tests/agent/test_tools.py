@@ -17,6 +17,12 @@ def ppr(ontology):
     return pagerank_similarity(ontology, "CL")
 
 
+@pytest.fixture(scope="module")
+def demo(demo):
+    """A copy: the marker and pathway tests write their results into the AnnData they check."""
+    return demo.copy()
+
+
 def check(claim, demo, ontology, ppr, head=B_CELLS, group="CD19+ B", adata=None):
     return verify(claim, adata=demo if adata is None else adata, groupby="bulk_labels", group=group, head=head, ontology=ontology, ppr=ppr)
 

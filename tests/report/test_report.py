@@ -37,6 +37,7 @@ def test_markdown_and_json_carry_the_same_groups(written):
     adata, files = written
     report = json.loads(files["json"].read_text())
     markdown = files["md"].read_text()
+    assert report["dataset"]["name"] == "demo" and markdown.startswith("# cell2text report: demo")
     assert [g["name"] for g in report["groups"]] == sorted(adata.obs["bulk_labels"].astype(str).unique())
     for group in report["groups"]:
         assert f"## {group['name']}" in markdown and group["text"] in markdown

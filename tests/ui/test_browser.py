@@ -10,6 +10,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DESCRIBE_TIMEOUT = 240_000  # ms: model load and describe on a 2-core CPU
@@ -142,11 +143,12 @@ def test_the_html_report_renders_offline_without_errors(browser, tmp_path, page)
     view.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     view.on("pageerror", lambda error: problems.append(str(error)))
     view.on("request", lambda request: problems.append(f"request {request.url}") if not request.url.startswith(("file:", "data:")) else None)
-    view.goto(report.as_uri())
-    assert view.title() == "cell2text report: demo"
+    view.goto(report.as_uri(), wait_until="load")
+    expect(view).to_have_title("cell2text report: demo")
     assert view.locator("img").evaluate_all("images => images.length > 0 && images.every(i => i.complete && i.naturalWidth > 0)")
     assert view.locator("#groups tr").count() == 11
     assert view.locator("a[href^='http://purl.obolibrary.org/obo/CL_']").count() >= 10
     assert not problems
     view.screenshot(path=str(DOCS / "report.png"))
+    view.locator("#group-2").screenshot(path=str(DOCS / "report_card.png"))
     context.close()
