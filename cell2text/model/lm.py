@@ -57,6 +57,8 @@ def load_lm(lm_path: str | None = None):
             tokenizer.save_pretrained(tmp)
             if not (tmp / "model.safetensors").is_file():
                 raise RuntimeError(f"saving the de-quantised LM to {tmp} wrote no weights")
+            if cache.exists() and not (cache / "model.safetensors").is_file():
+                shutil.rmtree(cache, ignore_errors=True)  # an interrupted earlier copy: ours to replace
             try:
                 tmp.replace(cache)  # atomic; readers never see a half-written copy
             except OSError:  # another process finished first: keep its copy

@@ -196,3 +196,15 @@ def test_temperature_calibrates_an_overconfident_head():
     before = expected_calibration_error(torch.softmax(logits, 1).max(1).values.numpy(), correct)
     after = expected_calibration_error(torch.softmax(logits / temperature, 1).max(1).values.numpy(), correct)
     assert after < before / 2
+
+
+def test_an_interrupted_lm_cache_is_rebuilt(tmp_path, monkeypatch):
+    from cell2text.model.lm import DEFAULT_LM, load_lm
+
+    monkeypatch.setenv("CELL2TEXT_CACHE", str(tmp_path))
+    broken = tmp_path / "lm" / DEFAULT_LM
+    broken.mkdir(parents=True)
+    (broken / "config.json").write_text("{}")  # what a run killed while saving leaves behind
+    model, tokenizer = load_lm()
+    assert (broken / "model.safetensors").is_file()
+    assert model.config.model_type == "llama" and tokenizer.eos_token is not None
