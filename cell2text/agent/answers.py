@@ -19,7 +19,7 @@ import anndata as ad
 from cell2text import __version__
 from cell2text.agent.claims import Claim
 from cell2text.agent.describe import CLUSTER_KEY, Progress, describe, read_result
-from cell2text.agent.tools import Thresholds, common_parent, pathway_table, verify_cell_type
+from cell2text.agent.tools import Thresholds, active_pathways, common_parent, verify_cell_type
 from cell2text.config import get_settings
 from cell2text.data.io import prepare
 from cell2text.errors import InputError
@@ -211,8 +211,7 @@ def answer_explain(session: DatasetSession, group: str, cell_type: str | None = 
 def answer_pathways(session: DatasetSession, group: str, n: int = 5) -> Answer:
     """The pathways most active in a group against the rest (Hallmark, per-cell scores, AUROC and BH FDR)."""
     session.group(group)
-    table = pathway_table(session.work, session.groupby, group)
-    top = table[(table["fdr"] <= 0.05) & (table["auroc"] > 0.5)].head(n)
+    top = active_pathways(session.work, session.groupby, group, n)
     if top.empty:
         return Answer(f"No Hallmark pathway is significantly more active in {group} than in the other cells (FDR <= 0.05). {CANNOT_TELL}"
                       " More cells in the group, or a larger gene panel, would help.", "pathways", {"group": group, "pathways": []}, [], group)

@@ -47,6 +47,16 @@ def _decide(claim: Claim, ontology: Ontology) -> Claim | None:
     return claim
 
 
+def stated_cell_type(claims: list[Claim], fallback: str) -> str:
+    """The cell type a revision of these verified claims will state (``fallback``: the head's top label)."""
+    named = next((c for c in claims if c.kind == "cell_type" and (c.id or c.alternative)), None)
+    if named is None:
+        return fallback
+    if named.status == "supported":
+        return named.id
+    return named.alternative or (fallback if named.status == "contradicted" else named.id)
+
+
 def revise(claims: list[Claim], *, ontology: Ontology, fallback_cell_type: str | None,
            pathways: list[str], markers: list[str]) -> tuple[str, list[Claim]]:
     """The revised text and the claims it makes (new ones pending verification).

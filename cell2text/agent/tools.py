@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 
 from cell2text.agent.claims import NORMAL, Claim
 from cell2text.data.io import check_group
@@ -218,10 +219,10 @@ def _pathway_scores(adata: ad.AnnData, name: str) -> str:
     return key
 
 
-def pathway_table(adata: ad.AnnData, groupby: str, group: str, library: str = "hallmark"):
-    """All pathways of a library, tested in ``group`` against the rest (see :func:`pathway_activity`)."""
-    prefix = {v[0]: p for p, v in _PATHWAY_KEYS.items()}[library]
-    return pathway_activity(adata, groupby, group, key=_pathway_scores(adata, prefix))
+def active_pathways(adata: ad.AnnData, groupby: str, group: str, n: int = 5, max_fdr: float = 0.05) -> pd.DataFrame:
+    """The ``n`` Hallmark pathways most active in ``group`` against the rest, significant ones only (see :func:`pathway_activity`)."""
+    table = pathway_activity(adata, groupby, group, key=_pathway_scores(adata, "HALLMARK_"))
+    return table[(table["fdr"] <= max_fdr) & (table["auroc"] > 0.5)].head(n)
 
 
 def verify_pathway(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, thresholds: Thresholds = Thresholds()) -> Claim:

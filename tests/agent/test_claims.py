@@ -70,3 +70,16 @@ def test_revision_replaces_contradicted_hedges_unverified_and_removes_the_unname
     assert "hepatocyte" not in text and "liver" not in text and "ALB" not in text and "bile" not in text
     assert {c.id for c in kept} == {"CL:0000236", "UBERON:0000178", "HALLMARK_GLYCOLYSIS", "MS4A1"}
     assert all(c.status == "pending" for c in kept)  # new claims wait for the next verification
+
+
+def test_the_stated_cell_type_follows_the_verdict():
+    from cell2text.agent.revise import stated_cell_type
+
+    def claim(status, alternative=None):
+        return [Claim("cell_type", "x", "CL:0000182", status=status, alternative=alternative)]
+
+    assert stated_cell_type(claim("supported"), "CL:0000236") == "CL:0000182"
+    assert stated_cell_type(claim("contradicted", "CL:0000236"), "CL:0000623") == "CL:0000236"
+    assert stated_cell_type(claim("contradicted"), "CL:0000623") == "CL:0000623"
+    assert stated_cell_type(claim("unverified"), "CL:0000623") == "CL:0000182"  # hedged, still named
+    assert stated_cell_type([], "CL:0000623") == "CL:0000623"
