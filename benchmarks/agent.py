@@ -32,13 +32,12 @@ from chat_questions import HELD_OUT, QUESTIONS, check
 
 from cell2text.agent.answers import DatasetSession
 from cell2text.agent.chat import Chat
+from cell2text.agent.claims import STATUSES
 from cell2text.agent.describe import describe, read_result
 from cell2text.data.demo import demo_labels, load_demo
 from cell2text.model.evaluate import grade
 from cell2text.tools.ontology import load_ontology
 from cell2text.tools.pagerank import pagerank_similarity
-
-STATUSES = ("supported", "unverified", "contradicted")
 
 
 def run_describe(drafts: dict[str, str] | None = None) -> tuple[dict, dict[str, float]]:

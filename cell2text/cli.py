@@ -81,8 +81,7 @@ def inspect(
     from cell2text.summary import summarise_dataset
 
     with user_errors():
-        if demo == (path is not None):
-            raise InputError("pass either a dataset PATH or --demo, not both and not neither.")
+        _check_source(path, demo)
         summary = summarise_dataset(path, groupby=groupby)
         if out is not None:
             from cell2text.data.io import write_text_atomic
@@ -130,14 +129,19 @@ DatasetArgument = Annotated[Optional[Path], typer.Argument(help="An .h5ad file, 
 DemoOption = Annotated[bool, typer.Option("--demo", help="Use the bundled pbmc68k_reduced demo dataset.")]
 
 
-def _raw_dataset(path: Optional[Path], demo: bool) -> tuple[Any, str]:
-    """The dataset as read (the agent prepares its own copy), and its display name."""
-    from cell2text.data.demo import load_demo
-    from cell2text.data.io import read_dataset
-
+def _check_source(path: Optional[Path], demo: bool) -> None:
+    """A command works on one dataset: a PATH or --demo."""
     if demo == (path is not None):
         raise InputError("pass either a dataset PATH or --demo, not both and not neither.")
-    return (load_demo(), "pbmc68k_reduced (demo)") if demo else (read_dataset(path), path.name)
+
+
+def _raw_dataset(path: Optional[Path], demo: bool) -> tuple[Any, str]:
+    """The dataset as read (the agent prepares its own copy), and its display name."""
+    from cell2text.data.demo import DEMO_NAME, load_demo
+    from cell2text.data.io import read_dataset
+
+    _check_source(path, demo)
+    return (load_demo(), DEMO_NAME) if demo else (read_dataset(path), path.name)
 
 
 def _progress_printer(quiet: bool):
@@ -167,7 +171,9 @@ def describe(
     with user_errors():
         adata, name = _raw_dataset(path, demo)
         if demo and groupby is None:
-            groupby = "bulk_labels"
+            from cell2text.data.demo import DEMO_GROUPBY
+
+            groupby = DEMO_GROUPBY
         chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
         inputs = [path] if path else []
         if write is not None:
@@ -216,8 +222,7 @@ def _chat_for(path: Optional[Path], demo: bool, groupby: Optional[str], quiet: b
     from cell2text.agent.answers import DatasetSession
     from cell2text.agent.chat import Chat
 
-    if demo == (path is not None):
-        raise InputError("pass either a dataset PATH or --demo, not both and not neither.")
+    _check_source(path, demo)
     session = DatasetSession.open(path, groupby)
     session.result(progress=_progress_printer(quiet))  # describes the dataset once; later questions read the cache
     return Chat(session)

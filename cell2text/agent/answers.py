@@ -62,11 +62,11 @@ class DatasetSession:
     @classmethod
     def open(cls, path: str | Path | None, groupby: str | None = None, **kwargs) -> DatasetSession:
         """A session on the file at ``path``, or on the demo (groupby ``bulk_labels``) when None."""
-        from cell2text.data.demo import DEMO_GROUPBY, load_demo
+        from cell2text.data.demo import DEMO_GROUPBY, DEMO_NAME, load_demo
         from cell2text.data.io import read_dataset
 
         if path is None:
-            return cls(load_demo(), "pbmc68k_reduced (demo)", groupby or DEMO_GROUPBY, **kwargs)
+            return cls(load_demo(), DEMO_NAME, groupby or DEMO_GROUPBY, **kwargs)
         path = Path(path)
         return cls(read_dataset(path), path.name, groupby, source=path, **kwargs)
 
@@ -223,13 +223,12 @@ def answer_pathways(session: DatasetSession, group: str, n: int = 5) -> Answer:
 
 def answer_markers(session: DatasetSession, group: str, n: int = 8) -> Answer:
     """The genes that best separate a group from the rest (Wilcoxon), with effect sizes."""
-    session.group(group)
+    g = session.group(group)
     table = group_markers(session.work, session.groupby, group)
     top = table[(table["pval_adj"] <= 0.05) & (table["logfc"] > 0)].head(n)
     if top.empty:
         return Answer(f"No gene is significantly up in {group} against the rest. {CANNOT_TELL}", "markers", {"group": group, "markers": []}, [], group)
     rows = [f"- {r.gene}: log2FC {r.logfc:.2f}, adj. p {r.pval_adj:.2g}, in {r.pct_in:.0%} vs {r.pct_out:.0%} of cells" for r in top.itertuples()]
-    g = session.group(group)
     lead = f"Genes separating {group}" + (f" ({g['cell_type']}, {g['cell_type_ontology_term_id']})" if g["cell_type"] else "")
     data = {"group": group, "markers": top[["gene", "logfc", "pval_adj", "pct_in", "pct_out"]].to_dict("records")}
     return Answer(lead + " from the other cells (Wilcoxon):\n" + "\n".join(rows), "markers", data, top["gene"].tolist(), group)

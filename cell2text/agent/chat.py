@@ -37,6 +37,7 @@ from langgraph.runtime import Runtime
 
 from cell2text.agent import answers
 from cell2text.agent.answers import Answer, DatasetSession
+from cell2text.agent.claims import CURIE_IN_TEXT
 from cell2text.config import get_settings
 from cell2text.errors import InputError
 
@@ -368,6 +369,10 @@ class Chat:
         self.graph = (tool_calling_graph(self.chat_model, session, self.checkpointer) if self.chat_model is not None
                       else embedded_graph(self.checkpointer))
 
+    def _config(self, thread_id: str) -> dict:
+        """LangGraph's run config for a thread; the dataset's name keeps threads of different datasets apart."""
+        return {"configurable": {"thread_id": f"{self.session.name}:{thread_id}"}}
+
     def ask(self, question: str, thread_id: str = "default") -> Answer:
         """Answer one question in a thread; earlier turns of the thread are remembered."""
         question = (question or "").strip()
@@ -375,18 +380,17 @@ class Chat:
             raise InputError("empty question. Ask e.g. 'what cell types are here?'.")
         if len(question) > MAX_QUESTION_CHARS:
             raise InputError(f"the question has {len(question)} characters; the limit is {MAX_QUESTION_CHARS}. Ask a shorter question.")
-        config = {"configurable": {"thread_id": f"{self.session.name}:{thread_id}"}}
+        config = self._config(thread_id)
         state = self.graph.invoke({"messages": [HumanMessage(question)]}, config=config, context=ChatContext(session=self.session))
         if self.chat_model is None:
             return Answer(**state["answer"])
         reply = state["messages"][-1]
         tools = [m.name for m in state["messages"] if isinstance(m, ToolMessage)]
-        return Answer(str(reply.content), "chat-model", {"tools": tools}, re.findall(r"\b(?:CL|UBERON|MONDO|PATO):\d{7}\b", str(reply.content)))
+        return Answer(str(reply.content), "chat-model", {"tools": tools}, CURIE_IN_TEXT.findall(str(reply.content)))
 
     def history(self, thread_id: str = "default") -> list[tuple[str, str]]:
         """(role, text) of every message in a thread."""
-        config = {"configurable": {"thread_id": f"{self.session.name}:{thread_id}"}}
-        messages = self.graph.get_state(config).values.get("messages", [])
+        messages = self.graph.get_state(self._config(thread_id)).values.get("messages", [])
         return [("user" if isinstance(m, HumanMessage) else "assistant", str(m.content)) for m in messages
                 if isinstance(m, HumanMessage) or (isinstance(m, AIMessage) and m.content)]
 

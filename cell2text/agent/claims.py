@@ -18,15 +18,18 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from cell2text.data.genesets import LIBRARIES, load_gene_sets, pathway_title
+from cell2text.kb.documents import KINDS as ONTOLOGY_KINDS
 from cell2text.tools.ontology import Ontology
 
 KINDS = ("cell_type", "tissue", "disease", "pathway", "marker")
-STATUSES = ("supported", "contradicted", "unverified")
+STATUSES = ("supported", "unverified", "contradicted")
 NORMAL = ("PATO:0000461", "normal")  # CELLxGENE's disease id for healthy donors
-_PREFIX_KIND = {"CL": "cell_type", "UBERON": "tissue", "MONDO": "disease", "PATO": "disease"}
-_KIND_PREFIX = {"cell_type": "CL", "tissue": "UBERON", "disease": "MONDO"}
+_PREFIX_KIND = {**ONTOLOGY_KINDS, "PATO": "disease"}
+_KIND_PREFIX = {kind: prefix for prefix, kind in ONTOLOGY_KINDS.items()}
 
-_WITH_ID = re.compile(r"(?P<span>[^.;:()]+?)\s*\((?P<id>(?:CL|UBERON|MONDO|PATO):\d{7})\b[^)]*\)")
+_ID = r"(?:CL|UBERON|MONDO|PATO):\d{7}"
+CURIE_IN_TEXT = re.compile(rf"\b({_ID})\b")  # an ontology id cited anywhere in a text
+_WITH_ID = re.compile(rf"(?P<span>[^.;:()]+?)\s*\((?P<id>{_ID})\b[^)]*\)")
 _GENESET_ID = re.compile(r"\b(?:HALLMARK|REACTOME|WP)_[A-Z0-9_]+\b")
 _FREE = {
     "cell_type": re.compile(r"\b(?:consists? of|composed of|made up of|identified as|annotated as)\s+(?:an?\s+|the\s+)?(?P<span>[^.;]+)"),
@@ -55,10 +58,6 @@ class Claim:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Claim:
-        return cls(**data)
 
 
 @functools.cache

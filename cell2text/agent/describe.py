@@ -18,7 +18,7 @@ from cell2text.agent.claims import Claim
 from cell2text.agent.context import DescribeContext
 from cell2text.agent.graph import graph
 from cell2text.agent.state import DescribeState
-from cell2text.agent.tools import Thresholds, head_mass
+from cell2text.agent.tools import Thresholds, head_mass, labels_under
 from cell2text.data.genesets import LIBRARIES
 from cell2text.data.io import check_groupby, prepare
 from cell2text.errors import InputError
@@ -162,7 +162,7 @@ def _result(state: DescribeState, ctx: DescribeContext, groupby: str, notes: lis
         "model": {"path": str(model_path) if model_path else "given", "version": _model_version(model_path) if model_path else "given",
                   "labels": list(ctx.model.config.labels)},
         "ontology": ctx.ontology.version,
-        "gene_sets": {name: f"{file}" for name, file in LIBRARIES.items()},
+        "gene_sets": dict(LIBRARIES),
         "params": {"max_rounds": ctx.max_rounds, **vars(ctx.thresholds)},
         "cell2text_version": __version__,
         "runtime_s": round(seconds, 1),
@@ -172,19 +172,15 @@ def _result(state: DescribeState, ctx: DescribeContext, groupby: str, notes: lis
 def _write_back(adata: ad.AnnData, work: ad.AnnData, groupby: str, result: dict, ontology: Ontology) -> None:
     groups = work.obs[groupby].astype(str).to_numpy()
     table = pd.DataFrame.from_dict(result["groups"], orient="index")
-    labels = table["cell_type"].to_dict()
-    ids = table["cell_type_ontology_term_id"].to_dict()
-    adata.obs["cell2text_cell_type"] = pd.Categorical([labels[g] for g in groups])
-    adata.obs["cell2text_cell_type_ontology_term_id"] = pd.Categorical([ids[g] for g in groups])
-    adata.obs["cell2text_status"] = pd.Categorical([result["groups"][g]["status"] for g in groups])
+    cell_ids = table["cell_type_ontology_term_id"].reindex(groups).to_numpy()
+    adata.obs["cell2text_cell_type"] = pd.Categorical(table["cell_type"].reindex(groups).to_numpy())
+    adata.obs["cell2text_cell_type_ontology_term_id"] = pd.Categorical(cell_ids)
+    adata.obs["cell2text_status"] = pd.Categorical(table["status"].reindex(groups).to_numpy())
     confidence = np.full(adata.n_obs, np.nan)
-    model_labels = result["model"]["labels"]
-    per_cell = work.obsm.get("cell2text_probabilities")
-    if per_cell is not None:
-        for term_id in set(ids.values()) - {None}:
-            mask = np.array([ids[g] == term_id for g in groups])
-            columns = [i for i, label in enumerate(model_labels) if label == term_id or term_id in ontology.ancestors(label)]
-            confidence[mask] = per_cell[mask][:, columns].sum(1)
+    per_cell = work.obsm["cell2text_probabilities"]  # written by the draft node
+    for term_id in set(cell_ids) - {None}:
+        mask = cell_ids == term_id
+        confidence[mask] = per_cell[mask][:, labels_under(term_id, result["model"]["labels"], ontology)].sum(1)
     adata.obs["cell2text_confidence"] = confidence
     flat = table[["n_cells", "cell_type", "cell_type_ontology_term_id", "status", "confidence", "text", "draft"]].copy()
     flat.index.name = "group"

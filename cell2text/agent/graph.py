@@ -15,7 +15,7 @@ from langgraph.runtime import Runtime
 from cell2text.agent import tools
 from cell2text.agent.claims import extract_claims
 from cell2text.agent.context import DescribeContext
-from cell2text.agent.revise import render, revise, stated_cell_type
+from cell2text.agent.revise import render, revise
 from cell2text.agent.state import DescribeInput, DescribeState
 from cell2text.data.io import check_groupby
 
@@ -65,10 +65,10 @@ def revise_texts(state: DescribeState, runtime: Runtime[DescribeContext]) -> dic
     for g, claims in state.claims.items():
         claims = copy.deepcopy(claims)
         top = max(state.head[g], key=state.head[g].get)
-        cell_type = stated_cell_type(claims, top)  # its markers are named when the draft names none
         pathways = tools.active_pathways(ctx.adata, ctx.groupby, g, n=2, max_fdr=ctx.thresholds.max_fdr)["pathway"].tolist()
-        markers = tools.top_markers(ctx.adata, ctx.groupby, g, cell_type, ctx.ontology, thresholds=ctx.thresholds)
-        texts[g], _ = revise(claims, ontology=ctx.ontology, fallback_cell_type=top, pathways=pathways, markers=markers)
+        texts[g], _ = revise(claims, ontology=ctx.ontology, fallback_cell_type=top, pathways=pathways,
+                             markers_for=lambda cell_type, g=g: tools.top_markers(ctx.adata, ctx.groupby, g, cell_type, ctx.ontology,
+                                                                                  thresholds=ctx.thresholds))
         acted[g] = claims
     return {"texts": texts, "revisions": [*state.revisions, acted], "round": state.round + 1}
 

@@ -10,6 +10,7 @@ again exactly as written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from cell2text.agent.claims import NORMAL, Claim
@@ -47,32 +48,24 @@ def _decide(claim: Claim, ontology: Ontology) -> Claim | None:
     return claim
 
 
-def stated_cell_type(claims: list[Claim], fallback: str) -> str:
-    """The cell type a revision of these verified claims will state (``fallback``: the head's top label)."""
-    named = next((c for c in claims if c.kind == "cell_type" and (c.id or c.alternative)), None)
-    if named is None:
-        return fallback
-    if named.status == "supported":
-        return named.id
-    return named.alternative or (fallback if named.status == "contradicted" else named.id)
-
-
-def revise(claims: list[Claim], *, ontology: Ontology, fallback_cell_type: str | None,
-           pathways: list[str], markers: list[str]) -> tuple[str, list[Claim]]:
+def revise(claims: list[Claim], *, ontology: Ontology, fallback_cell_type: str,
+           pathways: list[str], markers_for: Callable[[str], list[str]]) -> tuple[str, list[Claim]]:
     """The revised text and the claims it makes (new ones pending verification).
 
     ``claims`` are verified claims; their ``action`` is filled in. ``fallback_cell_type`` (the
-    head's top label) is stated when the draft names no cell type; ``pathways`` and ``markers``
-    (the group's strongest, from the data) are added when no claim of that kind is supported.
+    head's top label) is stated when the draft names no cell type. ``pathways`` (the group's
+    strongest, from the data) and ``markers_for(cell type)`` (its markers, for the cell type the
+    revision states, else the fallback) are added when no claim of that kind is supported.
     """
     kept: list[Claim] = []
     for kind in ("cell_type", "tissue", "disease"):
         decided = [c for c in (_decide(c, ontology) for c in claims if c.kind == kind) if c is not None]
-        if kind == "cell_type" and not decided and not any(c.kind == kind for c in claims) and fallback_cell_type:
+        if kind == "cell_type" and not decided and not any(c.kind == kind for c in claims):
             decided = [_term_claim(kind, fallback_cell_type, ontology, "added: the draft named no cell type")]
         kept += decided[:1]
-    for kind, extra, make in (("pathway", pathways, lambda n: Claim("pathway", pathway_title(n), n, pathway_title(n))),
-                              ("marker", markers, lambda g: Claim("marker", g, g, g))):
+    stated = next((c.id for c in kept if c.kind == "cell_type"), fallback_cell_type)
+    for kind, extra, make in (("pathway", lambda: pathways, lambda n: Claim("pathway", pathway_title(n), n, pathway_title(n))),
+                              ("marker", lambda: markers_for(stated), lambda g: Claim("marker", g, g, g))):
         ours = [c for c in claims if c.kind == kind]
         for claim in ours:
             unchecked = claim.status == "contradicted" or claim.id is None or not claim.evidence  # e.g. a gene the data lacks
@@ -80,7 +73,7 @@ def revise(claims: list[Claim], *, ontology: Ontology, fallback_cell_type: str |
         chosen = [c for c in ours if c.action in ("kept", "hedged")]
         if not any(c.status == "supported" for c in chosen):
             present = {c.id for c in chosen}
-            chosen += [replace(make(x), action="added from the data") for x in extra if x not in present]
+            chosen += [replace(make(x), action="added from the data") for x in extra() if x not in present]
         kept += chosen[:MAX_PATHWAYS] if kind == "pathway" else chosen
     return render(kept), kept
 
@@ -99,7 +92,8 @@ def render(claims: list[Claim]) -> str:
         lead = "it was sampled from" if claim.kind == "tissue" else "disease status"
         context.append(f"{lead}{'' if claim.kind == 'tissue' else ':'} {claim.label} ({claim.id})" + (" (unverified)" if hedged(claim) else ""))
     if context:
-        sentences.append("; ".join(context)[0].upper() + "; ".join(context)[1:] + ".")
+        joined = "; ".join(context)
+        sentences.append(joined[0].upper() + joined[1:] + ".")
     for status, lead in ((False, "Pathways more active here than in the other cells: "), (True, "Possibly active pathways (unverified): ")):
         named = [f"{c.label.lower()} ({c.id})" for c in claims if c.kind == "pathway" and hedged(c) == status]
         if named:

@@ -19,7 +19,7 @@ from cell2text.agent.claims import NORMAL, Claim
 from cell2text.data.io import check_group
 from cell2text.kb.store import KnowledgeBase
 from cell2text.tools.enrichment import pathway_activity, score_pathways
-from cell2text.tools.markers import group_markers, marker_evidence
+from cell2text.tools.markers import group_markers, marker_evidence, up_markers
 from cell2text.tools.ontology import Ontology
 from cell2text.tools.pagerank import PageRankSimilarity
 
@@ -46,9 +46,15 @@ class Thresholds:
 
 
 # --------------------------------------------------------------------------- the model head
+def labels_under(term_id: str, labels: list[str], ontology: Ontology) -> list[int]:
+    """Positions of the head's labels that are ``term_id`` or below it: the ones whose probability counts for it."""
+    return [i for i, label in enumerate(labels) if label == term_id or term_id in ontology.ancestors(label)]
+
+
 def head_mass(probabilities: dict[str, float], term_id: str, ontology: Ontology) -> float:
     """Probability the head gives to ``term_id``: the sum over its labels that are the term or below it."""
-    return float(sum(p for label, p in probabilities.items() if label == term_id or term_id in ontology.ancestors(label)))
+    values = list(probabilities.values())
+    return float(sum(values[i] for i in labels_under(term_id, list(probabilities), ontology)))
 
 
 def common_parent(ontology: Ontology, a: str, b: str, ppr: PageRankSimilarity) -> str:
@@ -124,6 +130,11 @@ DONOR_COLUMNS = ("donor_id", "donor", "individual", "patient", "subject")
 _SPECIES = {"human": ("homo sapiens", "human", "ncbitaxon:9606"), "mouse": ("mus musculus", "mouse", "ncbitaxon:10090")}
 
 
+def _group_counts(adata: ad.AnnData, groupby: str, group: str, column: str) -> pd.Series:
+    """How often each value of an obs column occurs among the group's cells, most frequent first."""
+    return adata.obs.loc[check_group(adata, groupby, group), column].astype(str).value_counts()
+
+
 def _term_species(label: str) -> str | None:
     """The species a CL label is specific to ("..., mouse", "human ..."), if any."""
     words = set(label.lower().replace(",", " ").split())
@@ -133,10 +144,9 @@ def _term_species(label: str) -> str | None:
 
 def group_organism(adata: ad.AnnData, groupby: str, group: str) -> dict | None:
     """The group's organism from ``organism_ontology_term_id`` or ``organism``, when it is human or mouse."""
-    mask = check_group(adata, groupby, group)
     for column in ("organism_ontology_term_id", "organism"):
         if column in adata.obs.columns:
-            value = adata.obs.loc[mask, column].astype(str).value_counts().index[0]
+            value = _group_counts(adata, groupby, group, column).index[0]
             species = next((name for name, spellings in _SPECIES.items() if value.lower() in spellings), None)
             return {"source": f"obs['{column}']", "value": value, "species": species} if species else None
     return None
@@ -148,17 +158,16 @@ def dataset_evidence(adata: ad.AnnData, groupby: str, group: str, term_id: str, 
     The authors' annotation (``cell_type_ontology_term_id``) with its PageRank similarity to the
     claim, and how many donors the group's cells come from (a group from one donor may be a batch).
     """
-    mask = check_group(adata, groupby, group)
     records = []
     if ANNOTATION_COLUMN in adata.obs.columns:
-        counts = adata.obs.loc[mask, ANNOTATION_COLUMN].astype(str).value_counts()
+        counts = _group_counts(adata, groupby, group, ANNOTATION_COLUMN)
         annotated = counts.index[0]
         similarity = ppr.similarity(term_id, annotated) if annotated in ppr.index else None
         records.append({"source": f"obs['{ANNOTATION_COLUMN}']", "annotated": annotated, "share": round(float(counts.iloc[0] / counts.sum()), 3),
                         "similarity_to_claim": round(similarity, 3) if similarity is not None else None})
     column = next((c for c in DONOR_COLUMNS if c in adata.obs.columns), None)
     if column is not None:
-        donors = adata.obs.loc[mask, column].astype(str).value_counts()
+        donors = _group_counts(adata, groupby, group, column)
         records.append({"source": f"obs['{column}']", "donors_in_group": int(len(donors)),
                         "donors_in_dataset": int(adata.obs[column].nunique()), "largest_donor_share": round(float(donors.iloc[0] / donors.sum()), 3)})
     return records
@@ -166,10 +175,9 @@ def dataset_evidence(adata: ad.AnnData, groupby: str, group: str, term_id: str, 
 
 def group_metadata(adata: ad.AnnData, groupby: str, group: str, kind: str, ontology: Ontology) -> dict | None:
     """The group's majority value of the tissue or disease column (CELLxGENE names), its id and share; None if absent."""
-    mask = check_group(adata, groupby, group)
     for column in METADATA_COLUMNS[kind]:
         if column in adata.obs.columns:
-            counts = adata.obs.loc[mask, column].astype(str).value_counts()
+            counts = _group_counts(adata, groupby, group, column)
             value, share = counts.index[0], float(counts.iloc[0] / counts.sum())
             if column.endswith("_ontology_term_id"):
                 term_id = value
@@ -233,11 +241,12 @@ def verify_pathway(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str,
     if claim.id not in adata.obsm[key].columns:
         return replace(claim, status="unverified", reason="too few of its genes are measured to score it")
     table = pathway_activity(adata, groupby, group, key=key)
-    row = table.set_index("pathway").loc[claim.id]
-    fdr = float(table["fdr"][table["pathway"] == claim.id].iloc[0])
+    rank = int(np.flatnonzero(table["pathway"] == claim.id)[0])  # the table is sorted, most active first
+    row = table.iloc[rank]
+    fdr = float(row["fdr"])
     evidence = [{"source": "pathway activity", "auroc": round(float(row["auroc"]), 3), "fdr": float(f"{fdr:.3g}"),
                  "mean_in": round(float(row["mean_in"]), 4), "mean_out": round(float(row["mean_out"]), 4),
-                 "rank": int(np.flatnonzero(table["pathway"] == claim.id)[0]) + 1, "of": len(table)}]
+                 "rank": rank + 1, "of": len(table)}]
     numbers = f"AUROC {row['auroc']:.2f}, FDR {fdr:.2g}"
     if fdr <= thresholds.max_fdr and row["auroc"] > 0.5:
         return replace(claim, status="supported", evidence=evidence, reason=f"more active in the group than in the rest ({numbers})")
@@ -270,9 +279,7 @@ def top_markers(adata: ad.AnnData, groupby: str, group: str, cell_type_id: str |
         up = sorted(known.up, key=lambda m: -m["logfc"])
         if up:
             return list(dict.fromkeys(m["gene"] for m in up))[:n]
-    table = group_markers(adata, groupby, group)
-    table = table[(table["pval_adj"] <= thresholds.max_fdr) & (table["logfc"] >= thresholds.min_logfc)]
-    return table["gene"].head(n).tolist()
+    return up_markers(adata, groupby, group, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)["gene"].head(n).tolist()
 
 
 # --------------------------------------------------------------------------- dispatch and retrieval

@@ -17,6 +17,7 @@ import scanpy as sc
 from cell2text.data.io import check_groupby, prepare, read_dataset
 
 DEMO_GROUPBY = "bulk_labels"
+DEMO_NAME = "pbmc68k_reduced (demo)"  # how outputs name the demo dataset
 
 
 def demo_labels() -> pd.DataFrame:
@@ -53,5 +54,5 @@ def load_dataset(path: str | Path | None, groupby: str | None = None) -> tuple[a
         adata = load_demo()
         groupby = groupby or DEMO_GROUPBY
         check_groupby(adata, groupby)
-        return adata, "pbmc68k_reduced (demo)", groupby
+        return adata, DEMO_NAME, groupby
     return prepare(read_dataset(path), groupby=groupby), Path(path).name, groupby

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import anndata as ad
 
+from cell2text.agent.claims import STATUSES
 from cell2text.agent.describe import read_result
+from cell2text.kb.documents import KINDS as ONTOLOGY_KINDS
 from cell2text.tools.ontology import term_url
 
-STATUS_ORDER = ("supported", "unverified", "contradicted")
-ONTOLOGY_KINDS = ("cell_type", "tissue", "disease")
 
 
 def _with_links(claims: list[dict], definitions: dict) -> list[dict]:
     """Claims with the public page of their term and the knowledge-base document retrieved for them."""
-    return [claim | {"url": term_url(claim["id"]) if claim["kind"] in ONTOLOGY_KINDS and claim["id"] else None,
+    return [claim | {"url": term_url(claim["id"]) if claim["kind"] in ONTOLOGY_KINDS.values() and claim["id"] else None,
                      "document": definitions.get(claim["id"])} for claim in claims]
 
 
@@ -46,10 +46,10 @@ def report_data(adata: ad.AnnData, *, name: str, figures: dict[str, str] | None 
             "claims": claims,
             "removed": _with_links(_removed(group), result["definitions"]),
             "url": term_url(group["cell_type_ontology_term_id"]) if group["cell_type_ontology_term_id"] else None,
-            "counts": {s: sum(c["status"] == s for c in claims) for s in STATUS_ORDER},
-            "draft_counts": {s: sum(c["status"] == s for c in draft) for s in STATUS_ORDER},
+            "counts": {s: sum(c["status"] == s for c in claims) for s in STATUSES},
+            "draft_counts": {s: sum(c["status"] == s for c in draft) for s in STATUSES},
         })
-    totals = {when: {s: sum(g[key][s] for g in groups) for s in STATUS_ORDER}
+    totals = {when: {s: sum(g[key][s] for g in groups) for s in STATUSES}
               for when, key in (("draft", "draft_counts"), ("final", "counts"))}
     return {
         "dataset": {"name": name, "n_cells": int(adata.n_obs), "n_genes": int(adata.n_vars), "groupby": result["groupby"],

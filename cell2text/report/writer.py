@@ -92,18 +92,24 @@ def write_report(adata: ad.AnnData, out_dir: str | Path, *, name: str, formats: 
     Returns the written paths by format ("json", "html", "md").
     """
     check_formats(formats)
+    figures = {}
+    if "html" in formats:
+        from cell2text.report.figures import embedding_png
+
+        figures["embedding"] = embedding_png(adata)
+    return write_report_files(report_data(adata, name=name, figures=figures), out_dir, formats=formats, inputs=inputs)
+
+
+def write_report_files(data: dict, out_dir: str | Path, *, formats: tuple[str, ...] = ("html",),
+                       inputs: tuple[str | Path, ...] = ()) -> dict[str, Path]:
+    """Write the files of a report already built by :func:`report_data` (the HTML needs its ``embedding`` figure)."""
+    check_formats(formats)
     out_dir = Path(out_dir).expanduser()
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"'{out_dir}' is a file, not a folder. Pass a folder for the report.")
     out_dir.mkdir(parents=True, exist_ok=True)
     for file_name in ("report.json", *(f"report.{fmt}" for fmt in formats)):
         check_output_path(out_dir / file_name, inputs)  # all refused before any is written
-    figures = {}
-    if "html" in formats:
-        from cell2text.report.figures import embedding_png
-
-        figures["embedding"] = embedding_png(adata)
-    data = report_data(adata, name=name, figures=figures)
     written = {"json": write_text_atomic(out_dir / "report.json", json.dumps({k: v for k, v in data.items() if k != "figures"},
                                                                             indent=2, ensure_ascii=False) + "\n", inputs=inputs)}
     for fmt in formats:

@@ -29,7 +29,7 @@ from scipy import stats
 from cell2text.data.genesets import library_label, load_gene_sets, pathway_title
 from cell2text.data.io import check_group, check_groupby
 from cell2text.errors import InputError
-from cell2text.tools.markers import MIN_GROUP_CELLS, check_test_groups, group_markers
+from cell2text.tools.markers import MIN_GROUP_CELLS, check_test_groups, group_markers, up_markers
 
 MIN_MATCHED_GENES = 3  # enrichment of fewer known genes than this is refused
 _COLUMNS = ["pathway", "title", "overlap", "pval", "fdr", "odds_ratio", "genes"]
@@ -92,8 +92,7 @@ def enrich_group(
     Markers: up to ``n_genes`` genes with log fold change >= ``min_logfc`` and adjusted p <=
     ``max_pval`` (Wilcoxon, :func:`cell2text.tools.markers.group_markers`).
     """
-    table = group_markers(adata, groupby, group)
-    up = table[(table["logfc"] >= min_logfc) & (table["pval_adj"] <= max_pval)].head(n_genes)
+    up = up_markers(adata, groupby, group, min_logfc=min_logfc, max_pval=max_pval).head(n_genes)
     if len(up) < MIN_MATCHED_GENES:
         raise InputError(f"group '{group}' has {len(up)} significant up-regulated genes; at least {MIN_MATCHED_GENES} are needed for enrichment.")
     return enrich_genes(up["gene"], library, background=adata.var_names)

@@ -94,6 +94,13 @@ def group_markers(adata: ad.AnnData, groupby: str, group: str, *, key: str = "ce
     return table.reset_index(drop=True)
 
 
+def up_markers(adata: ad.AnnData, groupby: str, group: str, *, min_logfc: float = 0.5, max_pval: float = 0.05,
+               key: str = "cell2text_markers") -> pd.DataFrame:
+    """The group's significantly up genes: log fold change >= ``min_logfc``, adjusted p <= ``max_pval``, best first."""
+    table = group_markers(adata, groupby, group, key=key)
+    return table[(table["logfc"] >= min_logfc) & (table["pval_adj"] <= max_pval)]
+
+
 @dataclass
 class MarkerEvidence:
     """Known markers of a cell type, checked in one group."""

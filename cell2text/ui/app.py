@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import queue
-import re
 import shutil
 import tempfile
 import threading
@@ -22,17 +21,17 @@ import pandas as pd
 
 from cell2text.agent.answers import DatasetSession
 from cell2text.agent.chat import Chat
+from cell2text.agent.claims import CURIE_IN_TEXT
 from cell2text.agent.describe import describe, read_result
 from cell2text.data.io import prepare, read_dataset, write_h5ad_atomic
 from cell2text.errors import InputError
 from cell2text.report.content import report_data
 from cell2text.report.figures import embedding_png
-from cell2text.report.writer import render_group_card, report_css, write_report
+from cell2text.report.writer import render_group_card, report_css, write_report_files
 from cell2text.tools.ontology import term_url
 
 MAX_UPLOAD_MB = 500
 MAX_GROUPS = 100
-_CURIE = re.compile(r"\b((?:CL|UBERON|MONDO|PATO):\d{7})\b")
 INTRO = """# cell2text
 Verified natural-language descriptions of single-cell data. Load the demo or upload an `.h5ad`, pick the column
 that holds your groups (clusters or cell types) and press **Describe**: the Cell2Text model drafts a description
@@ -50,7 +49,6 @@ class UISession:
         self.name = ""
         self.source: Path | None = None
         self.report: dict | None = None  # report_data of the last describe
-        self.files: dict = {}  # "html" | "json" | "h5ad" -> path
         self.chat: Chat | None = None
 
     def close(self) -> None:
@@ -88,17 +86,17 @@ def _dataset_loaded(session: UISession, default: str | None):
 
 def load_demo(session: UISession):
     """Load the bundled pbmc68k_reduced demo into this session."""
-    from cell2text.data.demo import DEMO_GROUPBY, load_demo as demo_data
+    from cell2text.data.demo import DEMO_GROUPBY, DEMO_NAME, load_demo as demo_data
 
-    session.adata, session.name, session.source = demo_data(), "pbmc68k_reduced (demo)", None
-    session.report, session.files, session.chat = None, {}, None
+    session.adata, session.name, session.source = demo_data(), DEMO_NAME, None
+    session.report, session.chat = None, None
     dropdown, summary = _dataset_loaded(session, DEMO_GROUPBY)
     return session, dropdown, summary, ""
 
 
 def _use(session: UISession, adata, name: str, source: Path | None):
     session.adata, session.name, session.source = adata, name, source
-    session.report, session.files, session.chat = None, {}, None
+    session.report, session.chat = None, None
     dropdown, summary = _dataset_loaded(session, None)
     return session, dropdown, summary, ""
 
@@ -161,14 +159,14 @@ def run_describe(groupby: str | None, session: UISession) -> Iterator[tuple]:
     if "error" in outcome:
         yield session, "\n".join(log), _error(outcome["error"]), *nothing
         return
-    out = session.folder / "report"
-    files = write_report(adata, out, name=session.name, formats=("html",), inputs=[session.source] if session.source else [])
-    files["h5ad"] = write_h5ad_atomic(adata, session.folder / "annotated.h5ad", inputs=[session.source] if session.source else [])
-    session.adata, session.files = adata, files
-    session.report = report_data(adata, name=session.name)
+    inputs = [session.source] if session.source else []
+    session.report = report_data(adata, name=session.name, figures={"embedding": embedding_png(adata)})
+    files = write_report_files(session.report, session.folder / "report", formats=("html",), inputs=inputs)
+    files["h5ad"] = write_h5ad_atomic(adata, session.folder / "annotated.h5ad", inputs=inputs)
+    session.adata = adata
     session.chat = Chat(DatasetSession(adata, session.name, result=read_result(adata)), memory=session.folder / "chat.sqlite")
     image = session.folder / "embedding.png"
-    image.write_bytes(base64.b64decode(embedding_png(adata)))
+    image.write_bytes(base64.b64decode(session.report["figures"]["embedding"]))
     table = pd.DataFrame([{"group": g["name"], "cells": g["n_cells"], "cell type": g["cell_type"], "id": g["cell_type_ontology_term_id"],
                            "status": g["status"], "confidence": g["confidence"]} for g in session.report["groups"]])
     names = [g["name"] for g in session.report["groups"]]
@@ -186,7 +184,7 @@ def show_group(name: str | None, session: UISession) -> str:
 
 
 def _linked(text: str) -> str:
-    return _CURIE.sub(lambda m: f"[{m.group(1)}]({term_url(m.group(1))})", text)
+    return CURIE_IN_TEXT.sub(lambda m: f"[{m.group(1)}]({term_url(m.group(1))})", text)
 
 
 def chat_reply(message: str, history: list, session: UISession) -> Iterator[tuple]:

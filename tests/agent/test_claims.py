@@ -65,18 +65,22 @@ def test_revision_replaces_contradicted_hedges_unverified_and_removes_the_unname
                     evidence=[{"auroc": 0.3}]),
               Claim("pathway", "pi", None, None, "unverified"),
               Claim("marker", "ALB", "ALB", "ALB", "unverified", reason="not measured")]
-    text, kept = revise(claims, ontology=ontology, fallback_cell_type="CL:0000236", pathways=["HALLMARK_GLYCOLYSIS"], markers=["MS4A1"])
+    text, kept = revise(claims, ontology=ontology, fallback_cell_type="CL:0000236", pathways=["HALLMARK_GLYCOLYSIS"],
+                        markers_for=lambda cell_type: ["MS4A1"])
     assert [c.action for c in claims] == ["replaced by CL:0000236", "replaced by UBERON:0000178", "removed", "removed", "removed"]
     assert "hepatocyte" not in text and "liver" not in text and "ALB" not in text and "bile" not in text
     assert {c.id for c in kept} == {"CL:0000236", "UBERON:0000178", "HALLMARK_GLYCOLYSIS", "MS4A1"}
     assert all(c.status == "pending" for c in kept)  # new claims wait for the next verification
 
 
-def test_the_stated_cell_type_follows_the_verdict():
-    from cell2text.agent.revise import stated_cell_type
+def test_the_markers_added_are_those_of_the_cell_type_the_revision_states(ontology):
+    def stated_cell_type(claims, fallback):
+        asked = []
+        revise(claims, ontology=ontology, fallback_cell_type=fallback, pathways=[], markers_for=lambda c: asked.append(c) or [])
+        return asked[0]
 
     def claim(status, alternative=None):
-        return [Claim("cell_type", "x", "CL:0000182", status=status, alternative=alternative)]
+        return [Claim("cell_type", "hepatocyte", "CL:0000182", "hepatocyte", status=status, alternative=alternative)]
 
     assert stated_cell_type(claim("supported"), "CL:0000236") == "CL:0000182"
     assert stated_cell_type(claim("contradicted", "CL:0000236"), "CL:0000623") == "CL:0000236"
