@@ -7,7 +7,7 @@ answer tokens only). A one-stage recipe that trained everything together reached
 accuracy against 0.84 for two stages (FINDINGS), hence this order.
 
     cell2text train --out runs/demo                                 # the shipped checkpoint's recipe
-    torchrun --nproc_per_node 2 -m cell2text.cli train --out runs/ddp  # data-parallel (gloo on CPU, nccl on GPU)
+    torchrun --nproc_per_node 2 -m cell2text train --out runs/ddp  # data-parallel (gloo on CPU, nccl on GPU)
     cell2text train --data atlas.h5ad --label-key cell_type --tissue-key tissue \\
         --disease-key disease --donor-key donor_id --out runs/atlas --stage2-steps 3000 \\
         --lm-path /models/Llama-3.2-1B-Instruct                      # a bigger run: config alone

@@ -1,0 +1,98 @@
+"""Conversation commands: ``ask``, ``chat`` and the Gradio ``ui``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cell2text.cli.common import (
+    DatasetArgument,
+    DemoOption,
+    JsonOption,
+    app,
+    check_source,
+    console,
+    emit,
+    err_console,
+    progress_printer,
+    user_errors,
+)
+from cell2text.errors import InputError
+
+ThreadOption = Annotated[str, typer.Option("--thread", "-t", help="Conversation id: questions in one thread remember each other.")]
+
+
+def _chat_for(path: Optional[Path], demo: bool, groupby: Optional[str], quiet: bool):
+    from cell2text.agent.answers import DatasetSession
+    from cell2text.agent.chat import Chat
+
+    check_source(path, demo)
+    session = DatasetSession.open(path, groupby)
+    session.result(progress=progress_printer(quiet))  # describes the dataset once; later questions read the cache
+    return Chat(session)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, e.g. 'what cell types are here?'.")],
+    path: DatasetArgument = None,
+    demo: DemoOption = False,
+    groupby: Annotated[Optional[str], typer.Option("--groupby", "-g", help="obs column with the groups; omitted: Leiden clusters.")] = None,
+    thread: ThreadOption = "default",
+    as_json: JsonOption = False,
+) -> None:
+    """Answer one question about a dataset from the tools (cell types, evidence, markers, pathways, ontology)."""
+    with user_errors():
+        chat = _chat_for(path, demo, groupby, as_json)
+        answer = chat.ask(question, thread)
+        emit(answer.to_dict(), as_json, lambda a: console.print(a["text"], highlight=False, markup=False))
+
+
+@app.command()
+def chat(
+    path: DatasetArgument = None,
+    demo: DemoOption = False,
+    groupby: Annotated[Optional[str], typer.Option("--groupby", "-g", help="obs column with the groups; omitted: Leiden clusters.")] = None,
+    thread: ThreadOption = "default",
+) -> None:
+    """An interactive conversation about a dataset in the terminal (empty line, 'exit' or Ctrl-D to stop)."""
+    with user_errors():
+        session_chat = _chat_for(path, demo, groupby, False)
+        console.print(f"Chatting about [bold]{session_chat.session.name}[/] (thread '{thread}'). Try: what cell types are here?")
+        while True:
+            try:
+                question = console.input("[bold cyan]you>[/] ").strip()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if question.lower() in ("", "exit", "quit"):
+                break
+            try:
+                console.print(session_chat.ask(question, thread).text, highlight=False, markup=False)
+            except InputError as exc:
+                err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+
+
+# ---------------------------------------------------------------------------- ui
+@app.command()
+def ui(
+    path: DatasetArgument = None,
+    demo: DemoOption = False,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on; the default serves this machine only.")] = "127.0.0.1",
+    port: Annotated[Optional[int], typer.Option("--port", "-p", help="Port (default: 7860 or the next free one).")] = None,
+    share: Annotated[bool, typer.Option("--share", help="Also open a public gradio.live link (off unless asked).")] = False,
+    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest .h5ad a user may upload.")] = 500,
+) -> None:
+    """Open the Gradio chat UI: describe a dataset step by step, browse the groups, chat, download the report."""
+    from cell2text.ui.app import launch
+
+    with user_errors():
+        if demo and path is not None:
+            raise InputError("pass either a dataset PATH or --demo, not both.")
+        if path is not None and not path.exists():
+            raise InputError(f"'{path}' does not exist. Pass an .h5ad file, a 10x .h5 file or a 10x mtx folder.")
+        if max_upload_mb <= 0:
+            raise InputError(f"--max-upload-mb must be positive, got {max_upload_mb}.")
+        console.print(f"cell2text UI on http://{host}:{port or 7860} (Ctrl-C stops it){' with a public share link' if share else ''}")
+        launch(path, demo, host=host, port=port, share=share, max_upload_mb=max_upload_mb)

@@ -1,0 +1,80 @@
+"""Shared pieces of the command line: the Typer app, console, error handling, common options."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from cell2text import __version__
+from cell2text.errors import InputError
+
+app = typer.Typer(help="Verified natural-language descriptions of single-cell RNA-seq data.", no_args_is_help=True)
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+DatasetArgument = Annotated[Optional[Path], typer.Argument(help="An .h5ad file, a 10x .h5 file or a 10x mtx folder.")]
+DemoOption = Annotated[bool, typer.Option("--demo", help="Use the bundled pbmc68k_reduced demo dataset.")]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn bad input into one line on stderr and exit code 2, without a traceback."""
+    try:
+        yield
+    except InputError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+
+
+def emit(payload: Any, as_json: bool, render: Any) -> None:
+    """Print ``payload`` as JSON, or call ``render(payload)`` for the readable form."""
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        render(payload)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cell2text {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = None,
+) -> None:
+    """Verified natural-language descriptions of single-cell RNA-seq data."""
+
+
+def check_source(path: Optional[Path], demo: bool) -> None:
+    """A command works on one dataset: a PATH or --demo."""
+    if demo == (path is not None):
+        raise InputError("pass either a dataset PATH or --demo, not both and not neither.")
+
+
+def raw_dataset(path: Optional[Path], demo: bool) -> tuple[Any, str]:
+    """The dataset as read (the agent prepares its own copy), and its display name."""
+    from cell2text.data.demo import DEMO_NAME, load_demo
+    from cell2text.data.io import read_dataset
+
+    check_source(path, demo)
+    return (load_demo(), DEMO_NAME) if demo else (read_dataset(path), path.name)
+
+
+def progress_printer(quiet: bool):
+    """A describe progress callback printing each finished step to stderr."""
+    def report(node: str, step: str) -> None:
+        if not quiet:
+            err_console.print(f"[dim]-[/] {step}", highlight=False)
+    return report
