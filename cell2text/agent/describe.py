@@ -11,7 +11,6 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 import pandas as pd
-import scanpy as sc
 
 from cell2text import __version__
 from cell2text.agent.claims import Claim
@@ -24,6 +23,7 @@ from cell2text.data.io import check_groupby, prepare
 from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase
 from cell2text.model.model import Cell2Text, load_model
+from cell2text.tools import embedding
 from cell2text.tools.ontology import Ontology, load_ontology
 from cell2text.tools.pagerank import pagerank_similarity
 
@@ -41,11 +41,7 @@ Progress = Callable[[str, str], None]
 
 def cluster(adata: ad.AnnData, *, resolution: float = 1.0, seed: int = 0, key_added: str = CLUSTER_KEY) -> None:
     """Leiden clusters of a prepared AnnData in ``adata.obs[key_added]`` (PCA and neighbours computed if absent)."""
-    if "X_pca" not in adata.obsm:
-        sc.pp.pca(adata, n_comps=min(50, adata.n_vars - 1, adata.n_obs - 1), random_state=seed)
-    sc.pp.neighbors(adata, random_state=seed, key_added="cell2text_neighbors")
-    sc.tl.leiden(adata, resolution=resolution, random_state=seed, key_added=key_added, neighbors_key="cell2text_neighbors",
-                 flavor="igraph", n_iterations=2, directed=False)
+    embedding.leiden(adata, resolution=resolution, seed=seed, key_added=key_added)
 
 
 def _model_version(path: Path) -> str:

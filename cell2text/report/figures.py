@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import scanpy as sc  # noqa: E402
 
 from cell2text.data.io import prepare  # noqa: E402
+from cell2text.tools import embedding  # noqa: E402
 
 EMBEDDINGS = ("X_umap", "X_tsne", "X_draw_graph_fa", "X_pca")
 
@@ -27,11 +28,7 @@ def ensure_embedding(adata: ad.AnnData, seed: int = 0) -> str:
     key = embedding_key(adata)
     if key is not None:
         return key
-    work = prepare(adata)
-    sc.pp.pca(work, n_comps=min(50, work.n_vars - 1, work.n_obs - 1), random_state=seed)
-    sc.pp.neighbors(work, random_state=seed)
-    sc.tl.umap(work, random_state=seed)
-    adata.obsm["X_umap"] = work.obsm["X_umap"]
+    adata.obsm["X_umap"] = embedding.umap(prepare(adata), seed=seed)
     return "X_umap"
 
 

@@ -1,0 +1,62 @@
+"""PCA, neighbours, Leiden and UMAP on a prepared AnnData: scanpy's, with one compatibility fix.
+
+From 8,192 cells on, ``scanpy.pp.neighbors`` switches from exact neighbours to pynndescent.
+pynndescent 0.7 returns a ``scipy.sparse.csr_array``, on which scanpy 1.11 calls ``getnnz``, a
+method scipy 1.17 removed from sparse arrays: every real-size dataset crashed there, while the
+demo and small tests never reached that path. :func:`neighbors` passes scanpy a pynndescent
+transformer (with the same settings scanpy would choose) whose output is a ``csr_matrix``, which
+works with every scipy; smaller data keep scanpy's exact path.
+"""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import scanpy as sc
+import scipy.sparse as sp
+from pynndescent import PyNNDescentTransformer
+
+EXACT_BELOW = 8192  # scanpy computes exact neighbours below this many cells (euclidean)
+NEIGHBORS_KEY = "cell2text_neighbors"  # our own key: a file's stale uns['neighbors'] (without obsp) is never reused
+
+
+class _MatrixNNDescent(PyNNDescentTransformer):
+    """pynndescent's transformer, returning a ``csr_matrix`` (what scanpy's neighbour code expects)."""
+
+    def transform(self, X, y=None):  # noqa: N803 (sklearn's signature)
+        return sp.csr_matrix(super().transform(X, y))
+
+
+def _transformer(n_obs: int, n_neighbors: int, seed: int) -> PyNNDescentTransformer | None:
+    """The approximate-neighbour transformer for large data (UMAP's defaults, as scanpy sets them), None below."""
+    if n_obs < EXACT_BELOW:
+        return None
+    return _MatrixNNDescent(n_neighbors=n_neighbors, metric="euclidean", random_state=seed, n_jobs=sc.settings.n_jobs,
+                            n_trees=min(64, 5 + round(n_obs ** 0.5 / 20.0)), n_iters=max(5, round(np.log2(n_obs))))
+
+
+def neighbors(adata: ad.AnnData, *, n_neighbors: int = 15, seed: int = 0) -> None:
+    """``scanpy.pp.neighbors`` on ``obsm['X_pca']`` into ``uns['cell2text_neighbors']``, once; safe past 8,192 cells.
+
+    PCA (up to 50 components) is computed first when ``obsm['X_pca']`` is absent.
+    """
+    if f"{NEIGHBORS_KEY}_connectivities" in adata.obsp:
+        return
+    if "X_pca" not in adata.obsm:
+        sc.pp.pca(adata, n_comps=min(50, adata.n_vars - 1, adata.n_obs - 1), random_state=seed)
+    sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep="X_pca", random_state=seed, key_added=NEIGHBORS_KEY,
+                    transformer=_transformer(adata.n_obs, n_neighbors, seed))
+
+
+def leiden(adata: ad.AnnData, *, resolution: float = 1.0, seed: int = 0, key_added: str = "leiden") -> None:
+    """Leiden clusters (igraph) in ``adata.obs[key_added]``, on the neighbours of :func:`neighbors`."""
+    neighbors(adata, seed=seed)
+    sc.tl.leiden(adata, resolution=resolution, random_state=seed, key_added=key_added, neighbors_key=NEIGHBORS_KEY,
+                 flavor="igraph", n_iterations=2, directed=False)
+
+
+def umap(adata: ad.AnnData, *, seed: int = 0) -> np.ndarray:
+    """A 2-D UMAP of the cells (``obsm['X_umap']``), on the neighbours of :func:`neighbors`."""
+    neighbors(adata, seed=seed)
+    sc.tl.umap(adata, random_state=seed, neighbors_key=NEIGHBORS_KEY)
+    return adata.obsm["X_umap"]
