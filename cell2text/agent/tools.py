@@ -21,7 +21,7 @@ from cell2text.kb.store import KnowledgeBase
 from cell2text.tools.enrichment import pathway_activity, score_pathways
 from cell2text.tools.markers import group_markers, marker_evidence, up_markers
 from cell2text.tools.ontology import Ontology
-from cell2text.tools.pagerank import PageRankSimilarity
+from cell2text.tools.pagerank import PageRankSimilarity, common_parent
 
 #: obs columns holding dataset metadata, CELLxGENE schema names first.
 METADATA_COLUMNS = {
@@ -55,15 +55,6 @@ def head_mass(probabilities: dict[str, float], term_id: str, ontology: Ontology)
     """Probability the head gives to ``term_id``: the sum over its labels that are the term or below it."""
     values = list(probabilities.values())
     return float(sum(values[i] for i in labels_under(term_id, list(probabilities), ontology)))
-
-
-def common_parent(ontology: Ontology, a: str, b: str, ppr: PageRankSimilarity) -> str:
-    """The most specific term both ``a`` and ``b`` are (is_a / part_of): deepest, then PPR-closest to both."""
-    shared = ({a} | ontology.ancestors(a)) & ({b} | ontology.ancestors(b))
-    shared = {t for t in shared if t.startswith("CL:")}
-    if not shared:
-        return "CL:0000000"  # "cell"
-    return max(sorted(shared), key=lambda t: (len(ontology.ancestors(t)), min(ppr.similarity(t, a), ppr.similarity(t, b))))
 
 
 def _ranked(probabilities: dict[str, float]) -> list[tuple[str, float]]:

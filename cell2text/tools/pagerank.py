@@ -193,6 +193,15 @@ class PageRankSimilarity:
         return [(self.ids[j], float(scores[j])) for j in top]
 
 
+def common_parent(ontology: Ontology, a: str, b: str, ppr: PageRankSimilarity) -> str:
+    """The most specific CL term both ``a`` and ``b`` are (is_a / part_of): deepest, then PPR-closest to both."""
+    shared = ({a} | ontology.ancestors(a)) & ({b} | ontology.ancestors(b))
+    shared = {t for t in shared if t.startswith("CL:")}
+    if not shared:
+        return "CL:0000000"  # "cell"
+    return max(sorted(shared), key=lambda t: (len(ontology.ancestors(t)), min(ppr.similarity(t, a), ppr.similarity(t, b))))
+
+
 def compute_pagerank(ontology: Ontology, prefix: str = "CL", method: Method = "symmetric", alpha: float | None = None) -> PageRankSimilarity:
     """Compute (without the disk cache) the PPR of every live term of ``prefix``."""
     if method not in METHODS:

@@ -1,0 +1,162 @@
+"""One table of cell type -> positive and negative marker genes, from every source cell2text has.
+
+:func:`load_markers` is the one loader. Sources, each row keeping its own:
+
+* ``pegasus``: the seven pegasus marker files (human immune, lung, brain; mouse immune, lung,
+  brain, liver; BSD-3-Clause), extracted by ``scripts/extract_genesets.py`` with each cell type
+  mapped to CL; a gene's weight is its panel's weight over the type's largest panel, times
+  ``PEGASUS_WEIGHT`` (panels mix canonical markers with data-driven ones);
+* ``CL label`` / ``CL definition``: markers the Cell Ontology names itself
+  (:mod:`cell2text.knowledge.definitions`);
+* ``curated``: ``curated_markers.tsv``, written from well-established biology, with the basis of
+  each row (1.0 defining, 0.5 supportive);
+* ``user``: the caller's own table (``extra``, :mod:`cell2text.knowledge.user`), weight as given.
+
+Every row: CL id, cl_label, species, tissue (UBERON id or empty), gene, sign (+/-), weight,
+source, basis, concept (rows of one concept stand for one marker: the genes of "CD16", or a
+source's panel). Genes are written in the requested species' symbols: "both" rows convert from
+HGNC through orthologs, rows of the other species likewise at ``CROSS_SPECIES`` weight; terms
+specific to the other species ("..., mouse") are left out.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from cell2text.data.genesets import LIBRARIES, load_gene_sets
+from cell2text.knowledge.definitions import definition_markers, term_species
+from cell2text.knowledge.genes import cd_antigens, check_species, convert_gene, data_path, detect_species
+from cell2text.knowledge.user import read_user_markers
+from cell2text.tools.ontology import Ontology, load_ontology
+
+PEGASUS_FILES = ("human_immune", "human_lung", "human_brain", "mouse_immune", "mouse_lung", "mouse_brain", "mouse_liver")
+PEGASUS_WEIGHT = 0.8
+CROSS_SPECIES = 0.7  # weight factor for a marker known in the other species only
+COLUMNS = ["cell_type_ontology_term_id", "cl_label", "species", "tissue", "gene", "sign", "weight", "source", "basis", "concept"]
+
+
+@dataclass(frozen=True, eq=False)
+class MarkerKnowledge:
+    """Marker rows for one species, with per-term lookups.
+
+    ``table`` has :data:`COLUMNS`; a (term, gene, sign) may appear once per source.
+    """
+
+    table: pd.DataFrame
+    species: str
+    version: str  # content hash of the table: part of every cache or KB fingerprint built from it
+    _positive: dict = field(default_factory=dict, repr=False)
+    _negative: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        best = self.table.sort_values("weight", ascending=False).drop_duplicates(["cell_type_ontology_term_id", "gene", "sign"])
+        for (term, sign), rows in best.groupby(["cell_type_ontology_term_id", "sign"], sort=True):
+            (self._positive if sign == "+" else self._negative)[term] = dict(zip(rows["gene"], rows["weight"]))
+
+    @property
+    def terms(self) -> list[str]:
+        """CL ids with at least one marker."""
+        return sorted(set(self._positive) | set(self._negative))
+
+    def positive(self, term_id: str) -> dict[str, float]:
+        """The term's own positive markers -> their largest weight over sources."""
+        return self._positive.get(term_id, {})
+
+    def negative(self, term_id: str) -> dict[str, float]:
+        """The term's own negative markers -> their largest weight over sources."""
+        return self._negative.get(term_id, {})
+
+    def rows(self, term_id: str) -> pd.DataFrame:
+        """Every row of one term, all sources."""
+        return self.table[self.table["cell_type_ontology_term_id"] == term_id]
+
+    def genes(self) -> set[str]:
+        """Every gene the knowledge names."""
+        return set(self.table["gene"])
+
+
+def _pegasus(name: str) -> pd.DataFrame:
+    """One extracted pegasus file as marker rows (weights normalised per cell type)."""
+    table = pd.read_csv(data_path(f"pegasus_{name}.tsv"), sep="\t", dtype={"tissue": str}, keep_default_na=False)
+    top = table.groupby("cell_type")["panel_weight"].transform("max")
+    species, tissue = name.split("_")
+    return pd.DataFrame({
+        "cell_type_ontology_term_id": table["cell_type_ontology_term_id"], "species": table["species"], "tissue": table["tissue"],
+        "gene": table["gene"], "sign": table["sign"], "weight": PEGASUS_WEIGHT * table["panel_weight"] / top,
+        "source": f"pegasus {species} {tissue}",
+        "basis": f"pegasus {species} {tissue} markers, '" + table["cell_type"] + "' (" + table["mapping"] + ")",
+        "concept": f"pegasus {name}: " + table["cell_type"] + " panel " + table["panel_weight"].astype(str),
+    })
+
+
+def _curated() -> pd.DataFrame:
+    table = pd.read_csv(data_path("curated_markers.tsv"), sep="\t", dtype=str, keep_default_na=False)
+    table["weight"] = table["weight"].astype(float)
+    table["source"] = "curated"
+    table["concept"] = "curated: " + table["cell_type"] + " " + table["gene"]
+    return table
+
+
+@functools.cache
+def known_symbols() -> frozenset[str]:
+    """HGNC symbols cell2text knows: the bundled gene sets, the antigen table, human pegasus and curated genes."""
+    symbols = {g for library in LIBRARIES for genes in load_gene_sets(library).values() for g in genes}
+    symbols |= set(cd_antigens()["gene"]) - {""}
+    for name in PEGASUS_FILES:
+        if name.startswith("human"):
+            symbols |= set(pd.read_csv(data_path(f"pegasus_{name}.tsv"), sep="\t", usecols=["gene"])["gene"])
+    curated = _curated()
+    symbols |= set(curated.loc[curated["species"] != "mouse", "gene"])
+    return frozenset(symbols)
+
+
+def _in_species(rows: pd.DataFrame, species: str, ontology: Ontology) -> pd.DataFrame:
+    """Rows with genes in ``species``' symbols: other-species rows via orthologs at reduced weight."""
+    rows = rows.copy()
+    rows["tissue"] = rows["tissue"].fillna("") if "tissue" in rows.columns else ""
+    terms = {t: ontology.replacement(t) or ontology.term(t) for t in set(rows["cell_type_ontology_term_id"])}
+    rows["cell_type_ontology_term_id"] = rows["cell_type_ontology_term_id"].map(lambda t: terms[t].id)
+    rows["cl_label"] = rows["cell_type_ontology_term_id"].map(lambda t: ontology.term(t).label)
+    other = "mouse" if species == "human" else "human"
+    rows = rows[rows["cl_label"].map(term_species) != other]
+    source_species = rows["species"].replace({"both": "human"})
+    rows["gene"] = [convert_gene(g, s, species) for g, s in zip(rows["gene"], source_species)]
+    crossed = rows["species"] == other
+    rows.loc[crossed, "weight"] = rows.loc[crossed, "weight"] * CROSS_SPECIES
+    rows.loc[crossed, "source"] = rows.loc[crossed, "source"] + " (ortholog)"
+    return rows[rows["gene"].notna() & (rows["gene"] != "")]
+
+
+def load_markers(species: str = "human", extra: str | Path | None = None, *, ontology: Ontology | None = None) -> MarkerKnowledge:
+    """The marker knowledge for ``species`` (human | mouse): pegasus, CL, curated and the user's ``extra`` table.
+
+    Cached per species, ``extra`` file (path and modification time) and ontology.
+    """
+    species = check_species(species)
+    ontology = ontology or load_ontology()
+    key = None
+    if extra is not None:
+        path = Path(extra).expanduser().resolve()
+        key = (str(path), path.stat().st_mtime_ns) if path.is_file() else (str(path), None)
+    return _load(species, key, ontology)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(species: str, extra: tuple[str, int | None] | None, ontology: Ontology) -> MarkerKnowledge:
+    parts = [_pegasus(name) for name in PEGASUS_FILES]
+    parts.append(definition_markers(ontology, known_symbols()).assign(tissue=""))
+    parts.append(_curated())
+    if extra is not None:
+        user = read_user_markers(extra[0], ontology)
+        user_species = detect_species(user["gene"], default=species)
+        parts.append(user.assign(species=user_species, tissue="", source=f"user {Path(extra[0]).name}",
+                                 concept="user: " + user["cell_type"] + " " + user["gene"]))
+    table = pd.concat([_in_species(p, species, ontology) for p in parts], ignore_index=True)[COLUMNS]
+    table = table.sort_values(["cell_type_ontology_term_id", "sign", "weight", "gene"], ascending=[True, True, False, True],
+                              kind="stable").reset_index(drop=True)
+    version = format(pd.util.hash_pandas_object(table, index=False).sum() & 0xFFFFFFFFFFFF, "012x")
+    return MarkerKnowledge(table, species, version)
