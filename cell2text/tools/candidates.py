@@ -1,0 +1,361 @@
+"""Candidate cell types from marker genes: rank Cell Ontology terms by the evidence of a gene list.
+
+``rank_cell_types(markers)`` takes a ranked gene list or a group's differential-expression table
+(:func:`cell2text.tools.markers.group_markers`) and scores every CL term of the marker knowledge
+(:func:`cell2text.knowledge.load_markers`) as a log-likelihood ratio against a random term:
+
+* **specificity-weighted overlap**: a term's markers are its own and its ancestors' (a CD8 T cell
+  is also a T cell). Each one among the query genes adds ``q(g) * log(HIT * w / b(g))``, with
+  ``w`` the knowledge weight, ``q = 1 / sqrt(1 + rank / 5)`` (top-ranked genes count more) and
+  ``b(g)`` the share of lineages the gene marks (terms with the gene that have no ancestor with
+  it, so CD3E on "T cell" and twenty of its subtypes counts once): a gene that marks one type
+  counts far more than one that marks twenty. Each marker the data could show but the query
+  lacks costs ``log(1 - HIT * w)``, so a term is not favoured for knowing many genes;
+* **negative markers** (own and inherited) among the query genes subtract what they would add as
+  positives; one with weight >= 0.5 contradicts the term (``-low`` markers only lower it);
+* **absolute detection** (DE tables): a defining concept (weight >= 0.75; the term's or an
+  ancestor's, e.g. "CD8" = CD8A, CD8B) whose measured genes are detected in fewer than
+  ``min_detection`` of the group's cells contradicts the term, whatever the other groups look like;
+* **tissue prior**: terms whose rows, label or definition tie them to the given tissue (UBERON id
+  or free text, with its part_of lineage) gain ``TISSUE_PRIOR`` (log 2: twice the prior odds);
+* **ontology**: support flows to parents through the shared markers; the most specific term with
+  enough support wins (a descendant with markers of its own among the genes, within the near-tie
+  margin of the best, replaces it); two unrelated near-ties that are close by Personalized
+  PageRank collapse into their common parent, and the candidate says why.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import anndata as ad
+import networkx as nx
+import pandas as pd
+
+from cell2text.errors import InputError
+from cell2text.knowledge import MarkerKnowledge, load_markers
+from cell2text.tools.markers import group_markers
+from cell2text.tools.ontology import Ontology, load_ontology
+from cell2text.tools.pagerank import PageRankSimilarity, common_parent, pagerank_similarity
+
+HIT = 0.3  # chance that a marker of the true type is among the query genes, at weight 1
+NEGATIVE = 1.0  # a negative marker found costs this times what it would add as a positive one
+CONTRADICTING_NEGATIVE = 0.5  # a negative marker with at least this weight, found, contradicts
+DEFINING = 0.75  # markers with at least this weight define a term (absolute detection)
+TISSUE_PRIOR = math.log(2.0)
+SPECIFIC = 1.5  # prior cost of each level of specificity (ancestors with markers): a subtype must earn it
+NEAR_TIE = 1.0  # candidates within this many log-units of the best are near-ties
+MIN_SUPPORT = 4.0  # a supported candidate scores at least this (about one specific marker) ...
+MIN_FOUND = 2  # ... with at least this many of its markers found
+PPR_CLOSE = 0.03  # near-ties at least this similar collapse into their common parent
+RANK_SCALE = 5.0  # q(rank) = 1 / sqrt(1 + rank / RANK_SCALE)
+N_TOP = 50  # up genes of a DE table used as the query
+STATUSES = ("supported", "weak", "contradicted")
+_ROOT_TERMS = {"CL:0000000", "CL:0000003", "CL:0000255", "CL:0000548"}  # cell, native cell, eukaryotic cell, animal cell
+
+
+@dataclass
+class Candidate:
+    """One CL term proposed for a marker list, with the evidence behind it."""
+
+    id: str
+    label: str
+    score: float  # overlap + lineage - negatives, times the tissue prior (comparable within one query)
+    status: str  # supported | weak | contradicted
+    genes_found: list[str] = field(default_factory=list)  # the term's (and its lineage's) positive markers among the query genes
+    genes_missing: list[str] = field(default_factory=list)  # its defining markers not among them
+    negative_hits: list[str] = field(default_factory=list)  # its negative markers among them
+    detection: dict[str, float] = field(default_factory=dict)  # defining marker -> fraction of the group's cells expressing it (DE input)
+    reason: str = ""  # one line: why this status
+    collapsed_from: list[str] = field(default_factory=list)  # near-tied terms this common parent stands for
+    evidence: dict = field(default_factory=dict)  # numbers: own score, lineage, negatives, tissue, sources
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- the query
+@dataclass(frozen=True)
+class _Query:
+    genes: tuple[str, ...]  # ranked positive evidence
+    table: pd.DataFrame | None  # the DE table indexed by gene, when given
+
+    def weight(self, gene: str) -> float:
+        return 1.0 / math.sqrt(1.0 + self.genes.index(gene) / RANK_SCALE)
+
+
+def _query(markers, min_logfc: float, max_pval: float, n_top: int) -> _Query:
+    """A ranked gene list or a DE table -> the query genes (and the table for detection)."""
+    if isinstance(markers, pd.DataFrame):
+        table = markers.rename(columns={"names": "gene"})
+        if "gene" not in table.columns:
+            raise InputError("the marker table has no 'gene' column. Pass group_markers() output or a list of gene symbols.")
+        table = table.drop_duplicates("gene").set_index("gene", drop=False)
+        up = table
+        if "logfc" in table.columns:
+            up = up[up["logfc"] >= min_logfc]
+        if "pval_adj" in table.columns:
+            up = up[up["pval_adj"] <= max_pval]
+        return _Query(tuple(str(g) for g in up.index[:n_top]), table)
+    if isinstance(markers, str):
+        markers = re.split(r"[,;\s]+", markers)
+    genes = tuple(dict.fromkeys(str(g).strip() for g in markers if str(g).strip()))
+    if not genes:
+        raise InputError("no marker genes given. Pass gene symbols, e.g. 'MS4A1, CD79A, CD19'.")
+    return _Query(genes, None)
+
+
+# --------------------------------------------------------------------------- the knowledge, indexed
+@dataclass
+class _Index:
+    """Per-term markers with their lineage's, and gene specificity, for one knowledge and ontology."""
+
+    positive: dict[str, dict[str, float]]  # own and inherited positive markers -> weight
+    distinct: dict[str, set[str]]  # own positive markers that no ancestor has
+    negative: dict[str, dict[str, float]]  # own and inherited negative markers (own signs win)
+    defining: dict[str, dict[str, tuple[str, ...]]]  # concept -> genes, own and inherited, weight >= DEFINING
+    background: dict[str, float]  # gene -> share of lineages it marks
+    tissues: dict[str, set[str]]  # term -> UBERON ids of its rows
+    known: set[str]  # terms with markers of their own
+    levels: dict[str, int]  # term -> how many of its ancestors have markers
+
+
+def _shared_markers(knowledge: MarkerKnowledge, ontology: Ontology) -> dict[str, dict[str, float]]:
+    """Markers shared by most subtypes of a term, as markers of the term itself: support flows to parents.
+
+    Bottom-up over the CL terms above the knowledge's terms: a gene that is a marker somewhere below
+    at least two of a term's children, and below at least half of its children that have markers,
+    becomes the term's marker (its largest weight there), so "fibroblast" gains the collagen genes its
+    tissue-specific subtypes share, and those stop counting as evidence for one subtype.
+    """
+    known = set(knowledge.terms)
+    nodes = set(known)
+    for t in known:
+        nodes |= {a for a in ontology.ancestors(t) if a.startswith("CL:")}
+    graph = ontology.graph.subgraph(nodes)
+    below: dict[str, dict[str, float]] = {}
+    shared: dict[str, dict[str, float]] = {}
+    for term in reversed(list(nx.topological_sort(graph))):  # edges run child -> parent: children come first here
+        children = [c for c in graph.predecessors(term) if below.get(c)]
+        counts: dict[str, list[float]] = {}
+        for child in children:
+            for gene, weight in below[child].items():
+                counts.setdefault(gene, []).append(weight)
+        if term not in _ROOT_TERMS:
+            shared[term] = {g: max(ws) for g, ws in counts.items() if len(ws) >= 2 and len(ws) >= len(children) / 2}
+        merged = {g: max(ws) for g, ws in counts.items()}
+        for gene, weight in (shared.get(term, {}) | knowledge.positive(term)).items():
+            merged[gene] = max(weight, merged.get(gene, 0.0))
+        below[term] = merged
+    return {t: genes for t, genes in shared.items() if genes}
+
+
+@functools.lru_cache(maxsize=4)
+def _index(knowledge: MarkerKnowledge, ontology: Ontology) -> _Index:
+    shared = _shared_markers(knowledge, ontology)
+    own_positive = {t: {g: w for g, w in shared.get(t, {}).items() if g not in knowledge.negative(t)} | knowledge.positive(t)
+                    for t in set(knowledge.terms) | set(shared)}
+    known = set(own_positive) | set(knowledge.terms)
+    lineage = {t: ontology.ancestors(t) & known for t in known}
+    table = knowledge.table
+    strong = table[(table["weight"] >= DEFINING) & (table["sign"] == "+")]
+    own_defining = {t: {c: tuple(rows["gene"]) for c, rows in group.groupby("concept")}
+                    for t, group in strong.groupby("cell_type_ontology_term_id")}
+    positive, distinct, negative, defining = {}, {}, {}, {}
+    for t in known:
+        inherited = {}
+        for a in lineage[t]:
+            for g, w in own_positive.get(a, {}).items():
+                inherited[g] = max(w, inherited.get(g, 0.0))
+        own = own_positive.get(t, {})
+        negative[t] = {g: w for a in lineage[t] for g, w in knowledge.negative(a).items() if g not in own} | knowledge.negative(t)
+        positive[t] = {g: w for g, w in (inherited | own).items() if g not in knowledge.negative(t)}
+        distinct[t] = set(own) - set(inherited)
+        concepts = {c: g for a in lineage[t] for c, g in own_defining.get(a, {}).items()} | own_defining.get(t, {})
+        defining[t] = {c: kept for c, g in concepts.items() if (kept := tuple(x for x in g if x not in negative[t]))}
+    carriers: dict[str, set[str]] = {}
+    for t, genes in own_positive.items():
+        for g in genes:
+            carriers.setdefault(g, set()).add(t)
+    lineages = len([t for t in known if own_positive.get(t)])
+    background = {g: (1 + len([t for t in having if not lineage[t] & having])) / (1 + lineages) for g, having in carriers.items()}
+    tissues = {t: set(rows["tissue"]) - {""} for t, rows in table.groupby("cell_type_ontology_term_id")}
+    return _Index(positive, distinct, negative, defining, background, tissues, {t for t in known if own_positive.get(t)},
+                  {t: len(lineage[t]) for t in known})
+
+
+def _gain(index: _Index, gene: str, weight: float) -> float:
+    """Log-likelihood ratio of finding ``gene`` as a marker of weight ``weight`` (0 for unknown genes)."""
+    return max(0.0, math.log(HIT * weight / index.background[gene])) if gene in index.background else 0.0
+
+
+@functools.lru_cache(maxsize=32)
+def _tissue_terms(tissue: str, ontology: Ontology, knowledge: MarkerKnowledge) -> frozenset[str]:
+    """CL terms tied to a tissue: by their rows' tissue (either way along part_of) or by naming it or one of its parts."""
+    term_id = _tissue_id(tissue, ontology)
+    parts = {term_id} | ontology.descendants(term_id)
+    related = parts | ontology.ancestors(term_id)
+    names = {n.lower() for p in parts for n in (ontology.term(p).label, *ontology.term(p).synonyms) if len(n) > 3}
+    pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
+    index = _index(knowledge, ontology)
+    tied = set()
+    for t in index.known:
+        text = f"{ontology.term(t).label} {ontology.term(t).definition or ''}".lower()
+        if index.tissues.get(t, set()) & related or pattern.search(text):
+            tied.add(t)
+    return frozenset(tied)
+
+
+def _tissue_id(tissue: str, ontology: Ontology) -> str:
+    """A tissue as a UBERON id: a CURIE as given, free text through the standardiser."""
+    result = ontology.standardise(tissue, prefix="UBERON")
+    if result.best is None or result.unsure:
+        hint = f" (closest: {result.best.label}, {result.best.id})" if result.best is not None else ""
+        raise InputError(f"tissue '{tissue}' maps to no UBERON term with confidence{hint}. Pass an UBERON id or a tissue name such as 'lung'.")
+    return result.best.id
+
+
+# --------------------------------------------------------------------------- scoring
+def _score(term: str, query: _Query, index: _Index, tied: frozenset[str], min_detection: float, ontology: Ontology) -> Candidate:
+    """One term's candidate record (before the ontology step)."""
+    markers, negative = index.positive.get(term, {}), index.negative.get(term, {})
+    found = [g for g in query.genes if g in markers]
+    negatives = [g for g in query.genes if g in negative]
+    measurable = markers.keys() if query.table is None else markers.keys() & set(query.table.index)
+    support = sum(query.weight(g) * _gain(index, g, markers[g]) for g in found)
+    cost = sum(math.log(1 - HIT * min(markers[g], 1.0)) for g in measurable if g not in query.genes)
+    penalty = NEGATIVE * sum(query.weight(g) * _gain(index, g, negative[g]) for g in negatives)
+    in_tissue = term in tied
+    prior = (TISSUE_PRIOR if in_tissue else 0.0) - SPECIFIC * index.levels.get(term, 0)
+    score = support + cost - penalty + prior
+    defining = index.defining.get(term, {})
+    missing = sorted({g for genes in defining.values() for g in genes} - set(query.genes))
+    detection, absent = {}, []
+    if query.table is not None and "pct_in" in query.table.columns:
+        for concept, genes in defining.items():
+            measured = [g for g in genes if g in query.table.index]
+            for g in measured:
+                detection[g] = round(float(query.table.at[g, "pct_in"]), 3)
+            if measured and max(detection[g] for g in measured) < min_detection:
+                absent.append(f"{concept.split(': ')[-1]} ({', '.join(f'{g} {detection[g]:.0%}' for g in measured)})")
+    strong_negatives = [g for g in negatives if negative[g] >= CONTRADICTING_NEGATIVE]
+    distinct = [g for g in found if g in index.distinct.get(term, set())]
+    if absent:
+        status, reason = "contradicted", f"its defining markers are detected in almost none of the group's cells: {'; '.join(absent)}"
+    elif strong_negatives:
+        status, reason = "contradicted", f"its negative markers are among the genes: {', '.join(strong_negatives)}"
+    elif len(found) >= MIN_FOUND and score >= MIN_SUPPORT:
+        status, reason = "supported", f"{len(found)} of its markers are among the genes ({', '.join(found[:6])})"
+    else:
+        status, reason = "weak", f"{len(found)} of its markers among the genes ({', '.join(found[:6]) or 'none'}), score {score:.1f}"
+    evidence = {"support": round(support, 3), "missing_cost": round(cost, 3), "negative_penalty": round(penalty, 3),
+                "prior": round(prior, 3), "tissue_prior": in_tissue, "markers_known": len(markers), "distinct_found": distinct,
+                "specificity": {g: round(-math.log(index.background[g]), 2) for g in found}}
+    return Candidate(term, ontology.term(term).label, round(score, 3), status, found, missing, negatives, detection, reason, [], evidence)
+
+
+def _merge(parent: str, members: list[Candidate], ontology: Ontology, reason: str) -> Candidate:
+    """A common-parent candidate standing for near-tied members."""
+    found = list(dict.fromkeys(g for m in members for g in m.genes_found))
+    status = "supported" if all(m.status == "supported" for m in members) else "weak"
+    return Candidate(parent, ontology.term(parent).label, members[0].score, status, found, [], [], {}, reason,
+                     [m.id for m in members], {"members": {m.id: m.score for m in members}})
+
+
+def _settle(ranked: list[Candidate], ontology: Ontology, ppr: PageRankSimilarity) -> list[Candidate]:
+    """The ontology step on the best candidate: the most specific term with enough support, or a common parent.
+
+    A term has enough support when it beats each of its ancestors by more than ``NEAR_TIE``:
+    otherwise the best near-tied ancestor stands in for it (repeatedly). Then an unrelated rival
+    within ``NEAR_TIE`` that is PPR-close collapses with it into their common parent.
+    """
+    usable = [c for c in ranked if c.status != "contradicted"]
+    if not usable:
+        return ranked
+    best = usable[0]
+    while True:
+        above = [c for c in usable if c.id in ontology.ancestors(best.id) and c.score >= best.score - NEAR_TIE]
+        if not above:
+            break
+        general = max(above, key=lambda c: (c.score, -len(ontology.ancestors(c.id))))
+        general.reason += f"; {best.label} ({best.score:.1f}) is not clearly better supported than this, its ancestor"
+        best = general
+    related = ontology.ancestors(best.id) | ontology.descendants(best.id)
+    rivals = [c for c in usable if c.id != best.id and c.id not in related and c.score >= best.score - NEAR_TIE]
+    close = [c for c in rivals if c.id in ppr.index and best.id in ppr.index and ppr.similarity(best.id, c.id) >= PPR_CLOSE]
+    if close:
+        rival = close[0]
+        parent = common_parent(ontology, best.id, rival.id, ppr)
+        if parent not in _ROOT_TERMS:
+            reason = (f"{best.label} ({best.score:.1f}) and {rival.label} ({rival.score:.1f}) are nearly tied and close in the ontology"
+                      f" (PPR {ppr.similarity(best.id, rival.id):.3f}): their common parent")
+            merged = _merge(parent, [best, rival], ontology, reason)
+            return [merged, best, rival, *[c for c in ranked if c.id not in (best.id, rival.id, parent)]]
+    return [best, *[c for c in ranked if c.id != best.id]]
+
+
+def rank_cell_types(
+    markers: Sequence[str] | str | pd.DataFrame,
+    *,
+    species: str = "human",
+    tissue: str | None = None,
+    k: int = 5,
+    knowledge: MarkerKnowledge | None = None,
+    ontology: Ontology | None = None,
+    ppr: PageRankSimilarity | None = None,
+    min_logfc: float = 0.5,
+    max_pval: float = 0.05,
+    min_detection: float = 0.05,
+    n_top: int = N_TOP,
+) -> list[Candidate]:
+    """Rank Cell Ontology terms for a marker list or a group's differential-expression table.
+
+    Parameters
+    ----------
+    markers
+        Gene symbols, best first (a list or a comma-separated string), or a DE table with columns
+        gene, logfc, pval_adj, pct_in, pct_out (:func:`cell2text.tools.markers.group_markers`): its
+        up genes (``logfc >= min_logfc``, ``pval_adj <= max_pval``; the first ``n_top``) are the
+        query and ``pct_in`` gives absolute detection.
+    species
+        human | mouse: which symbols and knowledge to use.
+    tissue
+        UBERON id or tissue name; terms tied to it get a prior.
+    k
+        How many candidates to return (after the ontology step; a common parent comes first,
+        then the terms it stands for).
+    knowledge, ontology, ppr
+        Loaded resources; default :func:`load_markers` for ``species``, the shipped ontology and
+        its symmetric PPR similarity.
+    min_detection
+        A defining marker concept detected in fewer than this share of the group's cells contradicts.
+
+    Returns
+    -------
+    Candidates, best first: non-contradicted ones by score, then contradicted ones (so a claim
+    can be checked against them). Raises InputError when no query gene is a known marker.
+    """
+    ontology = ontology or load_ontology()
+    knowledge = knowledge or load_markers(species, ontology=ontology)
+    query = _query(markers, min_logfc, max_pval, n_top)
+    index = _index(knowledge, ontology)
+    if not query.genes:
+        return []
+    if not any(g in index.background for g in query.genes):
+        shown = ", ".join(query.genes[:5]) + (" ..." if len(query.genes) > 5 else "")
+        raise InputError(f"none of the genes ({shown}) is a known {knowledge.species} marker. Check the symbols and --species.")
+    tied = _tissue_terms(tissue, ontology, knowledge) if tissue else frozenset()
+    hit = set(query.genes)
+    scored = [_score(t, query, index, tied, min_detection, ontology) for t in index.known if hit & index.positive[t].keys()]
+    scored.sort(key=lambda c: (c.status == "contradicted", -c.score, len(ontology.ancestors(c.id)), c.id))  # ties: the general term
+    settled = _settle(scored, ontology, ppr or pagerank_similarity(ontology, "CL"))
+    return settled[:k]
+
+
+def rank_group(adata: ad.AnnData, groupby: str, group: str, **kwargs) -> list[Candidate]:
+    """:func:`rank_cell_types` on one group's markers against the rest (:func:`group_markers`)."""
+    return rank_cell_types(group_markers(adata, groupby, group), **kwargs)
