@@ -12,7 +12,8 @@ This module reads those phrases into marker rows:
   lowers a candidate but never contradicts it);
 * a name resolves to genes through ``cd_antigens.tsv`` (CD20 -> MS4A1, "glial fibrillary acidic
   protein" -> GFAP; the longest run of words that names an antigen wins), else as a gene symbol
-  when it is one of the known symbols (gene sets and marker tables), so words like "set" are not genes.
+  when it is one of the known symbols (gene sets and marker tables), so words like "set" are not genes;
+  splice isoforms (CD45RA, CD45RO) are skipped: RNA counts the gene, not the isoform.
 
 Label markers define the term (weight 1.0); definition markers weigh less (0.5). Terms specific to
 one species ("..., mouse", "(Mmus)", "Homo sapiens") get that species, all others "both" with
@@ -55,6 +56,8 @@ _PAREN = re.compile(r"\(([^()]*)\)")
 _SYMBOL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)?$")
 _MOUSE = re.compile(r"\(Mmus\)|Mus musculus|, mouse\b|\bmouse\b|\bmurine\b", re.IGNORECASE)
 _HUMAN = re.compile(r"\(Hsap\)|Homo sapiens|, human\b|\bhuman\b", re.IGNORECASE)
+# Splice isoforms (CD45RA, CD45RO, CD45RB) are one gene at the RNA level: they say nothing a gene can show.
+_ISOFORM = re.compile(r"^CD45R[A-Z]+$", re.IGNORECASE)
 _LEADING = re.compile(r"^(?:the|a|an|its|their|genes?|markers?|marker\s+genes?|proteins?|receptors?|both|either|also|high|low|levels?\s+of)\s+",
                       re.IGNORECASE)
 
@@ -85,6 +88,8 @@ class _Resolver:
 
     def name(self, words: list[str]) -> tuple[str, tuple[str, ...]] | None:
         """The longest run of words ending the list that names an antigen or a symbol -> (name, genes)."""
+        if words and _ISOFORM.match(words[-1]):
+            return None
         for start in range(max(0, len(words) - MAX_NAME_WORDS), len(words)):
             name = " ".join(words[start:])
             genes = antigen_genes(name)

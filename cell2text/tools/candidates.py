@@ -46,7 +46,8 @@ HIT = 0.3  # chance that a marker of the true type is among the query genes, at 
 NEGATIVE = 1.0  # a negative marker found costs this times what it would add as a positive one
 CONTRADICTING_NEGATIVE = 0.5  # a negative marker with at least this weight, found, contradicts
 DEFINING = 0.75  # markers with at least this weight define a term (absolute detection)
-TISSUE_PRIOR = math.log(2.0)
+TISSUE_PRIOR = math.log(2.0)  # a term tied to the given tissue: twice the prior odds
+FOREIGN = math.log(4.0)  # a term whose markers were described only in unrelated tissues: a quarter of the prior odds
 SPECIFIC = 1.5  # prior cost of each level of specificity (ancestors with markers): a subtype must earn it
 NEAR_TIE = 1.0  # candidates within this many log-units of the best are near-ties
 MIN_SUPPORT = 4.0  # a supported candidate scores at least this (about one specific marker) ...
@@ -88,8 +89,11 @@ class _Query:
         return 1.0 / math.sqrt(1.0 + self.genes.index(gene) / RANK_SCALE)
 
 
-def _query(markers, min_logfc: float, max_pval: float, n_top: int) -> _Query:
-    """A ranked gene list or a DE table -> the query genes (and the table for detection)."""
+def _query(markers, min_logfc: float, max_pval: float, n_top: int, spelling: dict[str, str]) -> _Query:
+    """A ranked gene list or a DE table -> the query genes (and the table for detection).
+
+    Typed symbols are matched to the knowledge's spelling without regard to case (``CD1c`` -> CD1C).
+    """
     if isinstance(markers, pd.DataFrame):
         table = markers.rename(columns={"names": "gene"})
         if "gene" not in table.columns:
@@ -103,7 +107,7 @@ def _query(markers, min_logfc: float, max_pval: float, n_top: int) -> _Query:
         return _Query(tuple(str(g) for g in up.index[:n_top]), table)
     if isinstance(markers, str):
         markers = re.split(r"[,;\s]+", markers)
-    genes = tuple(dict.fromkeys(str(g).strip() for g in markers if str(g).strip()))
+    genes = tuple(dict.fromkeys(spelling.get(str(g).strip().upper(), str(g).strip()) for g in markers if str(g).strip()))
     if not genes:
         raise InputError("no marker genes given. Pass gene symbols, e.g. 'MS4A1, CD79A, CD19'.")
     return _Query(genes, None)
@@ -119,9 +123,10 @@ class _Index:
     negative: dict[str, dict[str, float]]  # own and inherited negative markers (own signs win)
     defining: dict[str, dict[str, tuple[str, ...]]]  # concept -> genes, own and inherited, weight >= DEFINING
     background: dict[str, float]  # gene -> share of lineages it marks
-    tissues: dict[str, set[str]]  # term -> UBERON ids of its rows
+    tissues: dict[str, set[str]]  # term -> UBERON ids of its rows; "" when a source describes it without a tissue
     known: set[str]  # terms with markers of their own
     levels: dict[str, int]  # term -> how many of its ancestors have markers
+    spelling: dict[str, str]  # upper-case symbol -> the knowledge's spelling
 
 
 def _shared_markers(knowledge: MarkerKnowledge, ontology: Ontology) -> dict[str, dict[str, float]]:
@@ -183,9 +188,10 @@ def _index(knowledge: MarkerKnowledge, ontology: Ontology) -> _Index:
             carriers.setdefault(g, set()).add(t)
     lineages = len([t for t in known if own_positive.get(t)])
     background = {g: (1 + len([t for t in having if not lineage[t] & having])) / (1 + lineages) for g, having in carriers.items()}
-    tissues = {t: set(rows["tissue"]) - {""} for t, rows in table.groupby("cell_type_ontology_term_id")}
+    described = table[~table["source"].str.startswith("CL ")]  # CL's own rows say nothing about where a type occurs
+    tissues = {t: set(rows["tissue"]) for t, rows in described.groupby("cell_type_ontology_term_id")}
     return _Index(positive, distinct, negative, defining, background, tissues, {t for t in known if own_positive.get(t)},
-                  {t: len(lineage[t]) for t in known})
+                  {t: len(lineage[t]) for t in known}, {g.upper(): g for g in knowledge.genes()})
 
 
 def _gain(index: _Index, gene: str, weight: float) -> float:
@@ -194,20 +200,29 @@ def _gain(index: _Index, gene: str, weight: float) -> float:
 
 
 @functools.lru_cache(maxsize=32)
-def _tissue_terms(tissue: str, ontology: Ontology, knowledge: MarkerKnowledge) -> frozenset[str]:
-    """CL terms tied to a tissue: by their rows' tissue (either way along part_of) or by naming it or one of its parts."""
+def _tissue_terms(tissue: str, ontology: Ontology, knowledge: MarkerKnowledge) -> tuple[frozenset[str], frozenset[str]]:
+    """CL terms (tied to the tissue, foreign to it).
+
+    Tied: a row's tissue is the tissue, a part of it or a whole it belongs to, or the term's label or
+    definition names the tissue or one of its parts. Foreign: not tied, and every source that
+    describes it names only tissues unrelated to this one (a cortical neuron's markers, given
+    breast); a source row without a tissue means anywhere.
+    """
     term_id = _tissue_id(tissue, ontology)
     parts = {term_id} | ontology.descendants(term_id)
     related = parts | ontology.ancestors(term_id)
     names = {n.lower() for p in parts for n in (ontology.term(p).label, *ontology.term(p).synonyms) if len(n) > 3}
     pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
     index = _index(knowledge, ontology)
-    tied = set()
+    tied, foreign = set(), set()
     for t in index.known:
         text = f"{ontology.term(t).label} {ontology.term(t).definition or ''}".lower()
-        if index.tissues.get(t, set()) & related or pattern.search(text):
+        places = index.tissues.get(t, set())
+        if places & related or pattern.search(text):
             tied.add(t)
-    return frozenset(tied)
+        elif places and "" not in places:
+            foreign.add(t)
+    return frozenset(tied), frozenset(foreign)
 
 
 def _tissue_id(tissue: str, ontology: Ontology) -> str:
@@ -220,7 +235,8 @@ def _tissue_id(tissue: str, ontology: Ontology) -> str:
 
 
 # --------------------------------------------------------------------------- scoring
-def _score(term: str, query: _Query, index: _Index, tied: frozenset[str], min_detection: float, ontology: Ontology) -> Candidate:
+def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str], frozenset[str]], min_detection: float,
+           ontology: Ontology) -> Candidate:
     """One term's candidate record (before the ontology step)."""
     markers, negative = index.positive.get(term, {}), index.negative.get(term, {})
     found = [g for g in query.genes if g in markers]
@@ -229,8 +245,8 @@ def _score(term: str, query: _Query, index: _Index, tied: frozenset[str], min_de
     support = sum(query.weight(g) * _gain(index, g, markers[g]) for g in found)
     cost = sum(math.log(1 - HIT * min(markers[g], 1.0)) for g in measurable if g not in query.genes)
     penalty = NEGATIVE * sum(query.weight(g) * _gain(index, g, negative[g]) for g in negatives)
-    in_tissue = term in tied
-    prior = (TISSUE_PRIOR if in_tissue else 0.0) - SPECIFIC * index.levels.get(term, 0)
+    in_tissue = "tied" if term in tissue[0] else "foreign" if term in tissue[1] else None
+    prior = {"tied": TISSUE_PRIOR, "foreign": -FOREIGN, None: 0.0}[in_tissue] - SPECIFIC * index.levels.get(term, 0)
     score = support + cost - penalty + prior
     defining = index.defining.get(term, {})
     missing = sorted({g for genes in defining.values() for g in genes} - set(query.genes))
@@ -341,16 +357,16 @@ def rank_cell_types(
     """
     ontology = ontology or load_ontology()
     knowledge = knowledge or load_markers(species, ontology=ontology)
-    query = _query(markers, min_logfc, max_pval, n_top)
     index = _index(knowledge, ontology)
+    query = _query(markers, min_logfc, max_pval, n_top, index.spelling)
     if not query.genes:
         return []
     if not any(g in index.background for g in query.genes):
         shown = ", ".join(query.genes[:5]) + (" ..." if len(query.genes) > 5 else "")
         raise InputError(f"none of the genes ({shown}) is a known {knowledge.species} marker. Check the symbols and --species.")
-    tied = _tissue_terms(tissue, ontology, knowledge) if tissue else frozenset()
+    places = _tissue_terms(tissue, ontology, knowledge) if tissue else (frozenset(), frozenset())
     hit = set(query.genes)
-    scored = [_score(t, query, index, tied, min_detection, ontology) for t in index.known if hit & index.positive[t].keys()]
+    scored = [_score(t, query, index, places, min_detection, ontology) for t in index.known if hit & index.positive[t].keys()]
     scored.sort(key=lambda c: (c.status == "contradicted", -c.score, len(ontology.ancestors(c.id)), c.id))  # ties: the general term
     settled = _settle(scored, ontology, ppr or pagerank_similarity(ontology, "CL"))
     return settled[:k]
