@@ -4,23 +4,25 @@
 (:func:`cell2text.tools.markers.group_markers`) and scores every CL term of the marker knowledge
 (:func:`cell2text.knowledge.load_markers`) as a log-likelihood ratio against a random term:
 
-* **specificity-weighted overlap**: a term's markers are its own and its ancestors' (a CD8 T cell
-  is also a T cell). Each one among the query genes adds ``q(g) * log(HIT * w / b(g))``, with
-  ``w`` the knowledge weight, ``q = 1 / sqrt(1 + rank / 5)`` (top-ranked genes count more) and
-  ``b(g)`` the share of lineages the gene marks (terms with the gene that have no ancestor with
-  it, so CD3E on "T cell" and twenty of its subtypes counts once): a gene that marks one type
-  counts far more than one that marks twenty. Each marker the data could show but the query
-  lacks costs ``log(1 - HIT * w)``, so a term is not favoured for knowing many genes;
+* **specificity-weighted overlap** (a multinomial naive-Bayes score): a term's markers are its own
+  and its ancestors' (a CD8 T cell is also a T cell), plus markers most of its subtypes share
+  (support flows to parents). Each query gene that is one of them adds
+  ``q(g) * log(1 + ODDS * (w(g) / W) / b(g))``: ``w / W`` is the gene's share of the term's marker
+  weight (measured genes only, so a term is not favoured for knowing many genes), ``b(g)`` its
+  share of all lineages' markers (terms with the gene that have no ancestor with it, so CD3E on
+  "T cell" and twenty subtypes counts once: a gene that marks one type counts far more than one
+  that marks twenty) and ``q = 1 / sqrt(1 + rank / 5)`` (top-ranked genes count more);
 * **negative markers** (own and inherited) among the query genes subtract what they would add as
   positives; one with weight >= 0.5 contradicts the term (``-low`` markers only lower it);
 * **absolute detection** (DE tables): a defining concept (weight >= 0.75; the term's or an
   ancestor's, e.g. "CD8" = CD8A, CD8B) whose measured genes are detected in fewer than
   ``min_detection`` of the group's cells contradicts the term, whatever the other groups look like;
 * **tissue prior**: terms whose rows, label or definition tie them to the given tissue (UBERON id
-  or free text, with its part_of lineage) gain ``TISSUE_PRIOR`` (log 2: twice the prior odds);
-* **ontology**: support flows to parents through the shared markers; the most specific term with
-  enough support wins (a descendant with markers of its own among the genes, within the near-tie
-  margin of the best, replaces it); two unrelated near-ties that are close by Personalized
+  or free text, with its part_of lineage) gain ``TISSUE_PRIOR``; terms described only in other
+  tissues lose ``FOREIGN``;
+* **ontology**: each level of specificity costs ``SPECIFIC`` (a prior: subtypes are many), and
+  the most specific term with enough support wins: one that does not beat an ancestor by more
+  than ``NEAR_TIE`` gives way to it; two unrelated near-ties that are close by Personalized
   PageRank collapse into their common parent, and the candidate says why.
 """
 
@@ -42,7 +44,7 @@ from cell2text.tools.markers import group_markers
 from cell2text.tools.ontology import Ontology, load_ontology
 from cell2text.tools.pagerank import PageRankSimilarity, common_parent, pagerank_similarity
 
-HIT = 0.3  # chance that a marker of the true type is among the query genes, at weight 1
+ODDS = 1.0  # odds that a query gene comes from the true type's markers rather than from anywhere
 NEGATIVE = 1.0  # a negative marker found costs this times what it would add as a positive one
 CONTRADICTING_NEGATIVE = 0.5  # a negative marker with at least this weight, found, contradicts
 DEFINING = 0.75  # markers with at least this weight define a term (absolute detection)
@@ -186,17 +188,18 @@ def _index(knowledge: MarkerKnowledge, ontology: Ontology) -> _Index:
     for t, genes in own_positive.items():
         for g in genes:
             carriers.setdefault(g, set()).add(t)
-    lineages = len([t for t in known if own_positive.get(t)])
-    background = {g: (1 + len([t for t in having if not lineage[t] & having])) / (1 + lineages) for g, having in carriers.items()}
+    tops = {g: len([t for t in having if not lineage[t] & having]) for g, having in carriers.items()}
+    total = sum(tops.values())
+    background = {g: n / total for g, n in tops.items()}
     described = table[~table["source"].str.startswith("CL ")]  # CL's own rows say nothing about where a type occurs
     tissues = {t: set(rows["tissue"]) for t, rows in described.groupby("cell_type_ontology_term_id")}
     return _Index(positive, distinct, negative, defining, background, tissues, {t for t in known if own_positive.get(t)},
                   {t: len(lineage[t]) for t in known}, {g.upper(): g for g in knowledge.genes()})
 
 
-def _gain(index: _Index, gene: str, weight: float) -> float:
-    """Log-likelihood ratio of finding ``gene`` as a marker of weight ``weight`` (0 for unknown genes)."""
-    return max(0.0, math.log(HIT * weight / index.background[gene])) if gene in index.background else 0.0
+def _gain(index: _Index, gene: str, share: float) -> float:
+    """Log-likelihood ratio of drawing ``gene`` from a term that gives it ``share`` of its marker weight (0 for unknown genes)."""
+    return math.log1p(ODDS * share / index.background[gene]) if gene in index.background else 0.0
 
 
 @functools.lru_cache(maxsize=32)
@@ -242,12 +245,12 @@ def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str]
     found = [g for g in query.genes if g in markers]
     negatives = [g for g in query.genes if g in negative]
     measurable = markers.keys() if query.table is None else markers.keys() & set(query.table.index)
-    support = sum(query.weight(g) * _gain(index, g, markers[g]) for g in found)
-    cost = sum(math.log(1 - HIT * min(markers[g], 1.0)) for g in measurable if g not in query.genes)
-    penalty = NEGATIVE * sum(query.weight(g) * _gain(index, g, negative[g]) for g in negatives)
+    mass = sum(markers[g] for g in measurable) or 1.0
+    support = sum(query.weight(g) * _gain(index, g, markers[g] / mass) for g in found)
+    penalty = NEGATIVE * sum(query.weight(g) * _gain(index, g, negative[g] / mass) for g in negatives)
     in_tissue = "tied" if term in tissue[0] else "foreign" if term in tissue[1] else None
     prior = {"tied": TISSUE_PRIOR, "foreign": -FOREIGN, None: 0.0}[in_tissue] - SPECIFIC * index.levels.get(term, 0)
-    score = support + cost - penalty + prior
+    score = support - penalty + prior
     defining = index.defining.get(term, {})
     missing = sorted({g for genes in defining.values() for g in genes} - set(query.genes))
     detection, absent = {}, []
@@ -268,7 +271,7 @@ def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str]
         status, reason = "supported", f"{len(found)} of its markers are among the genes ({', '.join(found[:6])})"
     else:
         status, reason = "weak", f"{len(found)} of its markers among the genes ({', '.join(found[:6]) or 'none'}), score {score:.1f}"
-    evidence = {"support": round(support, 3), "missing_cost": round(cost, 3), "negative_penalty": round(penalty, 3),
+    evidence = {"support": round(support, 3), "marker_mass": round(mass, 2), "negative_penalty": round(penalty, 3),
                 "prior": round(prior, 3), "tissue_prior": in_tissue, "markers_known": len(markers), "distinct_found": distinct,
                 "specificity": {g: round(-math.log(index.background[g]), 2) for g in found}}
     return Candidate(term, ontology.term(term).label, round(score, 3), status, found, missing, negatives, detection, reason, [], evidence)
