@@ -58,6 +58,8 @@ PPR_CLOSE = 0.03  # near-ties at least this similar collapse into their common p
 RANK_SCALE = 5.0  # q(rank) = 1 / sqrt(1 + rank / RANK_SCALE)
 N_TOP = 50  # up genes of a DE table used as the query
 STATUSES = ("supported", "weak", "contradicted")
+_CNS = "UBERON:0001017"  # central nervous system
+_TRAVELLED = {"UBERON:0000178", "UBERON:0002371", "UBERON:0000029", "UBERON:0002106", "UBERON:0002370"}  # blood, bone marrow, lymph node, spleen, thymus
 _ROOT_TERMS = {"CL:0000000", "CL:0000003", "CL:0000255", "CL:0000548"}  # cell, native cell, eukaryotic cell, animal cell
 
 
@@ -202,14 +204,36 @@ def _gain(index: _Index, gene: str, share: float) -> float:
     return math.log1p(ODDS * share / index.background[gene]) if gene in index.background else 0.0
 
 
+@functools.lru_cache(maxsize=2)
+def _organ_mentions(ontology: Ontology) -> dict[str, frozenset[str]]:
+    """CL term -> the organs its label or the first sentence of its definition names ("central nervous system macrophage").
+
+    Organs: CELLxGENE's organ list and the central nervous system, without blood and the lymphoid
+    organs (immune cells travel: "found in the blood" does not tie a cell to blood).
+    """
+    from cellxgene_ontology_guide.curated_ontology_term_lists import get_curated_ontology_term_list
+    from cellxgene_ontology_guide.entities import CuratedOntologyTermList
+
+    organs = [o for o in get_curated_ontology_term_list(CuratedOntologyTermList.ORGAN) if o in ontology and o not in _TRAVELLED]
+    names = {n.lower(): o for o in [*organs, _CNS] for n in (ontology.term(o).label, *ontology.term(o).synonyms) if len(n) > 3}
+    pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
+    mentions = {}
+    for t in ontology.ids("CL"):
+        term = ontology.term(t)
+        text = f"{term.label}. {(term.definition or '').split('. ')[0]}".lower()
+        mentions[t] = frozenset(names[m] for m in pattern.findall(text))
+    return mentions
+
+
 @functools.lru_cache(maxsize=32)
 def _tissue_terms(tissue: str, ontology: Ontology, knowledge: MarkerKnowledge) -> tuple[frozenset[str], frozenset[str]]:
     """CL terms (tied to the tissue, foreign to it).
 
     Tied: a row's tissue is the tissue, a part of it or a whole it belongs to, or the term's label or
-    definition names the tissue or one of its parts. Foreign: not tied, and every source that
-    describes it names only tissues unrelated to this one (a cortical neuron's markers, given
-    breast); a source row without a tissue means anywhere.
+    definition names the tissue or one of its parts. Foreign: not tied, and the organs its label or
+    definition names are all unrelated to this tissue (a central nervous system macrophage, given
+    lung), or every source that describes it names only unrelated tissues (a cortical neuron's
+    markers, given breast; a source row without a tissue means anywhere).
     """
     term_id = _tissue_id(tissue, ontology)
     parts = {term_id} | ontology.descendants(term_id)
@@ -217,13 +241,15 @@ def _tissue_terms(tissue: str, ontology: Ontology, knowledge: MarkerKnowledge) -
     names = {n.lower() for p in parts for n in (ontology.term(p).label, *ontology.term(p).synonyms) if len(n) > 3}
     pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
     index = _index(knowledge, ontology)
+    organs = _organ_mentions(ontology)
     tied, foreign = set(), set()
     for t in index.known:
         text = f"{ontology.term(t).label} {ontology.term(t).definition or ''}".lower()
         places = index.tissues.get(t, set())
-        if places & related or pattern.search(text):
+        named = organs.get(t, frozenset())
+        if places & related or named & related or pattern.search(text):
             tied.add(t)
-        elif places and "" not in places:
+        elif named or (places and "" not in places):
             foreign.add(t)
     return frozenset(tied), frozenset(foreign)
 
