@@ -60,7 +60,13 @@ QUESTIONS: list[dict] = [
 
 
 def check(entry: dict, answer) -> list[str]:
-    """What is wrong with an answer (empty when it behaves as expected)."""
+    """What is wrong with an answer (empty when it behaves as expected).
+
+    Keys (all optional but ``tool``): ``group``, ``ids`` (all cited), ``ids_any`` (one cited), ``says``
+    (text or texts it must contain; case-insensitive for lists), ``not_says`` (texts it must not
+    contain), ``top`` (its main finding, ``data["top"]``; a list compares as a set), ``plot`` (it drew
+    a figure; checked only when the answer could: ``check(..., plots=True)`` in the benchmark).
+    """
     problems = []
     if answer.tool != entry["tool"]:
         problems.append(f"tool {answer.tool}, expected {entry['tool']}")
@@ -69,9 +75,26 @@ def check(entry: dict, answer) -> list[str]:
     missing = [i for i in entry.get("ids", []) if i not in answer.ids]
     if missing:
         problems.append(f"does not cite {', '.join(missing)}")
-    if "says" in entry and entry["says"] not in answer.text:
-        problems.append(f"does not say {entry['says']!r}")
+    if "ids_any" in entry and not set(entry["ids_any"]) & set(answer.ids):
+        problems.append(f"cites none of {', '.join(entry['ids_any'])}")
+    says = entry.get("says", [])
+    if isinstance(says, str):
+        problems += [] if says in answer.text else [f"does not say {says!r}"]
+    else:
+        problems += [f"does not say {s!r}" for s in says if s.lower() not in answer.text.lower()]
+    problems += [f"says {s!r}" for s in entry.get("not_says", []) if s.lower() in answer.text.lower()]
+    if "top" in entry:
+        top = answer.data.get("top")
+        expected = entry["top"]
+        same = set(top or []) == set(expected) if isinstance(expected, list) else top == expected
+        if not same:
+            problems.append(f"top {top!r}, expected {expected!r}")
     return problems
+
+
+def check_plot(entry: dict, answer) -> list[str]:
+    """A question that should come with a figure, when figures are drawn."""
+    return ["no figure"] if entry.get("plot") and not answer.plots else []
 
 
 #: Paraphrases written after the router was tuned on QUESTIONS and never used to tune it: their

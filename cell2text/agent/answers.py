@@ -1,9 +1,12 @@
 """Chat tools: answers about one dataset, built only from tool results, each citing its ids and numbers.
 
 A :class:`DatasetSession` holds the dataset a conversation is about and the verified describe
-result (computed once, then cached on disk per dataset, groupby and model). Every ``answer_*``
-function is a plain function returning an :class:`Answer`; the embedded chat routes to them, and
-an external chat model calls them as tools.
+result (computed once, then cached on disk per dataset, groupby and model), and computes on first
+use what several answers share: the prepared expression, per-cell Hallmark scores, the markers of
+every group. Every ``answer_*`` function is a plain function returning an :class:`Answer`; the
+embedded chat routes to them, and an external chat model calls them as tools. This module holds
+the answers about one group or one term; ``answers_groups`` (across groups), ``answers_genes``
+(genes), ``answers_data`` (metadata) and ``condition_graph`` (between conditions) hold the rest.
 """
 
 from __future__ import annotations
@@ -11,25 +14,34 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anndata as ad
+import numpy as np
+import pandas as pd
+from scipy import stats
 
 from cell2text import __version__
 from cell2text.agent.claims import Claim
 from cell2text.agent.describe import CLUSTER_KEY, Progress, describe, read_result
-from cell2text.agent.tools import Thresholds, active_pathways, common_parent, verify_cell_type
+from cell2text.agent.tools import Thresholds, active_pathways, verify_cell_type
 from cell2text.config import get_settings
 from cell2text.data.io import prepare
 from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase
 from cell2text.model.model import SHIPPED_CHECKPOINT
-from cell2text.tools.markers import group_markers
+from cell2text.tools.enrichment import score_pathways
+from cell2text.tools.markers import group_markers, rank_markers
 from cell2text.tools.ontology import Ontology, load_ontology
-from cell2text.tools.pagerank import pagerank_similarity
+from cell2text.tools.pagerank import common_parent, pagerank_similarity
 
 CANNOT_TELL = "I can't tell from this data."
+PATHWAY_KEY = "cell2text_pathways"  # obsm key of the per-cell Hallmark scores (the one the describe tools use)
+#: obs columns that describe the experiment rather than the cells, in the order a comparison prefers them.
+CONDITION_WORDS = ("condition", "treatment", "stim", "perturbation", "genotype", "time", "sample", "donor", "batch", "disease")
+MAX_LEVELS = 30  # an obs column with more values than this is not offered as a condition or for counting
 
 
 @dataclass
@@ -41,18 +53,22 @@ class Answer:
     data: dict = field(default_factory=dict)
     ids: list[str] = field(default_factory=list)
     group: str | None = None  # the group the answer is about (for "it" / "that cluster" follow-ups)
+    plots: list[str] = field(default_factory=list)  # PNG files drawn for the answer (when the session has a plot folder)
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "tool": self.tool, "data": self.data, "ids": self.ids, "group": self.group}
+        return {"text": self.text, "tool": self.tool, "data": self.data, "ids": self.ids, "group": self.group, "plots": self.plots}
 
 
 class DatasetSession:
     """The dataset a conversation is about, its resources and its (cached) verified description."""
 
     def __init__(self, adata: ad.AnnData, name: str, groupby: str | None = None, *, source: Path | None = None,
-                 ontology: Ontology | None = None, kb: KnowledgeBase | None = None, result: dict | None = None) -> None:
-        """``result``: a describe result already computed for ``adata`` (e.g. ``read_result(adata)``)."""
+                 ontology: Ontology | None = None, kb: KnowledgeBase | None = None, result: dict | None = None,
+                 plot_dir: str | Path | None = None) -> None:
+        """``result``: a describe result already computed for ``adata`` (e.g. ``read_result(adata)``);
+        ``plot_dir``: where answers save their figures (None: no figures)."""
         self.adata, self.name, self.source = adata, name, source
+        self.plot_dir = Path(plot_dir) if plot_dir is not None else None
         self.groupby = result["groupby"] if result else groupby
         self.ontology = ontology or load_ontology()
         self._kb = kb
@@ -122,6 +138,52 @@ class DatasetSession:
     def groups(self) -> list[str]:
         return list(self.result()["groups"])
 
+    def warm_up(self) -> None:
+        """Compute now what answers share (describe result, Hallmark scores, every group's markers, the ontology's name
+        indexes), so questions are fast."""
+        for prefix in ("CL", "UBERON", "MONDO"):
+            self.ontology.standardise("cell", prefix, k=1)
+        self.pathway_scores()
+        markers = self.work.uns.get("cell2text_markers")
+        if markers is None or markers["params"]["groupby"] != self.groupby:
+            try:
+                rank_markers(self.work, self.groupby)
+            except InputError:
+                pass  # a one-cell group: the marker answers say so when asked
+
+    def pathway_scores(self) -> pd.DataFrame:
+        """Per-cell Hallmark scores (cells x gene sets, ``scanpy.tl.score_genes``), computed on first use."""
+        if PATHWAY_KEY not in self.work.obsm:
+            score_pathways(self.work, "hallmark", key_added=PATHWAY_KEY)
+        return self.work.obsm[PATHWAY_KEY]
+
+    def gene(self, symbol: str) -> str | None:
+        """The dataset's spelling of a gene symbol (case-insensitive), or None when it is not measured."""
+        return _upper_index(tuple(self.work.var_names)).get(symbol.upper())
+
+    def expression(self, gene: str) -> np.ndarray:
+        """Log-normalised expression of one measured gene in every cell."""
+        column = self.work[:, gene].X
+        return np.asarray(column.todense() if hasattr(column, "todense") else column, dtype=np.float64).ravel()
+
+    def condition_columns(self) -> list[str]:
+        """obs columns naming levels of the experiment (condition, donor, sample, ...), best first; each has 2..MAX_LEVELS values."""
+        found = []
+        for column in self.adata.obs.columns:
+            name = str(column).lower()
+            rank = next((i for i, word in enumerate(CONDITION_WORDS) if word in name), None)
+            if rank is not None and column != self.groupby and not name.endswith("_ontology_term_id") and 2 <= self.adata.obs[column].nunique() <= MAX_LEVELS:
+                found.append((rank, str(column)))
+        return [column for _, column in sorted(found)]
+
+    def levels(self, column: str) -> pd.Series:
+        """Cells per value of an obs column, in the column's order (categories) or by size."""
+        values = self.adata.obs[column]
+        counts = values.astype(str).value_counts()
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            counts = counts.reindex([str(c) for c in values.cat.categories if str(c) in counts.index])
+        return counts
+
     def group(self, name: str) -> dict:
         """One group's result; raises with the list of valid groups for an unknown name."""
         groups = self.result()["groups"]
@@ -129,6 +191,35 @@ class DatasetSession:
             shown = ", ".join(list(groups)[:20]) + (", ..." if len(groups) > 20 else "")
             raise InputError(f"there is no group '{name}' in obs['{self.groupby}']. Groups: {shown}.")
         return groups[name]
+
+
+@functools.lru_cache(maxsize=8)
+def _upper_index(names: tuple[str, ...]) -> dict[str, str]:
+    return {name.upper(): name for name in reversed(names)}  # the first spelling wins
+
+
+def auroc_test(values: np.ndarray, inside: np.ndarray, outside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Are ``values`` (cells x features) higher in the ``inside`` cells than the ``outside`` ones?
+
+    Mann-Whitney U per feature: AUROC (``U / (n_in n_out)``; 0.5 no difference, 1 every inside
+    cell higher) and the two-sided p-value.
+    """
+    u, pval = stats.mannwhitneyu(values[inside], values[outside], alternative="two-sided", axis=0)
+    return u / (inside.sum() * outside.sum()), np.nan_to_num(pval, nan=1.0)
+
+
+def fdr(pvalues) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values."""
+    return stats.false_discovery_control(np.nan_to_num(np.asarray(pvalues, dtype=float), nan=1.0))
+
+
+def figure_path(session: DatasetSession, kind: str, *names: str) -> Path | None:
+    """Where an answer's figure goes (``<plot_dir>/<kind>-<names>.png``), or None when the session draws none."""
+    if session.plot_dir is None:
+        return None
+    session.plot_dir.mkdir(parents=True, exist_ok=True)
+    slug = "-".join(re.sub(r"[^A-Za-z0-9]+", "_", n).strip("_") for n in names if n)[:80]
+    return session.plot_dir / f"{kind}-{slug or 'all'}.png"
 
 
 # --------------------------------------------------------------------------- answers
@@ -298,9 +389,16 @@ def answer_summary(session: DatasetSession) -> Answer:
     return Answer(text, "summary", {"n_cells": int(session.adata.n_obs), "n_genes": int(session.adata.n_vars), "groups": list(result["groups"])}, [])
 
 
-def cannot_tell(question: str) -> Answer:
-    """The honest answer to a question no tool covers."""
-    text = (f"{CANNOT_TELL} I can answer from the tools: which cell types are here, describe a group, why a group is called"
-            " a cell type, the evidence for a claim, a group's active pathways or marker genes, how similar two cell types are"
-            " in the Cell Ontology, and what a term means. Naming a group (e.g. 'describe CD19+ B') helps.")
+CAN_ANSWER = ("which cell types are here and which groups are a given type (e.g. 'which groups are T cells?'), describe a group,"
+              " why a group is called a cell type, the evidence for a claim, which groups are uncertain, a group's active pathways"
+              " or marker genes, which group has the highest score of a Hallmark pathway, where a gene is expressed, the genes"
+              " separating two groups, the genes of a gene set that are up, what changes between two levels of a condition"
+              " within each group, cells per metadata value, the metadata columns, how similar two cell types are in the Cell"
+              " Ontology, and what a term means")
+
+
+def cannot_tell(question: str, lead: str = "") -> Answer:
+    """The honest answer to a question no tool covers: what can be answered instead."""
+    text = (f"{lead + ' ' if lead else ''}{CANNOT_TELL} I can answer from the tools: {CAN_ANSWER}."
+            " Naming a group, a gene or a pathway (e.g. 'where is CD8A expressed?') helps.")
     return Answer(text, "cannot_tell", {"question": question}, [])

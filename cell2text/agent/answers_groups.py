@@ -1,0 +1,181 @@
+"""Chat answers across all groups: which group has the most of a pathway, which groups are a cell type, which are uncertain.
+
+Every function takes the :class:`DatasetSession` and plain arguments (names or free text, so an
+external chat model can call it as a tool) and returns an :class:`Answer` with the numbers and the
+test behind each statement.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cell2text.agent.answers import PATHWAY_KEY, Answer, DatasetSession, auroc_test, fdr, figure_path
+from cell2text.agent.claims import Claim
+from cell2text.agent.plots import bar_chart
+from cell2text.agent.tools import Thresholds, verify_cell_type
+from cell2text.agent.vocabulary import find_pathways, groups_under
+from cell2text.data.genesets import pathway_title
+from cell2text.errors import InputError
+from cell2text.tools.markers import MIN_GROUP_CELLS
+
+MAX_FDR = 0.05
+SHOWN = 10  # rows of a ranking shown in the text (all are in the data)
+_STATUS_ORDER = {"supported": 0, "unverified": 1, "contradicted": 2}
+
+
+def check_column(session: DatasetSession, column: str | None) -> str:
+    """An obs column to group cells by (default: the groups column); raises with the columns for an unknown one."""
+    column = column or session.groupby
+    if column not in session.adata.obs.columns:
+        raise InputError(f"there is no obs column '{column}'. Columns: {', '.join(map(str, session.adata.obs.columns))}.")
+    return column
+
+
+def level_activity(values: np.ndarray, labels: pd.Series, levels: list[str]) -> pd.DataFrame:
+    """Each level of ``labels`` against all other cells on one per-cell score.
+
+    Returns level, n_cells, mean, sem, auroc, pval, fdr (BH over the levels tested), most active
+    first; levels with fewer than ``MIN_GROUP_CELLS`` cells (or rest) are left out.
+    """
+    labels = labels.astype(str).to_numpy()
+    rows = []
+    for level in levels:
+        inside = labels == level
+        if inside.sum() < MIN_GROUP_CELLS or (~inside).sum() < MIN_GROUP_CELLS:
+            continue
+        auroc, pval = auroc_test(values[:, None], inside, ~inside)
+        chosen = values[inside]
+        rows.append({"level": level, "n_cells": int(inside.sum()), "mean": float(chosen.mean()),
+                     "sem": float(chosen.std(ddof=1) / np.sqrt(len(chosen))), "auroc": float(auroc[0]), "pval": float(pval[0])})
+    table = pd.DataFrame(rows, columns=["level", "n_cells", "mean", "sem", "auroc", "pval"])
+    table["fdr"] = fdr(table["pval"]) if len(table) else []
+    return table.sort_values(["auroc", "level"], ascending=[False, True]).reset_index(drop=True)
+
+
+def answer_rank_pathway(session: DatasetSession, pathway: str, by: str | None = None) -> Answer:
+    """Which group (or value of another obs column, e.g. condition) has the highest activity of a Hallmark pathway.
+
+    Per-cell scores (``scanpy.tl.score_genes`` over the set's measured genes); each group against
+    all other cells by Mann-Whitney U, AUROC as effect size, BH FDR over the groups.
+    """
+    names = find_pathways(pathway)
+    if not names:
+        return Answer(f"'{pathway}' names no Hallmark gene set, so there is no score to rank by. Name a Hallmark pathway"
+                      " (e.g. interferon alpha response, hypoxia, G2M checkpoint).", "rank_pathway", {"pathways": {}, "top": None}, [])
+    column = check_column(session, by)
+    scores = session.pathway_scores()
+    labels = session.work.obs[column]
+    levels = list(session.levels(column).index)
+    kind = "group" if column == session.groupby else "value"
+    blocks, data, plots = [], {}, []
+    for name in names:
+        title = f"{pathway_title(name)} ({name})"
+        if name not in scores.columns:
+            blocks.append(f"{title}: fewer than 5 of its genes are measured here, so it has no score.")
+            continue
+        table = level_activity(scores[name].to_numpy(), labels, levels)
+        significant = table[(table["fdr"] <= MAX_FDR) & (table["auroc"] > 0.5)]
+        lead = (f"Highest: {significant.iloc[0]['level']}." if len(significant)
+                else f"No {kind} of obs['{column}'] scores significantly higher than the other cells (FDR <= {MAX_FDR}).")
+        n_genes = session.work.uns[PATHWAY_KEY]["n_genes"][name]
+        rows = [f"{i + 1}. {r.level} ({r.n_cells} cells): AUROC {r.auroc:.2f}, FDR {r.fdr:.2g}, mean score {r.mean:.3f}"
+                for i, r in enumerate(table.head(SHOWN).itertuples())]
+        more = f"\n... and {len(table) - SHOWN} more (in the data)" if len(table) > SHOWN else ""
+        blocks.append(f"{title}, per-cell scores over its {n_genes} measured genes; each {kind} of obs['{column}'] against the"
+                      f" other cells (Mann-Whitney U, BH FDR over {len(table)} {kind}s). {lead}\n" + "\n".join(rows) + more)
+        data[name] = table.round(4).to_dict("records")
+        path = figure_path(session, "pathway", name, column)
+        if path is not None and len(table):
+            ordered = table.sort_values("mean", ascending=False)
+            plots.append(bar_chart(ordered["level"].tolist(), ordered["mean"].tolist(), ordered["sem"].tolist(),
+                                   ((ordered["fdr"] <= MAX_FDR) & (ordered["auroc"] > 0.5)).tolist(),
+                                   f"{pathway_title(name)} per {column}", "mean score (± s.e.m.)", path))
+    first = data.get(names[0], [])
+    top = next((r["level"] for r in first if r["fdr"] <= MAX_FDR and r["auroc"] > 0.5), None)
+    group = top if column == session.groupby else None
+    return Answer("\n\n".join(blocks), "rank_pathway", {"pathways": data, "by": column, "top": top}, names, group, plots)
+
+
+# --------------------------------------------------------------------------- which groups are a cell type
+def _checked(session: DatasetSession, term_id: str, label: str) -> list[dict]:
+    """The claim "group is ``term_id``" verified in every group (model head, markers, PageRank), best evidence first."""
+    checks = []
+    for name, g in session.result()["groups"].items():
+        try:
+            claim = verify_cell_type(Claim("cell_type", label, term_id), adata=session.work, groupby=session.groupby, group=name,
+                                     head=g["head"], ontology=session.ontology, ppr=session.ppr, thresholds=Thresholds())
+        except InputError:
+            continue  # a group too small to test
+        record = claim.to_dict()
+        head = next(e for e in record["evidence"] if e["source"] == "model head")
+        markers = next(e for e in record["evidence"] if e["source"] == "markers")
+        checks.append({"group": name, "status": record["status"], "reason": record["reason"], "head": head["probability"],
+                       "marker_score": markers["score"], "markers_up": markers["up"], "markers_not_up": markers["not_up"]})
+    return sorted(checks, key=lambda c: (_STATUS_ORDER[c["status"]], -(c["marker_score"] or -1), -c["head"]))
+
+
+def _check_line(check: dict) -> str:
+    markers = (f"known markers {check['marker_score']:.0%} agree (up: {', '.join(check['markers_up'][:5]) or 'none'})"
+               if check["marker_score"] is not None else "no known marker measured")
+    return f"{check['group']}: {check['status']} ({check['reason']}); model head {check['head']:.2f}; {markers}"
+
+
+def answer_find_cell_type(session: DatasetSession, cell_type: str) -> Answer:
+    """Which groups are a given cell type: the verified annotations at or below its Cell Ontology term.
+
+    When no group is annotated so, the claim is checked in every group (model head, known markers,
+    PageRank) and the answer says no with the best evidence, or names the groups where it holds.
+    """
+    found = session.ontology.read_term(cell_type, "CL")
+    if found is None:
+        return Answer(f"'{cell_type}' matches no Cell Ontology term, so I can't look for it. Try the full name or a CL id.",
+                      "find_cell_type", {"top": []}, [])
+    term = session.ontology.term(found.best.id)
+    name = f"{term.label} ({term.id})"
+    groups = session.result()["groups"]
+    annotated = groups_under(session, term.id)
+    if annotated:
+        rows = [f"- {n} ({groups[n]['n_cells']} cells): {groups[n]['cell_type']} ({groups[n]['cell_type_ontology_term_id']}),"
+                f" {groups[n]['status']}, head probability {groups[n]['confidence']:.2f}" for n in annotated]
+        text = (f"{len(annotated)} of {len(groups)} groups of obs['{session.groupby}'] are {name} or a subtype of it in the"
+                f" Cell Ontology, by their verified annotation:\n" + "\n".join(rows))
+        ids = [term.id, *dict.fromkeys(groups[n]["cell_type_ontology_term_id"] for n in annotated)]
+        return Answer(text, "find_cell_type", {"term": term.id, "top": annotated, "how": "annotation"}, ids,
+                      annotated[0] if len(annotated) == 1 else None)
+    checks = _checked(session, term.id, term.label)
+    holding = [c["group"] for c in checks if c["status"] == "supported"]
+    if holding:
+        text = (f"No group is annotated {name}, but checked now the claim holds for: {', '.join(holding)}.\n- "
+                + "\n- ".join(_check_line(c) for c in checks if c["status"] == "supported"))
+    else:
+        best = "\n- ".join(_check_line(c) for c in checks[:3])
+        text = (f"No group is {name}: none of the {len(groups)} groups of obs['{session.groupby}'] is annotated with it or a subtype,"
+                f" and checked in each group (model head, known markers, PageRank) the claim is supported in none."
+                f" Best evidence:\n- {best}")
+    return Answer(text, "find_cell_type", {"term": term.id, "top": holding, "how": "verification", "checks": checks}, [term.id],
+                  holding[0] if len(holding) == 1 else None)
+
+
+# --------------------------------------------------------------------------- uncertain groups
+def answer_uncertain(session: DatasetSession) -> Answer:
+    """Which groups have no supported cell type, and why: the verification's reason and what it would say instead."""
+    groups = session.result()["groups"]
+    rows, names, ids = [], [], []
+    for name, g in groups.items():
+        if g["status"] == "supported" and g["cell_type_ontology_term_id"]:
+            continue
+        claim = next((c for c in g["claims"] if c["kind"] == "cell_type"), None)
+        names.append(name)
+        if claim is None:
+            rows.append(f"- {name} ({g['n_cells']} cells): no cell type claim survived verification")
+            continue
+        ids.append(claim["id"])
+        alternative = f"; the tools point to {session.ontology.term(claim['alternative']).label} ({claim['alternative']})" \
+            if claim.get("alternative") else ""
+        rows.append(f"- {name} ({g['n_cells']} cells): {claim['label']} ({claim['id']}) is {claim['status']}: {claim['reason']}{alternative}")
+    if not names:
+        text = f"None: all {len(groups)} groups of obs['{session.groupby}'] have a supported cell type."
+    else:
+        text = f"{len(names)} of {len(groups)} groups of obs['{session.groupby}'] have no supported cell type:\n" + "\n".join(rows)
+    return Answer(text, "uncertain", {"top": names}, ids, names[0] if len(names) == 1 else None)
