@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
 from _common import machine, write_results
 
 from cell2text.errors import InputError
@@ -141,7 +140,7 @@ def main() -> None:
 
     def summary(column: str, ppr_column: str) -> dict:
         scored = table[column].dropna()
-        return {"rows": int(len(scored)), "mean_agreement": round(float(scored.mean()), 3),
+        return {"rows": len(scored), "mean_agreement": round(float(scored.mean()), 3),
                 "full": int((scored == 1).sum()), "partial": int((scored == 0.5).sum()),
                 "mean_ppr": round(float(table.loc[scored.index, ppr_column].dropna().mean()), 3)}
 
@@ -179,7 +178,7 @@ def main() -> None:
     ]
     report = {"machine": machine(), "rows": len(rows), "cell2text": ours, "cell2text_on_99_rows": ours_99, "peers": peers,
               "per_tissue": per_tissue.to_dict(orient="index"), "knowledge_version": knowledge.version,
-              "knowledge_rows": int(len(knowledge.table)), "predictions": table.where(table.notna(), None).to_dict(orient="records")}
+              "knowledge_rows": len(knowledge.table), "predictions": table.where(table.notna(), None).to_dict(orient="records")}
     write_results("marker_annotation", report, lines)
 
 

@@ -1,4 +1,4 @@
-"""Gene-set libraries (GMT) and the immune marker database that ship with cell2text.
+"""Gene-set libraries (GMT) that ship with cell2text (marker knowledge lives in :mod:`cell2text.knowledge`).
 
 Libraries by name: ``hallmark`` (MSigDB Hallmark v7.5.1, CC BY 4.0), ``reactome`` and
 ``wikipathways`` (from MSigDB C2:CP v7.5.1, CC0). Wherever a library name is accepted, a path to
@@ -11,8 +11,6 @@ import functools
 import re
 from importlib.resources import files
 from pathlib import Path
-
-import pandas as pd
 
 from cell2text.errors import InputError
 
@@ -83,10 +81,3 @@ def pathway_title(name: str) -> str:
         words.append(word if keep else word.lower())
     title = " ".join(words)
     return title[:1].upper() + title[1:]
-
-
-@functools.cache
-def immune_markers() -> pd.DataFrame:
-    """The immune marker database: one row per (cell type, gene), with its CL id, sign (+/-) and weight."""
-    with files("cell2text.data").joinpath("genesets", "immune_markers.tsv").open() as handle:
-        return pd.read_csv(handle, sep="\t", keep_default_na=False)

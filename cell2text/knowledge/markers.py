@@ -29,7 +29,13 @@ import pandas as pd
 
 from cell2text.data.genesets import LIBRARIES, load_gene_sets
 from cell2text.knowledge.definitions import definition_markers, term_species
-from cell2text.knowledge.genes import cd_antigens, check_species, convert_gene, data_path, detect_species
+from cell2text.knowledge.genes import (
+    cd_antigens,
+    check_species,
+    convert_gene,
+    data_path,
+    detect_species,
+)
 from cell2text.knowledge.user import read_user_markers
 from cell2text.tools.ontology import Ontology, load_ontology
 

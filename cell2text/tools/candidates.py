@@ -42,7 +42,11 @@ from cell2text.errors import InputError
 from cell2text.knowledge import MarkerKnowledge, load_markers
 from cell2text.tools.markers import group_markers
 from cell2text.tools.ontology import Ontology, load_ontology
-from cell2text.tools.pagerank import PageRankSimilarity, common_parent, pagerank_similarity
+from cell2text.tools.pagerank import (
+    PageRankSimilarity,
+    common_parent,
+    pagerank_similarity,
+)
 
 ODDS = 1.0  # odds that a query gene comes from the true type's markers rather than from anywhere
 NEGATIVE = 1.0  # a negative marker found costs this times what it would add as a positive one
@@ -211,7 +215,9 @@ def _organ_mentions(ontology: Ontology) -> dict[str, frozenset[str]]:
     Organs: CELLxGENE's organ list and the central nervous system, without blood and the lymphoid
     organs (immune cells travel: "found in the blood" does not tie a cell to blood).
     """
-    from cellxgene_ontology_guide.curated_ontology_term_lists import get_curated_ontology_term_list
+    from cellxgene_ontology_guide.curated_ontology_term_lists import (
+        get_curated_ontology_term_list,
+    )
     from cellxgene_ontology_guide.entities import CuratedOntologyTermList
 
     organs = [o for o in get_curated_ontology_term_list(CuratedOntologyTermList.ORGAN) if o in ontology and o not in _TRAVELLED]

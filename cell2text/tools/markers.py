@@ -3,15 +3,19 @@
 ``rank_markers`` runs ``scanpy.tl.rank_genes_groups`` (Wilcoxon, tie-corrected, with the fraction
 of cells expressing each gene); ``group_markers`` reads one group's table from it. For a claim
 "group G is cell type T", :func:`marker_evidence` looks up the known markers of T (and of its
-ancestors, e.g. CD3 genes for any T cell) in the bundled immune marker database and reports
-which are up in G, which are not, which the data does not measure, and a score:
+ancestors, e.g. CD3 genes for any T cell) in the marker knowledge
+(:func:`cell2text.knowledge.load_markers`, in the data's species) and reports which are up in G,
+which are not, which the data does not measure, and a score:
 
     score = sum(w_i * agree_i) / sum(w_i)   over the markers the data measures
 
 where a positive marker (``+``) agrees when it is up in the group (log fold change >= ``min_logfc``
-and adjusted p <= ``max_pval``), a negative one (``-``) when it is not up by that same test,
-and ``w_i`` is the database weight of the marker's panel shared among its genes. 1.0: every
-measured marker behaves as the cell type predicts; 0.0: none does; ``None``: nothing to measure.
+and adjusted p <= ``max_pval``) and a negative one (``-``) that is up disagrees (one that is not
+up, like most genes, is listed but not counted for the claim), and ``w_i`` is the knowledge weight shared among the genes of one concept (a pegasus panel, the
+genes of "CD16"). A positive marker that most cells of the group and of the rest express
+(``pct_in`` and ``pct_out`` >= ``SHARED``) cannot be up against the rest: it is listed as shared
+and left out of the score. 1.0: every measured marker behaves as the cell type predicts; 0.0:
+none does; ``None``: nothing to measure.
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ import anndata as ad
 import pandas as pd
 import scanpy as sc
 
-from cell2text.data.genesets import immune_markers
 from cell2text.data.io import check_group, check_groupby
 from cell2text.errors import InputError
+from cell2text.knowledge import MarkerKnowledge, detect_species, load_markers
 from cell2text.tools.ontology import Ontology, load_ontology
 
 MIN_GROUP_CELLS = 2  # a group needs at least this many cells (and the rest as many) for a test
+SHARED = 0.5  # a positive marker expressed by at least this share of the group and of the rest is untestable
 
 
 def check_test_groups(adata: ad.AnnData, groupby: str, group: str) -> None:
@@ -106,12 +111,13 @@ class MarkerEvidence:
     """Known markers of a cell type, checked in one group."""
 
     cell_type_id: str
-    marker_terms: list[str]  # CL ids whose database markers were used (the term, its ancestors, or a child)
+    marker_terms: list[str]  # CL ids whose known markers were used (the term, its ancestors, or a child)
     relation: str  # "own" (the term or its ancestors have markers) | "child" (the best-fitting descendant) | "none"
     up: list[dict] = field(default_factory=list)  # positive markers up in the group, with their numbers
     not_up: list[dict] = field(default_factory=list)  # positive markers measured but not up
     negative_ok: list[dict] = field(default_factory=list)  # negative markers not up, as expected
     negative_violated: list[dict] = field(default_factory=list)  # negative markers up, against the claim
+    shared: list[dict] = field(default_factory=list)  # positive markers most cells of the group and the rest express (not scored)
     not_measured: list[str] = field(default_factory=list)  # markers the data does not contain
     score: float | None = None  # see module docstring
 
@@ -120,14 +126,15 @@ class MarkerEvidence:
 
 
 def _marker_terms(ontology: Ontology, term_id: str, known: set[str]) -> list[str]:
-    """The term and its ancestors that have markers in the database."""
+    """The term and its ancestors that have known markers."""
     return [t for t in [term_id, *sorted(ontology.ancestors(term_id))] if t in known]
 
 
 def _check(
     table: pd.DataFrame, rows: pd.DataFrame, evidence: MarkerEvidence, min_logfc: float, max_pval: float
 ) -> MarkerEvidence:
-    rows = rows.assign(panel_size=rows.groupby(["cell_type", "weight"])["gene"].transform("count"))
+    rows = rows.sort_values("weight", ascending=False).drop_duplicates(["gene", "sign"])
+    rows = rows.assign(panel_size=rows.groupby(["cell_type_ontology_term_id", "concept"])["gene"].transform("count"))
     total = agreeing = 0.0
     for row in rows.itertuples():
         if row.gene not in table.index:
@@ -140,10 +147,16 @@ def _check(
         is_up = bool(stats["logfc"] >= min_logfc and stats["pval_adj"] <= max_pval)
         if row.sign == "+":
             agree = is_up
+            if not is_up and stats["pct_in"] >= SHARED and stats["pct_out"] >= SHARED:
+                evidence.shared.append(record)
+                continue
             (evidence.up if agree else evidence.not_up).append(record)
-        else:
-            agree = not is_up
-            (evidence.negative_ok if agree else evidence.negative_violated).append(record)
+        elif is_up:
+            agree = False
+            evidence.negative_violated.append(record)
+        else:  # a negative marker that is not up is expected of most genes: listed, not counted for the claim
+            evidence.negative_ok.append(record)
+            continue
         weight = row.weight / row.panel_size
         total += weight
         agreeing += weight if agree else 0.0
@@ -162,17 +175,20 @@ def marker_evidence(
     min_logfc: float = 0.5,
     max_pval: float = 0.05,
     key: str = "cell2text_markers",
+    knowledge: MarkerKnowledge | None = None,
 ) -> MarkerEvidence:
     """Check the known markers of ``cell_type_id`` in ``group`` against the rest of the cells.
 
-    Uses the markers of the term and of its ancestors. When none of them has markers (e.g.
-    "dendritic cell"), each descendant with markers is checked and the best-scoring one is
-    reported (``relation="child"``), which says which subtype the group fits.
+    Uses the markers of the term and of its ancestors (``knowledge``: default
+    :func:`load_markers` for the data's species, :func:`detect_species`). When none of them has
+    markers, each descendant with markers is checked and the best-scoring one is reported
+    (``relation="child"``), which says which subtype the group fits.
     """
     ontology = ontology or load_ontology()
     term_id = ontology.term(cell_type_id).id
-    database = immune_markers()
-    known = set(database["cell_type_ontology_term_id"])
+    knowledge = knowledge or load_markers(detect_species(adata, default="human"), ontology=ontology)
+    database = knowledge.table
+    known = set(knowledge.terms)
     table = group_markers(adata, groupby, group, key=key).set_index("gene")
 
     def check(terms: list[str], relation: str) -> MarkerEvidence:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from cell2text.data.genesets import LIBRARIES, immune_markers, library_path, load_gene_sets, pathway_title
+from cell2text.data.genesets import (
+    LIBRARIES,
+    library_path,
+    load_gene_sets,
+    pathway_title,
+)
 from cell2text.errors import InputError
 
 
@@ -33,14 +38,3 @@ def test_user_gmt(tmp_path):
     empty.write_text("\n")
     with pytest.raises(InputError, match="holds no gene sets"):
         load_gene_sets(empty)
-
-
-def test_marker_database_maps_to_live_cl_terms(ontology):
-    markers = immune_markers()
-    assert {"cell_type", "cell_type_ontology_term_id", "gene", "sign", "weight"} <= set(markers.columns)
-    assert set(markers["sign"]) == {"+", "-"}
-    for term_id in markers["cell_type_ontology_term_id"].unique():
-        assert not ontology.term(term_id).obsolete, term_id
-    nk = markers[markers["cell_type"] == "Natural killer cell"]
-    assert nk["cell_type_ontology_term_id"].iloc[0] == "CL:0000623"
-    assert {"CD3D", "CD3E"} <= set(nk[nk["sign"] == "-"]["gene"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cell2text.errors import InputError
+from cell2text.knowledge import MarkerKnowledge, load_markers
 from cell2text.tools.markers import group_markers, marker_evidence, rank_markers
 
 
@@ -40,7 +41,7 @@ def test_rank_markers_writes_uns_with_params(demo):
 
 def test_evidence_supports_right_type(adata):
     evidence = marker_evidence(adata, "bulk_labels", "CD19+ B", "CL:0000236")
-    assert evidence.relation == "own" and evidence.marker_terms == ["CL:0000236"]
+    assert evidence.relation == "own" and evidence.marker_terms == ["CL:0000236", "CL:0000738"]  # B cell, and leukocyte (PTPRC)
     assert evidence.score >= 0.9
     assert {"MS4A1", "CD79A"} <= {r["gene"] for r in evidence.up}
     assert "CD19" in evidence.not_measured  # CD19 is not among the 765 genes
@@ -54,7 +55,11 @@ def test_evidence_uses_ancestor_markers(adata):
 
 
 def test_evidence_falls_back_to_best_child(adata):
-    evidence = marker_evidence(adata, "bulk_labels", "Dendritic", "CL:0000451")
+    """A term with no markers up its lineage is checked through its best-fitting descendant."""
+    full = load_markers("human")
+    dendritic = full.table[full.table["cell_type_ontology_term_id"].isin(["CL:0002399", "CL:0000784"])]  # cDC2, pDC only
+    knowledge = MarkerKnowledge(dendritic.reset_index(drop=True), "human", "test")
+    evidence = marker_evidence(adata, "bulk_labels", "Dendritic", "CL:0000451", knowledge=knowledge)
     assert evidence.relation == "child"
     assert evidence.marker_terms == ["CL:0002399"]  # CD1c-positive myeloid DC fits best
     assert {"FCER1A", "CLEC10A"} <= {r["gene"] for r in evidence.up}
@@ -63,13 +68,23 @@ def test_evidence_falls_back_to_best_child(adata):
 def test_evidence_contradicts_wrong_type(adata):
     right = marker_evidence(adata, "bulk_labels", "CD56+ NK", "CL:0000623")
     wrong = marker_evidence(adata, "bulk_labels", "CD56+ NK", "CL:0000236")
-    assert right.score > 0.8 and wrong.score == 0.0
-    assert not wrong.up and wrong.not_up
+    assert right.score > 0.7 and wrong.score == 0.0
+    assert {"GNLY", "NKG7", "PRF1"} <= {r["gene"] for r in right.up}
+    assert not wrong.up and {"CD79A", "MS4A1"} <= {r["gene"] for r in wrong.not_up}
+    assert "NKG7" in {r["gene"] for r in wrong.negative_violated}  # B cells do not express NKG7
 
 
-def test_evidence_without_markers(adata):
+def test_broadly_expressed_markers_are_not_scored(adata):
+    """PTPRC (leukocyte) is in most cells of every group: it cannot be up against the rest, so it is not held against B cells."""
+    evidence = marker_evidence(adata, "bulk_labels", "CD19+ B", "CL:0000236")
+    assert "PTPRC" in {r["gene"] for r in evidence.shared}
+    assert "PTPRC" not in {r["gene"] for r in evidence.not_up}
+
+
+def test_evidence_for_a_foreign_type(adata):
     evidence = marker_evidence(adata, "bulk_labels", "CD14+ Monocyte", "CL:0000182")  # hepatocyte
-    assert evidence.relation == "none" and evidence.score is None
+    assert evidence.relation == "own" and not evidence.up
+    assert evidence.score in (None, 0.0)
 
 
 def test_bad_groups(demo):
