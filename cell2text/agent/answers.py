@@ -41,6 +41,7 @@ CANNOT_TELL = "I can't tell from this data."
 PATHWAY_KEY = "cell2text_pathways"  # obsm key of the per-cell Hallmark scores (the one the describe tools use)
 #: obs columns that describe the experiment rather than the cells, in the order a comparison prefers them.
 CONDITION_WORDS = ("condition", "treatment", "stim", "perturbation", "genotype", "time", "sample", "donor", "batch", "disease")
+N_CANDIDATES = 10  # cell types the candidate search proposes per group
 MAX_LEVELS = 30  # an obs column with more values than this is not offered as a condition or for counting
 
 
@@ -74,6 +75,7 @@ class DatasetSession:
         self._kb = kb
         self.ppr = pagerank_similarity(self.ontology, "CL")
         self._result: dict | None = result
+        self._candidates: dict[str, list] = {}
 
     @classmethod
     def open(cls, path: str | Path | None, groupby: str | None = None, **kwargs) -> DatasetSession:
@@ -139,8 +141,8 @@ class DatasetSession:
         return list(self.result()["groups"])
 
     def warm_up(self) -> None:
-        """Compute now what answers share (describe result, Hallmark scores, every group's markers, the ontology's name
-        indexes), so questions are fast."""
+        """Compute now what answers share (describe result, the ontology's name indexes, Hallmark scores, every group's
+        markers and candidate cell types), so questions are fast."""
         for prefix in ("CL", "UBERON", "MONDO"):
             self.ontology.standardise("cell", prefix, k=1)
         self.pathway_scores()
@@ -149,7 +151,20 @@ class DatasetSession:
             try:
                 rank_markers(self.work, self.groupby)
             except InputError:
-                pass  # a one-cell group: the marker answers say so when asked
+                return  # a one-cell group: the marker answers say so when asked
+        for group in self.groups:
+            self.candidates(group)
+
+    def candidates(self, group: str) -> list:
+        """Cell types the group's markers point to (:func:`cell2text.tools.candidates.rank_group`, top ``N_CANDIDATES``), cached."""
+        from cell2text.knowledge import detect_species
+        from cell2text.tools.candidates import rank_group
+
+        if group not in self._candidates:
+            species = detect_species(self.work, default="human")
+            self._candidates[group] = rank_group(self.work, self.groupby, group, species=species, k=N_CANDIDATES,
+                                                 ontology=self.ontology, ppr=self.ppr)
+        return self._candidates[group]
 
     def pathway_scores(self) -> pd.DataFrame:
         """Per-cell Hallmark scores (cells x gene sets, ``scanpy.tl.score_genes``), computed on first use."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cell2text.agent.answers import PATHWAY_KEY, Answer, DatasetSession, auroc_test, fdr, figure_path
+from cell2text.agent.answers import N_CANDIDATES, PATHWAY_KEY, Answer, DatasetSession, auroc_test, fdr, figure_path
 from cell2text.agent.claims import Claim
 from cell2text.agent.plots import bar_chart
 from cell2text.agent.tools import Thresholds, verify_cell_type
@@ -99,33 +99,58 @@ def answer_rank_pathway(session: DatasetSession, pathway: str, by: str | None = 
 
 # --------------------------------------------------------------------------- which groups are a cell type
 def _checked(session: DatasetSession, term_id: str, label: str) -> list[dict]:
-    """The claim "group is ``term_id``" verified in every group (model head, markers, PageRank), best evidence first."""
+    """The claim "group is ``term_id``" checked in every group, best evidence first.
+
+    Two tools: verification (model head, known markers, PageRank) and the candidate search over the
+    marker knowledge (is the term, or a subtype, among the group's top candidates?). The claim holds
+    for a group when verification supports it, or when the candidate search supports it and
+    verification does not contradict it (the model head only knows the types it was trained on).
+    """
     checks = []
     for name, g in session.result()["groups"].items():
         try:
             claim = verify_cell_type(Claim("cell_type", label, term_id), adata=session.work, groupby=session.groupby, group=name,
                                      head=g["head"], ontology=session.ontology, ppr=session.ppr, thresholds=Thresholds())
+            candidates = session.candidates(name)
         except InputError:
             continue  # a group too small to test
         record = claim.to_dict()
         head = next(e for e in record["evidence"] if e["source"] == "model head")
         markers = next(e for e in record["evidence"] if e["source"] == "markers")
-        checks.append({"group": name, "status": record["status"], "reason": record["reason"], "head": head["probability"],
-                       "marker_score": markers["score"], "markers_up": markers["up"], "markers_not_up": markers["not_up"]})
-    return sorted(checks, key=lambda c: (_STATUS_ORDER[c["status"]], -(c["marker_score"] or -1), -c["head"]))
+        rank, candidate = next(((i + 1, c) for i, c in enumerate(candidates)
+                                if c.id == term_id or term_id in session.ontology.ancestors(c.id)), (None, None))
+        holds = record["status"] == "supported" or (candidate is not None and candidate.status == "supported"
+                                                     and record["status"] != "contradicted")
+        checks.append({"group": name, "holds": holds, "status": record["status"], "reason": record["reason"], "head": head["probability"],
+                       "marker_score": markers["score"], "markers_up": markers["up"],
+                       "candidate": {"rank": rank, **candidate.to_dict()} if candidate else None,
+                       "best_candidate": {"id": candidates[0].id, "label": candidates[0].label} if candidates else None})
+    strength = {"supported": 0, "weak": 1, "contradicted": 2}
+    return sorted(checks, key=lambda c: (not c["holds"], strength[c["candidate"]["status"]] if c["candidate"] else 3,
+                                         _STATUS_ORDER[c["status"]], -(c["marker_score"] or -1), -c["head"]))
 
 
 def _check_line(check: dict) -> str:
     markers = (f"known markers {check['marker_score']:.0%} agree (up: {', '.join(check['markers_up'][:5]) or 'none'})"
                if check["marker_score"] is not None else "no known marker measured")
-    return f"{check['group']}: {check['status']} ({check['reason']}); model head {check['head']:.2f}; {markers}"
+    found = check["candidate"]
+    if found is not None:
+        search = (f"candidate search: {found['label']} ({found['id']}) ranked {found['rank']}, {found['status']}"
+                  f" (markers found: {', '.join(found['genes_found'][:5]) or 'none'})")
+    elif check["best_candidate"] is not None:
+        best = check["best_candidate"]
+        search = f"candidate search: not among the top {N_CANDIDATES} (best: {best['label']}, {best['id']})"
+    else:
+        search = "candidate search: no known marker among the group's genes"
+    return f"{check['group']}: verification {check['status']} ({check['reason']}); model head {check['head']:.2f}; {markers}; {search}"
 
 
 def answer_find_cell_type(session: DatasetSession, cell_type: str) -> Answer:
     """Which groups are a given cell type: the verified annotations at or below its Cell Ontology term.
 
-    When no group is annotated so, the claim is checked in every group (model head, known markers,
-    PageRank) and the answer says no with the best evidence, or names the groups where it holds.
+    When no group is annotated so, the claim is checked in every group (verification and the
+    candidate search over the marker knowledge) and the answer says no with the best evidence, or
+    names the groups where it holds.
     """
     found = session.ontology.read_term(cell_type, "CL")
     if found is None:
@@ -144,16 +169,17 @@ def answer_find_cell_type(session: DatasetSession, cell_type: str) -> Answer:
         return Answer(text, "find_cell_type", {"term": term.id, "top": annotated, "how": "annotation"}, ids,
                       annotated[0] if len(annotated) == 1 else None)
     checks = _checked(session, term.id, term.label)
-    holding = [c["group"] for c in checks if c["status"] == "supported"]
+    holding = [c["group"] for c in checks if c["holds"]]
     if holding:
-        text = (f"No group is annotated {name}, but checked now the claim holds for: {', '.join(holding)}.\n- "
-                + "\n- ".join(_check_line(c) for c in checks if c["status"] == "supported"))
+        text = (f"No group is annotated {name}, but checked now the evidence supports it for: {', '.join(holding)}.\n- "
+                + "\n- ".join(_check_line(c) for c in checks if c["holds"]))
     else:
         best = "\n- ".join(_check_line(c) for c in checks[:3])
         text = (f"No group is {name}: none of the {len(groups)} groups of obs['{session.groupby}'] is annotated with it or a subtype,"
-                f" and checked in each group (model head, known markers, PageRank) the claim is supported in none."
-                f" Best evidence:\n- {best}")
-    return Answer(text, "find_cell_type", {"term": term.id, "top": holding, "how": "verification", "checks": checks}, [term.id],
+                f" and checked in each group (verification: model head, known markers, PageRank; candidate search over the marker"
+                f" knowledge) the evidence supports it in none. Best evidence:\n- {best}")
+    ids = [term.id, *dict.fromkeys(c["candidate"]["id"] for c in checks if c["holds"] and c["candidate"])]
+    return Answer(text, "find_cell_type", {"term": term.id, "top": holding, "how": "verification", "checks": checks}, ids,
                   holding[0] if len(holding) == 1 else None)
 
 

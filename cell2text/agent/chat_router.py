@@ -31,6 +31,7 @@ from cell2text.agent.vocabulary import (
     find_pathways,
     gene_like_words,
     group_mentions,
+    without_mentions,
 )
 
 MIN_INTENT_SCORE = 0.3
@@ -129,8 +130,8 @@ class Slots:
 def read_slots(session: DatasetSession, question: str) -> Slots:
     """Everything the question names from the dataset's vocabularies."""
     mentions = group_mentions(session, question)
-    named = " ".join(m.text for m in mentions)
-    genes = [g for g in find_genes(session, question) if g not in named] or gene_like_words(question)
+    rest = without_mentions(question, mentions)
+    genes = find_genes(session, rest) or gene_like_words(rest)
     return Slots(mentions, genes, find_pathways(question), find_columns(session, question), find_levels(session, question),
                  session.condition_columns())
 
@@ -230,7 +231,11 @@ def understand_question(session: DatasetSession, question: str, last_group: str 
     if INJECTION.search(question):
         return Routed("injection", {})
     slots = read_slots(session, question)
-    intent, score = classify(question, slots)
+    if slots.mentions and not re.sub(r"[\W_]|\b(the|cells?|group|cluster|please)\b", "", without_mentions(question, slots.mentions[:1]),
+                                     flags=re.IGNORECASE):
+        intent, score = "describe_group", 1.0  # just a group's name: describe it
+    else:
+        intent, score = classify(question, slots)
     if score < MIN_INTENT_SCORE:
         return Routed("cannot_tell", {})
     first = slots.mentions[0] if slots.mentions else None

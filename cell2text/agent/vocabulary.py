@@ -106,7 +106,8 @@ class Mention:
     text: str
     groups: list[str]
     term: str | None = None  # the CL term the text names, when it was read as a cell type
-    start: int = 0
+    start: int = 0  # where it is in the question
+    end: int = 0
 
 
 def _group_names(session: DatasetSession) -> list[tuple[str, list[str]]]:
@@ -160,13 +161,13 @@ def group_mentions(session: DatasetSession, text: str) -> list[Mention]:
         name = match.group("name").rstrip("?.,")
         exact = [g for g in groups if g.lower() == name.lower()]
         if exact:
-            mentions.append(Mention(match.group(0), exact, start=match.start()))
+            mentions.append(Mention(match.group(0), exact, start=match.start(), end=match.end()))
             text = _blank(text, match.start(), match.end())
     for name, named in _group_names(session):
         if name.isdigit():
             continue  # numbered clusters only as "cluster 3"
         while (match := _find_name(text, name)) is not None:
-            mentions.append(Mention(match.group(0), list(named), start=match.start()))
+            mentions.append(Mention(match.group(0), list(named), start=match.start(), end=match.end()))
             text = _blank(text, match.start(), match.end())
     words = [(m.group(0), m.start(), m.end()) for m in re.finditer(r"[\w+\-/.]+", text)]
     genes = set(session.work.var_names)
@@ -184,11 +185,21 @@ def group_mentions(session: DatasetSession, text: str) -> list[Mention]:
             threshold = MIN_CELL_PHRASE_SCORE if re.search(r"\bcells?\b", phrase, re.IGNORECASE) else MIN_TERM_SCORE
             if found is None or found[1] < threshold or found[0] == "CL:0000000":
                 continue
-            mentions.append(Mention(phrase, groups_under(session, found[0]), found[0], chunk[0][1]))
+            core = re.sub(r"\s+cells?$", "", phrase, flags=re.IGNORECASE)
+            named = [g for g in groups if len(core) > 2 and _find_name(g, core) is not None]  # "CD4 T" in "Naive CD4 T"
+            candidates = list(dict.fromkeys(groups_under(session, found[0]) + named))
+            mentions.append(Mention(phrase, candidates, found[0], chunk[0][1], chunk[-1][2]))
             for i in range(first, first + size):
                 words[i] = ("", 0, 0)
         size -= 1
     return sorted(mentions, key=lambda m: m.start)
+
+
+def without_mentions(text: str, mentions: list[Mention]) -> str:
+    """The text with every group mention blanked out (so "CD4" in "Naive CD4 T" is not read as a gene)."""
+    for mention in mentions:
+        text = _blank(text, mention.start, mention.end)
+    return text
 
 
 def resolve_groups(session: DatasetSession, text: str) -> list[str]:
