@@ -34,7 +34,7 @@ def kb_build(
 @kb_app.command("query")
 def kb_query(
     text: Annotated[str, typer.Argument(help="What to look for, in words.")],
-    kind: Annotated[Optional[str], typer.Option("--kind", help="cell_type, tissue, disease or pathway.")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="cell_type, tissue, disease, pathway or markers.")] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many hits.")] = 5,
     scope: ScopeOption = "cellxgene",
     as_json: JsonOption = False,

@@ -1,7 +1,10 @@
-"""The documents of the knowledge base: ontology terms and gene sets, each with citable metadata.
+"""The documents of the knowledge base: ontology terms, gene sets and marker genes, each with citable metadata.
 
 Every document carries ``curie`` (the ontology id or gene-set name), ``kind`` (cell_type | tissue |
-disease | pathway), ``label``, ``source`` (ontology release or gene-set library version) and ``url``.
+disease | pathway | markers), ``label``, ``source`` (ontology release, gene-set library version or
+marker knowledge version) and ``url``. A ``markers`` document lists one cell type's known marker
+genes ("pulmonary alveolar type 2 cell: positive markers SFTPC, SFTPB, ..."), so retrieval and chat
+can answer "which cell types express SFTPC".
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ from dataclasses import dataclass
 import networkx as nx
 
 from cell2text.data.genesets import LIBRARIES, load_gene_sets, pathway_title
+from cell2text.knowledge import MarkerKnowledge, load_markers
 from cell2text.tools.ontology import Ontology
 
 KINDS = {"CL": "cell_type", "UBERON": "tissue", "MONDO": "disease"}
+MARKERS = "markers"  # the kind of marker documents
+MAX_NEGATIVE = 6
 #: Gene-set libraries indexed, with the version in their file name.
 GENESET_VERSION = "MSigDB v7.5.1"
 #: Document length drives build time (MiniLM attention is quadratic): keep the informative start.
@@ -56,6 +62,22 @@ def geneset_document(library: str, name: str, genes: list[str]) -> Document:
     return Document(f"geneset:{library}:{name}", text, metadata)
 
 
+def marker_document(knowledge: MarkerKnowledge, ontology: Ontology, term_id: str) -> Document:
+    """One cell type's known markers as text: strongest first (``MAX_GENES`` positive, ``MAX_NEGATIVE`` negative)."""
+    term = ontology.term(term_id)
+    positive = sorted(knowledge.positive(term_id).items(), key=lambda gw: (-gw[1], gw[0]))[:MAX_GENES]
+    negative = sorted(knowledge.negative(term_id).items(), key=lambda gw: (-gw[1], gw[0]))[:MAX_NEGATIVE]
+    parts = [f"{term.label}: marker genes"]
+    if positive:
+        parts.append(f"; positive markers (expressed): {', '.join(g for g, _ in positive)}")
+    if negative:
+        parts.append(f"; negative markers (not expressed): {', '.join(g for g, _ in negative)}")
+    sources = ", ".join(sorted(set(knowledge.rows(term_id)["source"])))
+    metadata = {"curie": term.id, "kind": MARKERS, "label": term.label, "source": f"cell2text markers {knowledge.version} ({sources})",
+                "url": term.url, "n_genes": len(knowledge.positive(term_id))}
+    return Document(f"markers:{term.id}", "".join(parts) + ".", metadata)
+
+
 def scoped_terms(ontology: Ontology, prefix: str, scope: str) -> list[str]:
     """Live terms of one ontology to index: all of them for scope "full"; for "cellxgene" all CL,
     the UBERON tissues/organs/systems CELLxGENE groups data by and their children, and MONDO
@@ -77,8 +99,8 @@ def scoped_terms(ontology: Ontology, prefix: str, scope: str) -> list[str]:
     return [t for t in live if t in keep]
 
 
-def documents(ontology: Ontology, scope: str = "cellxgene") -> Iterator[Document]:
-    """Every document of the knowledge base, terms first, then gene sets."""
+def documents(ontology: Ontology, scope: str = "cellxgene", knowledge: MarkerKnowledge | None = None) -> Iterator[Document]:
+    """Every document of the knowledge base: terms, then gene sets, then marker genes (human knowledge by default)."""
     for prefix in ontology.prefixes:
         if prefix in KINDS:
             for term_id in scoped_terms(ontology, prefix, scope):
@@ -86,3 +108,7 @@ def documents(ontology: Ontology, scope: str = "cellxgene") -> Iterator[Document
     for library in LIBRARIES:
         for name, genes in load_gene_sets(library).items():
             yield geneset_document(library, name, genes)
+    knowledge = knowledge or load_markers("human", ontology=ontology)
+    for term_id in knowledge.terms:
+        if knowledge.positive(term_id):
+            yield marker_document(knowledge, ontology, term_id)

@@ -1,10 +1,10 @@
-"""The Chroma knowledge base: definitions of ontology terms and gene sets, retrieved by meaning.
+"""The Chroma knowledge base: definitions of ontology terms, gene sets and marker genes, retrieved by meaning.
 
 Built on first use into ``<cache>/kb/`` (an embedded ``PersistentClient``), or kept on a shared
 Chroma server when ``CELL2TEXT_KB_URL`` is set (``HttpClient``). The collection records a
-fingerprint of what it was built from (ontology releases, gene-set version, embedding model,
-scope); a knowledge base from another release is rebuilt, and a corrupt one is wiped and rebuilt,
-each with a message saying so.
+fingerprint of what it was built from (ontology releases, gene-set version, marker knowledge
+version, embedding model, scope); a knowledge base from another release is rebuilt, and a corrupt
+one is wiped and rebuilt, each with a message saying so.
 """
 
 from __future__ import annotations
@@ -22,15 +22,17 @@ from tqdm import tqdm
 
 from cell2text.config import get_settings
 from cell2text.errors import InputError
-from cell2text.kb.documents import GENESET_VERSION, KINDS, documents
+from cell2text.kb.documents import GENESET_VERSION, KINDS, MARKERS, Document, documents
 from cell2text.kb.embeddings import MODEL_NAME, embedding_function
+from cell2text.knowledge import load_markers
 from cell2text.tools.ontology import Ontology, load_ontology
 
 log = logging.getLogger(__name__)
 
 SCHEMA = 1  # bump when the document format changes
 SCOPES = ("cellxgene", "full")
-ALL_KINDS = ("cell_type", "tissue", "disease", "pathway")
+ALL_KINDS = ("cell_type", "tissue", "disease", "pathway", MARKERS)
+PRECOMPUTED = "vectors.npz"
 _BATCH = 256
 
 
@@ -72,20 +74,33 @@ def embed(texts: list[str], *, progress: bool = True) -> np.ndarray:
     return vectors
 
 
-def shipped_embeddings(fingerprint: str, ids: list[str]) -> np.ndarray | None:
-    """Precomputed embeddings shipped with the package for this fingerprint, in ``ids`` order (None if absent).
+def digest(text: str) -> str:
+    """A short content hash of a document's text: shipped vectors are reused only for the same text."""
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
-    ``scripts/precompute_kb.py`` writes them for the shipped ontology releases, so the first
-    build takes seconds instead of minutes; any other release (a user's .obo) is embedded live.
+
+def shipped_embeddings(docs: list[Document]) -> tuple[np.ndarray, list[int]]:
+    """Precomputed embeddings shipped with the package, in ``docs`` order, and the positions still to embed.
+
+    ``scripts/precompute_kb.py`` writes them (``precomputed/vectors.npz``: ids, text digests,
+    float16 vectors, model name) for the shipped releases and knowledge, so the first build takes
+    seconds; a document whose text differs (another release, a changed marker table, a user's .obo)
+    is embedded live.
     """
-    path = Path(str(files("cell2text.kb").joinpath("precomputed", f"{fingerprint}.npz")))
+    vectors = np.zeros((len(docs), 384), dtype=np.float32)
+    path = Path(str(files("cell2text.kb").joinpath("precomputed", PRECOMPUTED)))
     if not path.is_file():
-        return None
+        return vectors, list(range(len(docs)))
     with np.load(path, allow_pickle=False) as stored:
-        position = {doc_id: i for i, doc_id in enumerate(stored["ids"].tolist())}
-        if set(position) != set(ids):
-            return None
-        return stored["vectors"][[position[i] for i in ids]].astype(np.float32)
+        if str(stored["model"]) != MODEL_NAME:
+            return vectors, list(range(len(docs)))
+        position = {(i, d): n for n, (i, d) in enumerate(zip(stored["ids"].tolist(), stored["digests"].tolist()))}
+        found = [(k, position.get((doc.id, digest(doc.text)))) for k, doc in enumerate(docs)]
+        hits = [(k, n) for k, n in found if n is not None]
+        if hits:
+            rows, columns = zip(*hits)
+            vectors[list(rows)] = stored["vectors"][list(columns)].astype(np.float32)
+    return vectors, [k for k, n in found if n is None]
 
 
 class KnowledgeBase:
@@ -115,6 +130,7 @@ class KnowledgeBase:
             raise InputError(f"unknown knowledge-base scope '{scope}'. Use one of: {', '.join(SCOPES)}.")
         settings = get_settings()
         self.ontology = ontology or load_ontology()
+        self.knowledge = load_markers("human", ontology=self.ontology)  # the marker documents
         self.scope = scope
         self.url = url or settings.kb_url
         self.path = None if self.url else Path(path) if path else settings.cache_dir / "kb"
@@ -125,7 +141,7 @@ class KnowledgeBase:
         self._collection = None
 
     def _fingerprint(self) -> str:
-        parts = [f"schema {SCHEMA}", self.ontology.version, GENESET_VERSION, MODEL_NAME, self.scope]
+        parts = [f"schema {SCHEMA}", self.ontology.version, GENESET_VERSION, f"markers {self.knowledge.version}", MODEL_NAME, self.scope]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     def _connect(self):
@@ -171,16 +187,16 @@ class KnowledgeBase:
             reason = "as asked (--force)" if force else "because it was built from other releases or is incomplete"
             self.messages.append(f"Rebuilding the knowledge base {reason}.")
             self._client.delete_collection(self.name)
-        docs = list(documents(self.ontology, self.scope))
+        docs = list(documents(self.ontology, self.scope, self.knowledge))
         collection = self._client.create_collection(
             self.name,
             embedding_function=embedding_function(),
             metadata={"hnsw:space": "cosine", "fingerprint": self.fingerprint, "complete": "no",
-                      "ontology": self.ontology.version, "genesets": GENESET_VERSION, "model": MODEL_NAME},
+                      "ontology": self.ontology.version, "genesets": GENESET_VERSION, "markers": self.knowledge.version, "model": MODEL_NAME},
         )
-        vectors = shipped_embeddings(self.fingerprint, [d.id for d in docs])
-        if vectors is None:
-            vectors = embed([d.text for d in docs], progress=progress)
+        vectors, missing = shipped_embeddings(docs)
+        if missing:
+            vectors[missing] = embed([docs[i].text for i in missing], progress=progress)
         for start in range(0, len(docs), _BATCH * 8):
             batch = slice(start, start + _BATCH * 8)
             collection.add(ids=[d.id for d in docs[batch]], documents=[d.text for d in docs[batch]],
@@ -190,7 +206,8 @@ class KnowledgeBase:
         metadata.pop("hnsw:space", None)  # fixed at creation; chromadb refuses to modify it
         collection.modify(metadata=metadata)
         self._collection = collection
-        self.messages.append(f"Built the knowledge base: {len(docs):,} documents ({self.ontology.version}; {GENESET_VERSION}).")
+        self.messages.append(f"Built the knowledge base: {len(docs):,} documents ({self.ontology.version}; {GENESET_VERSION};"
+                             f" markers {self.knowledge.version}).")
         return len(docs)
 
     @property

@@ -24,9 +24,11 @@ def kb(tmp_path_factory):
 
 
 def test_built_with_citable_metadata(kb, ontology):
-    counts = {kind: len(kb.collection.get(where={"kind": kind}, include=[])["ids"]) for kind in ("cell_type", "tissue", "disease", "pathway")}
+    kinds = ("cell_type", "tissue", "disease", "pathway", "markers")
+    counts = {kind: len(kb.collection.get(where={"kind": kind}, include=[])["ids"]) for kind in kinds}
     assert counts["cell_type"] == len(ontology.ids("CL"))
     assert counts["pathway"] == 50 + 1615 + 664
+    assert counts["markers"] == len([t for t in kb.knowledge.terms if kb.knowledge.positive(t)]) > 500
     assert counts["tissue"] > 1000 and counts["disease"] > 3000
     hit = kb.get("CL:0000236")
     assert hit.label == "B cell" and hit.kind == "cell_type"
@@ -61,10 +63,18 @@ def test_semantic_step_of_the_standardiser(kb, ontology):
     assert kb.standardise("Tregs").best.id == "CL:0000815"  # string matches still come first
 
 
+def test_marker_documents_answer_which_cell_types_express_a_gene(kb):
+    hits = kb.query("which cell types express SFTPC", kind="markers", k=5)
+    assert "CL:0002063" in [h.curie for h in hits]  # pulmonary alveolar type 2 cell
+    assert all(h.kind == "markers" and "SFTPC" in h.text for h in hits[:1])
+    # MiniLM reads gene lists loosely (tools.candidates.rank_cell_types is exact): B cell is near the top, not first
+    assert "CL:0000236" in [h.curie for h in kb.query("cell type with markers MS4A1, CD79A, CD19", kind="markers", k=5)]
+
+
 def test_shipped_embeddings_match_the_model(kb):
-    docs = list(documents(kb.ontology, kb.scope))
-    shipped = shipped_embeddings(kb.fingerprint, [d.id for d in docs])
-    assert shipped is not None, "precomputed embeddings missing: run scripts/precompute_kb.py"
+    docs = list(documents(kb.ontology, kb.scope, kb.knowledge))
+    shipped, missing = shipped_embeddings(docs)
+    assert missing == [], f"{len(missing)} documents have no precomputed embedding: run scripts/precompute_kb.py"
     rng = np.random.default_rng(0)
     sample = rng.choice(len(docs), 24, replace=False)
     live = embed([docs[i].text for i in sample], progress=False)
