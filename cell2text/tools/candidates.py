@@ -33,6 +33,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import anndata as ad
 import networkx as nx
@@ -241,7 +242,7 @@ def _tissue_terms(tissue: str, ontology: Ontology, knowledge: MarkerKnowledge) -
     lung), or every source that describes it names only unrelated tissues (a cortical neuron's
     markers, given breast; a source row without a tissue means anywhere).
     """
-    term_id = _tissue_id(tissue, ontology)
+    term_id = tissue_id(tissue, ontology)
     parts = {term_id} | ontology.descendants(term_id)
     related = parts | ontology.ancestors(term_id)
     names = {n.lower() for p in parts for n in (ontology.term(p).label, *ontology.term(p).synonyms) if len(n) > 3}
@@ -260,7 +261,7 @@ def _tissue_terms(tissue: str, ontology: Ontology, knowledge: MarkerKnowledge) -
     return frozenset(tied), frozenset(foreign)
 
 
-def _tissue_id(tissue: str, ontology: Ontology) -> str:
+def tissue_id(tissue: str, ontology: Ontology) -> str:
     """A tissue as a UBERON id: a CURIE as given, free text through the standardiser."""
     result = ontology.standardise(tissue, prefix="UBERON")
     if result.best is None or result.unsure:
@@ -410,3 +411,56 @@ def rank_cell_types(
 def rank_group(adata: ad.AnnData, groupby: str, group: str, **kwargs) -> list[Candidate]:
     """:func:`rank_cell_types` on one group's markers against the rest (:func:`group_markers`)."""
     return rank_cell_types(group_markers(adata, groupby, group), **kwargs)
+
+
+# --------------------------------------------------------------------------- marker tables from files
+_CLUSTER_COLUMNS = ("cluster", "group", "cell_type", "clusters")
+_GENE_COLUMNS = ("gene", "names", "genes", "symbol", "feature")
+_DE_COLUMNS = {  # the DE-table columns of scanpy's rank_genes_groups_df and Seurat's FindAllMarkers, as group_markers() names them
+    "logfc": ("logfc", "avg_log2fc", "avg_logfc", "logfoldchanges", "log2fc"),
+    "pval_adj": ("pval_adj", "p_val_adj", "pvals_adj", "padj", "fdr"),
+    "pct_in": ("pct_in", "pct.1", "pct_nz_group"),
+    "pct_out": ("pct_out", "pct.2", "pct_nz_reference"),
+}
+
+
+def read_marker_table(path: str | Path, *, top: int = 10) -> dict[str, list[str] | pd.DataFrame]:
+    """Cluster -> its markers, from a CSV/TSV file, for :func:`rank_cell_types`.
+
+    Two layouts: one row per cluster (columns ``cluster`` and ``genes``, the genes comma- or
+    space-separated, best first), or one row per (cluster, gene) as scanpy's
+    ``rank_genes_groups_df`` (``group``, ``names``, ``logfoldchanges``, ``pvals_adj``,
+    ``pct_nz_group``, ``pct_nz_reference``) or Seurat's ``FindAllMarkers`` (``cluster``, ``gene``,
+    ``avg_log2FC``, ``p_val_adj``, ``pct.1``, ``pct.2``) writes it: the first ``top`` genes of each
+    cluster with a positive log fold change, in file order, as a DE table (so ``pct_in`` gives
+    absolute detection) when the statistics are there.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InputError(f"marker file '{path}' not found. Pass a CSV/TSV with columns cluster,genes or a rank_genes_groups / FindAllMarkers table.")
+    try:
+        table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise InputError(f"could not read '{path.name}' as a table ({type(exc).__name__}). Pass a CSV or TSV file.") from exc
+    columns = {str(c).strip().lower(): c for c in table.columns}
+    cluster = next((columns[c] for c in _CLUSTER_COLUMNS if c in columns), None)
+    gene = next((columns[c] for c in _GENE_COLUMNS if c in columns), None)
+    if cluster is None or gene is None:
+        msg = f"'{path.name}' needs a cluster column ({'/'.join(_CLUSTER_COLUMNS)}) and a gene column ({'/'.join(_GENE_COLUMNS)});"
+        raise InputError(msg + f" found: {', '.join(map(str, table.columns))}.")
+    if table.empty:
+        raise InputError(f"'{path.name}' has no rows. Pass one row per cluster or per (cluster, gene).")
+    if table[cluster].is_unique:  # one row per cluster: the gene list in one cell
+        return {str(c): [g for g in re.split(r"[,;\s]+", genes) if g] for c, genes in zip(table[cluster], table[gene])}
+    stats = {name: next((columns[c] for c in names if c in columns), None) for name, names in _DE_COLUMNS.items()}
+    result: dict[str, list[str] | pd.DataFrame] = {}
+    for name, rows in table.groupby(cluster, sort=False):
+        de = pd.DataFrame({"gene": rows[gene].str.strip()})
+        for key, column in stats.items():
+            if column is not None:
+                de[key] = pd.to_numeric(rows[column], errors="coerce").to_numpy()
+        if "logfc" in de.columns:
+            de = de[de["logfc"] > 0]
+        de = de[de["gene"] != ""].head(top)
+        result[str(name)] = de.reset_index(drop=True) if len(de.columns) > 1 else de["gene"].tolist()
+    return result
