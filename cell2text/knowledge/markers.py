@@ -14,8 +14,8 @@
 
 Every row: CL id, cl_label, species, tissue (UBERON id or empty), gene, sign (+/-), weight,
 source, basis, concept (rows of one concept stand for one marker: the genes of "CD16", or a
-source's panel). Genes are written in the requested species' symbols: "both" rows convert from
-HGNC through orthologs, rows of the other species likewise at ``CROSS_SPECIES`` weight; terms
+source's panel of one cell type). Genes are written in the requested species' symbols: "both"
+rows convert from HGNC through orthologs, rows of the other species likewise at ``CROSS_SPECIES`` weight; terms
 specific to the other species ("..., mouse") are left out.
 """
 
@@ -103,7 +103,7 @@ def _curated() -> pd.DataFrame:
     table = pd.read_csv(data_path("curated_markers.tsv"), sep="\t", dtype=str, keep_default_na=False)
     table["weight"] = table["weight"].astype(float)
     table["source"] = "curated"
-    table["concept"] = "curated: " + table["cell_type"] + " " + table["gene"]
+    table["concept"] = "curated: " + table["cell_type"]  # one panel per cell type
     return table
 
 
@@ -160,7 +160,7 @@ def _load(species: str, extra: tuple[str, int | None] | None, ontology: Ontology
         user = read_user_markers(extra[0], ontology)
         user_species = detect_species(user["gene"], default=species)
         parts.append(user.assign(species=user_species, tissue="", source=f"user {Path(extra[0]).name}",
-                                 concept="user: " + user["cell_type"] + " " + user["gene"]))
+                                 concept="user: " + user["cell_type"]))
     table = pd.concat([_in_species(p, species, ontology) for p in parts], ignore_index=True)[COLUMNS]
     table = table.sort_values(["cell_type_ontology_term_id", "sign", "weight", "gene"], ascending=[True, True, False, True],
                               kind="stable").reset_index(drop=True)

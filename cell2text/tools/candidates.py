@@ -15,8 +15,9 @@
 * **negative markers** (own and inherited) among the query genes subtract what they would add as
   positives; one with weight >= 0.5 contradicts the term (``-low`` markers only lower it);
 * **absolute detection** (DE tables): a defining concept (weight >= 0.75; the term's or an
-  ancestor's, e.g. "CD8" = CD8A, CD8B) whose measured genes are detected in fewer than
-  ``min_detection`` of the group's cells contradicts the term, whatever the other groups look like;
+  ancestor's: "CD8" = CD8A, CD8B from a CL label, or a curated or pegasus panel) none of whose
+  measured genes is detected in more than ``min_detection`` of the group's cells contradicts the
+  term, whatever the other groups look like;
 * **tissue prior**: terms whose rows, label or definition tie them to the given tissue (UBERON id
   or free text, with its part_of lineage) gain ``TISSUE_PRIOR``; terms described only in other
   tissues lose ``FOREIGN``;
@@ -123,19 +124,46 @@ def _query(markers, min_logfc: float, max_pval: float, n_top: int, spelling: dic
 
 
 # --------------------------------------------------------------------------- the knowledge, indexed
+@dataclass(frozen=True)
+class _View:
+    """One term's markers with its lineage's."""
+
+    positive: dict[str, float]  # own and inherited positive markers -> weight
+    negative: dict[str, float]  # own and inherited negative markers (own signs win)
+    defining: dict[str, tuple[str, ...]]  # concept -> genes, own and inherited, weight >= DEFINING
+    distinct: frozenset[str]  # own positive markers that no ancestor has
+    levels: int  # how many of its ancestors have markers
+
+
 @dataclass
 class _Index:
-    """Per-term markers with their lineage's, and gene specificity, for one knowledge and ontology."""
+    """Per-term markers (own, and shared by most subtypes), gene specificity and tissues, for one knowledge and ontology."""
 
-    positive: dict[str, dict[str, float]]  # own and inherited positive markers -> weight
-    distinct: dict[str, set[str]]  # own positive markers that no ancestor has
-    negative: dict[str, dict[str, float]]  # own and inherited negative markers (own signs win)
-    defining: dict[str, dict[str, tuple[str, ...]]]  # concept -> genes, own and inherited, weight >= DEFINING
+    ontology: Ontology
+    own_positive: dict[str, dict[str, float]]
+    own_negative: dict[str, dict[str, float]]
+    own_defining: dict[str, dict[str, tuple[str, ...]]]
     background: dict[str, float]  # gene -> share of lineages it marks
     tissues: dict[str, set[str]]  # term -> UBERON ids of its rows; "" when a source describes it without a tissue
-    known: set[str]  # terms with markers of their own
-    levels: dict[str, int]  # term -> how many of its ancestors have markers
+    known: set[str]  # terms with positive markers of their own
     spelling: dict[str, str]  # upper-case symbol -> the knowledge's spelling
+    views: dict[str, _View] = field(default_factory=dict)
+
+    def view(self, term: str) -> _View:
+        """A term's markers with its lineage's (any CL term: one without markers inherits its ancestors')."""
+        if term not in self.views:
+            lineage = self.ontology.ancestors(term) & (self.known | self.own_negative.keys())
+            inherited: dict[str, float] = {}
+            for a in lineage:
+                for g, w in self.own_positive.get(a, {}).items():
+                    inherited[g] = max(w, inherited.get(g, 0.0))
+            own, own_negative = self.own_positive.get(term, {}), self.own_negative.get(term, {})
+            negative = {g: w for a in lineage for g, w in self.own_negative.get(a, {}).items() if g not in own} | own_negative
+            concepts = {c: g for a in lineage for c, g in self.own_defining.get(a, {}).items()} | self.own_defining.get(term, {})
+            defining = {c: kept for c, g in concepts.items() if (kept := tuple(x for x in g if x not in negative))}
+            positive = {g: w for g, w in (inherited | own).items() if g not in own_negative}
+            self.views[term] = _View(positive, negative, defining, frozenset(set(own) - set(inherited)), len(lineage & self.known))
+        return self.views[term]
 
 
 def _shared_markers(knowledge: MarkerKnowledge, ontology: Ontology) -> dict[str, dict[str, float]]:
@@ -173,35 +201,23 @@ def _index(knowledge: MarkerKnowledge, ontology: Ontology) -> _Index:
     shared = _shared_markers(knowledge, ontology)
     own_positive = {t: {g: w for g, w in shared.get(t, {}).items() if g not in knowledge.negative(t)} | knowledge.positive(t)
                     for t in set(knowledge.terms) | set(shared)}
-    known = set(own_positive) | set(knowledge.terms)
-    lineage = {t: ontology.ancestors(t) & known for t in known}
+    own_positive = {t: genes for t, genes in own_positive.items() if genes}
+    own_negative = {t: knowledge.negative(t) for t in knowledge.terms if knowledge.negative(t)}
     table = knowledge.table
     strong = table[(table["weight"] >= DEFINING) & (table["sign"] == "+")]
     own_defining = {t: {c: tuple(rows["gene"]) for c, rows in group.groupby("concept")}
                     for t, group in strong.groupby("cell_type_ontology_term_id")}
-    positive, distinct, negative, defining = {}, {}, {}, {}
-    for t in known:
-        inherited = {}
-        for a in lineage[t]:
-            for g, w in own_positive.get(a, {}).items():
-                inherited[g] = max(w, inherited.get(g, 0.0))
-        own = own_positive.get(t, {})
-        negative[t] = {g: w for a in lineage[t] for g, w in knowledge.negative(a).items() if g not in own} | knowledge.negative(t)
-        positive[t] = {g: w for g, w in (inherited | own).items() if g not in knowledge.negative(t)}
-        distinct[t] = set(own) - set(inherited)
-        concepts = {c: g for a in lineage[t] for c, g in own_defining.get(a, {}).items()} | own_defining.get(t, {})
-        defining[t] = {c: kept for c, g in concepts.items() if (kept := tuple(x for x in g if x not in negative[t]))}
+    known = set(own_positive)
     carriers: dict[str, set[str]] = {}
     for t, genes in own_positive.items():
         for g in genes:
             carriers.setdefault(g, set()).add(t)
-    tops = {g: len([t for t in having if not lineage[t] & having]) for g, having in carriers.items()}
+    tops = {g: sum(1 for t in having if not ontology.ancestors(t) & having) for g, having in carriers.items()}
     total = sum(tops.values())
-    background = {g: n / total for g, n in tops.items()}
     described = table[~table["source"].str.startswith("CL ")]  # CL's own rows say nothing about where a type occurs
     tissues = {t: set(rows["tissue"]) for t, rows in described.groupby("cell_type_ontology_term_id")}
-    return _Index(positive, distinct, negative, defining, background, tissues, {t for t in known if own_positive.get(t)},
-                  {t: len(lineage[t]) for t in known}, {g.upper(): g for g in knowledge.genes()})
+    return _Index(ontology, own_positive, own_negative, own_defining, {g: n / total for g, n in tops.items()}, tissues, known,
+                  {g.upper(): g for g in knowledge.genes()})
 
 
 def _gain(index: _Index, gene: str, share: float) -> float:
@@ -274,7 +290,8 @@ def tissue_id(tissue: str, ontology: Ontology) -> str:
 def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str], frozenset[str]], min_detection: float,
            ontology: Ontology) -> Candidate:
     """One term's candidate record (before the ontology step)."""
-    markers, negative = index.positive.get(term, {}), index.negative.get(term, {})
+    view = index.view(term)
+    markers, negative = view.positive, view.negative
     found = [g for g in query.genes if g in markers]
     negatives = [g for g in query.genes if g in negative]
     measurable = markers.keys() if query.table is None else markers.keys() & set(query.table.index)
@@ -282,9 +299,9 @@ def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str]
     support = sum(query.weight(g) * _gain(index, g, markers[g] / mass) for g in found)
     penalty = NEGATIVE * sum(query.weight(g) * _gain(index, g, negative[g] / mass) for g in negatives)
     in_tissue = "tied" if term in tissue[0] else "foreign" if term in tissue[1] else None
-    prior = {"tied": TISSUE_PRIOR, "foreign": -FOREIGN, None: 0.0}[in_tissue] - SPECIFIC * index.levels.get(term, 0)
+    prior = {"tied": TISSUE_PRIOR, "foreign": -FOREIGN, None: 0.0}[in_tissue] - SPECIFIC * view.levels
     score = support - penalty + prior
-    defining = index.defining.get(term, {})
+    defining = view.defining
     missing = sorted({g for genes in defining.values() for g in genes} - set(query.genes))
     detection, absent = {}, []
     if query.table is not None and "pct_in" in query.table.columns:
@@ -292,10 +309,10 @@ def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str]
             measured = [g for g in genes if g in query.table.index]
             for g in measured:
                 detection[g] = round(float(query.table.at[g, "pct_in"]), 3)
-            if measured and max(detection[g] for g in measured) < min_detection:
+            if measured and max(detection[g] for g in measured) <= min_detection:
                 absent.append(f"{concept.split(': ')[-1]} ({', '.join(f'{g} {detection[g]:.0%}' for g in measured)})")
     strong_negatives = [g for g in negatives if negative[g] >= CONTRADICTING_NEGATIVE]
-    distinct = [g for g in found if g in index.distinct.get(term, set())]
+    distinct = [g for g in found if g in view.distinct]
     if absent:
         status, reason = "contradicted", f"its defining markers are detected in almost none of the group's cells: {'; '.join(absent)}"
     elif strong_negatives:
@@ -384,7 +401,8 @@ def rank_cell_types(
         Loaded resources; default :func:`load_markers` for ``species``, the shipped ontology and
         its symmetric PPR similarity.
     min_detection
-        A defining marker concept detected in fewer than this share of the group's cells contradicts.
+        A defining marker concept none of whose genes is detected in more than this share of the
+        group's cells contradicts the term (5%: almost none).
 
     Returns
     -------
@@ -402,10 +420,37 @@ def rank_cell_types(
         raise InputError(f"none of the genes ({shown}) is a known {knowledge.species} marker. Check the symbols and --species.")
     places = _tissue_terms(tissue, ontology, knowledge) if tissue else (frozenset(), frozenset())
     hit = set(query.genes)
-    scored = [_score(t, query, index, places, min_detection, ontology) for t in index.known if hit & index.positive[t].keys()]
+    scored = [_score(t, query, index, places, min_detection, ontology) for t in index.known if hit & index.view(t).positive.keys()]
     scored.sort(key=lambda c: (c.status == "contradicted", -c.score, len(ontology.ancestors(c.id)), c.id))  # ties: the general term
     settled = _settle(scored, ontology, ppr or pagerank_similarity(ontology, "CL"))
     return settled[:k]
+
+
+def check_cell_type(
+    markers: Sequence[str] | str | pd.DataFrame,
+    term_id: str,
+    *,
+    species: str = "human",
+    tissue: str | None = None,
+    knowledge: MarkerKnowledge | None = None,
+    ontology: Ontology | None = None,
+    min_logfc: float = 0.5,
+    max_pval: float = 0.05,
+    min_detection: float = 0.05,
+    n_top: int = N_TOP,
+) -> Candidate:
+    """One CL term scored against a marker list or DE table exactly as :func:`rank_cell_types` scores it.
+
+    For verifying a claim: its status is contradicted when its defining markers are absent (DE
+    input) or its negative markers are among the genes; a term without markers of its own is
+    judged by its ancestors'.
+    """
+    ontology = ontology or load_ontology()
+    knowledge = knowledge or load_markers(species, ontology=ontology)
+    index = _index(knowledge, ontology)
+    query = _query(markers, min_logfc, max_pval, n_top, index.spelling)
+    places = _tissue_terms(tissue, ontology, knowledge) if tissue else (frozenset(), frozenset())
+    return _score(ontology.term(term_id).id, query, index, places, min_detection, ontology)
 
 
 def rank_group(adata: ad.AnnData, groupby: str, group: str, **kwargs) -> list[Candidate]:
