@@ -14,6 +14,7 @@ confidence; names that map to no term, or only unsurely, are all named in one er
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def _split_sign(gene: str) -> tuple[str, str]:
 def _read_table(path: Path) -> pd.DataFrame:
     try:
         table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, UnicodeDecodeError) as exc:
         raise _fail(path, f"not a readable table ({type(exc).__name__})") from exc
     table.columns = [str(c).strip().lower() for c in table.columns]
     missing = [c for c in ("cell_type", "gene") if c not in table.columns]

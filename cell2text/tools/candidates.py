@@ -29,6 +29,7 @@
 
 from __future__ import annotations
 
+import csv
 import functools
 import math
 import re
@@ -485,7 +486,7 @@ def read_marker_table(path: str | Path, *, top: int = 10) -> dict[str, list[str]
         raise InputError(f"marker file '{path}' not found. Pass a CSV/TSV with columns cluster,genes or a rank_genes_groups / FindAllMarkers table.")
     try:
         table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, UnicodeDecodeError, OSError) as exc:
         raise InputError(f"could not read '{path.name}' as a table ({type(exc).__name__}). Pass a CSV or TSV file.") from exc
     columns = {str(c).strip().lower(): c for c in table.columns}
     cluster = next((columns[c] for c in _CLUSTER_COLUMNS if c in columns), None)
