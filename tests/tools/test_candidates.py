@@ -7,7 +7,13 @@ import pytest
 
 from cell2text.data.io import prepare
 from cell2text.errors import InputError
-from cell2text.tools.candidates import Candidate, check_cell_type, rank_cell_types, rank_group, read_marker_table
+from cell2text.tools.candidates import (
+    Candidate,
+    check_cell_type,
+    rank_cell_types,
+    rank_group,
+    read_marker_table,
+)
 from cell2text.tools.markers import group_markers
 from cell2text.tools.pagerank import pagerank_similarity
 
