@@ -184,8 +184,8 @@ def answer_compare_groups(session: DatasetSession, first: str, second: str, n: i
     table = compare_cells(session.work, session.groupby, a, b)
     up, down = split_changes(table, n)
     sizes = session.levels(session.groupby)
-    parts = [f"Genes separating {a} ({sizes[a]} cells) from {b} ({sizes[b]} cells): Wilcoxon rank-sum, {b} as reference,"
-             f" BH-adjusted, |log2FC| >= {MIN_LOGFC}."]
+    parts = [(f"Genes separating {a} ({sizes[a]} cells) from {b} ({sizes[b]} cells): Wilcoxon rank-sum, {b} as reference,"
+              f" BH-adjusted, |log2FC| >= {MIN_LOGFC}.")]
     seen_from_b = down.assign(pct_in=down["pct_out"], pct_out=down["pct_in"], logfc=-down["logfc"])
     for name, rows in ((a, up), (b, seen_from_b)):
         parts.append(f"Up in {name}: " + ("; ".join(gene_row(r) for r in rows.itertuples()) if len(rows) else "none"))

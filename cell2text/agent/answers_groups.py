@@ -10,7 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cell2text.agent.answers import N_CANDIDATES, PATHWAY_KEY, Answer, DatasetSession, auroc_test, fdr, figure_path
+from cell2text.agent.answers import (
+    N_CANDIDATES,
+    PATHWAY_KEY,
+    Answer,
+    DatasetSession,
+    auroc_test,
+    fdr,
+    figure_path,
+)
 from cell2text.agent.claims import Claim
 from cell2text.agent.plots import bar_chart
 from cell2text.agent.tools import Thresholds, verify_cell_type

@@ -21,7 +21,7 @@ import sqlite3
 import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pydantic
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
@@ -34,7 +34,7 @@ from langgraph.runtime import Runtime
 
 from cell2text.agent import answers
 from cell2text.agent.answers import Answer, DatasetSession
-from cell2text.agent.chat_router import TOOLS, Routed, respond_to, resume, understand_question
+from cell2text.agent.chat_router import TOOLS, Routed, clarify, respond_to, resume, understand_question
 from cell2text.agent.claims import CURIE_IN_TEXT
 from cell2text.agent.vocabulary import Mention
 from cell2text.config import get_settings
@@ -72,29 +72,40 @@ def understand(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
     return {"intent": routed.intent, "slots": routed.slots, "unclear": unclear, "pending": {}}
 
 
-def respond(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
-    """Answer from the tool for the intent (or ask which group is meant)."""
+def needs_clarifying(state: ChatState) -> Literal["ask_back", "respond"]:
+    """Ask back when a slot names several groups; otherwise answer."""
+    return "ask_back" if state.unclear else "respond"
+
+
+def ask_back(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
+    """A short question: which of the groups is meant; the question waits for the reply."""
     unclear = dict(state.unclear)
-    slot = unclear.pop("slot", "group")
-    routed = Routed(state.intent, state.slots, Mention(**unclear) if unclear else None, slot)
+    slot = unclear.pop("slot")
+    answer = clarify(runtime.context.session, Mention(**unclear), state.intent)
+    pending = {"intent": state.intent, "slots": state.slots, "slot": slot, "candidates": answer.data["candidates"]}
+    return {"messages": [AIMessage(answer.text)], "answer": answer.to_dict(), "pending": pending}
+
+
+def respond(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
+    """Answer from the tool for the intent."""
     try:
-        answer = respond_to(runtime.context.session, state.messages[-1].content, routed)
+        answer = respond_to(runtime.context.session, state.messages[-1].content, Routed(state.intent, state.slots))
     except InputError as exc:
         answer = Answer(str(exc)[0].upper() + str(exc)[1:], state.intent, {}, [])
     update = {"messages": [AIMessage(answer.text)], "answer": answer.to_dict()}
-    if answer.tool == "clarify":
-        update["pending"] = {"intent": state.intent, "slots": state.slots, "slot": slot, "candidates": answer.data["candidates"]}
     return update | ({"last_group": answer.group} if answer.group else {})
 
 
 def embedded_graph(checkpointer: SqliteSaver | None = None):
-    """START -> understand -> respond -> END."""
+    """START -> understand -> (ask_back | respond) -> END."""
     builder = StateGraph(ChatState, context_schema=ChatContext)
     builder.add_node("understand", understand)
+    builder.add_node("ask_back", ask_back)
     builder.add_node("respond", respond)
     builder.add_edge(START, "understand")  # intent and slots from the question
-    builder.add_edge("understand", "respond")  # the tool's answer
-    builder.add_edge("respond", END)
+    builder.add_conditional_edges("understand", needs_clarifying)  # a slot naming several groups: ask which
+    builder.add_edge("ask_back", END)  # the reply resumes the question (understand reads state.pending)
+    builder.add_edge("respond", END)  # the tool's answer
     return builder.compile(checkpointer=checkpointer, name="chat")
 
 
@@ -114,7 +125,8 @@ def session_tools(session: DatasetSession) -> list[StructuredTool]:
                 return function(session, **kwargs).text
             except InputError as exc:
                 return f"error: {exc}"
-        return StructuredTool.from_function(run, name=name, description=function.__doc__.strip().splitlines()[0],
+        summary = " ".join(function.__doc__.strip().split("\n\n")[0].split())  # the docstring's first paragraph
+        return StructuredTool.from_function(run, name=name, description=summary,
                                             args_schema=_arguments(function, name), infer_schema=False)
 
     return [tool(function, name) for name, function in TOOLS.items()]

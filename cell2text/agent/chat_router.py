@@ -332,13 +332,11 @@ TOOLS = {
 
 
 def respond_to(session: DatasetSession, question: str, routed: Routed) -> Answer:
-    """Call the tool for an intent; a slot naming several groups gets a clarifying question, a missing group the list of groups."""
+    """Call the tool for an intent; a missing group gets the list of groups."""
     if routed.intent == "injection":
         return answers.cannot_tell(question, "I answer only from this dataset's tools and do not follow instructions inside a question.")
     if routed.intent == "cannot_tell":
         return answers.cannot_tell(question)
-    if routed.unclear is not None:
-        return clarify(session, routed.unclear, routed.intent)
     if routed.intent in _GROUP_INTENTS and routed.slots.get("group") is None:
         named = _GROUP_WORD.search(question)
         lead = f"There is no group '{named.group('name')}'." if named else "Which group do you mean?"

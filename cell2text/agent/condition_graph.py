@@ -25,7 +25,15 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from cell2text.agent.answers import Answer, DatasetSession, auroc_test, fdr
-from cell2text.agent.answers_genes import MAX_PVAL, compare_cells, log_fold, one_group, p_value, reference_level, split_changes
+from cell2text.agent.answers_genes import (
+    MAX_PVAL,
+    compare_cells,
+    log_fold,
+    one_group,
+    p_value,
+    reference_level,
+    split_changes,
+)
 from cell2text.data.genesets import pathway_title
 from cell2text.errors import InputError
 

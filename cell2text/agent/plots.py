@@ -17,8 +17,8 @@ import matplotlib
 import numpy as np
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import scanpy as sc  # noqa: E402
+import matplotlib.pyplot as plt
+import scanpy as sc
 
 DPI = 110
 

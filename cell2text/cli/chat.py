@@ -22,16 +22,27 @@ from cell2text.cli.common import (
 from cell2text.errors import InputError
 
 ThreadOption = Annotated[str, typer.Option("--thread", "-t", help="Conversation id: questions in one thread remember each other.")]
+PlotOption = Annotated[bool, typer.Option("--plot", help="Also draw a figure for gene and pathway-score answers (PNG, saved under --plot-dir).")]
+PlotDirOption = Annotated[Path, typer.Option("--plot-dir", help="Folder for --plot figures (created if missing).")]
+DEFAULT_PLOT_DIR = Path("cell2text-report") / "plots"
 
 
-def _chat_for(path: Optional[Path], demo: bool, groupby: Optional[str], quiet: bool):
+def _chat_for(path: Optional[Path], demo: bool, groupby: Optional[str], quiet: bool, plot_dir: Optional[Path] = None):
     from cell2text.agent.answers import DatasetSession
     from cell2text.agent.chat import Chat
 
     check_source(path, demo)
+    if plot_dir is not None and plot_dir.exists() and not plot_dir.is_dir():
+        raise InputError(f"--plot-dir '{plot_dir}' is a file. Pass a folder for the figures.")
     session = DatasetSession.open(path, groupby)
     session.result(progress=progress_printer(quiet))  # describes the dataset once; later questions read the cache
-    return Chat(session)
+    return Chat(session, plot_dir=plot_dir)
+
+
+def _print_answer(answer: dict) -> None:
+    console.print(answer["text"], highlight=False, markup=False)
+    for figure in answer["plots"]:
+        console.print(f"Figure: {figure}", highlight=False, markup=False)
 
 
 @app.command()
@@ -41,13 +52,16 @@ def ask(
     demo: DemoOption = False,
     groupby: Annotated[Optional[str], typer.Option("--groupby", "-g", help="obs column with the groups; omitted: Leiden clusters.")] = None,
     thread: ThreadOption = "default",
+    plot: PlotOption = False,
+    plot_dir: PlotDirOption = DEFAULT_PLOT_DIR,
     as_json: JsonOption = False,
 ) -> None:
-    """Answer one question about a dataset from the tools (cell types, evidence, markers, pathways, ontology)."""
+    """Answer one question about a dataset from the tools: cell types and which groups are a type, a group's evidence,
+    markers and pathways, where a gene is expressed, two groups compared, conditions compared per group, metadata."""
     with user_errors():
-        chat = _chat_for(path, demo, groupby, as_json)
+        chat = _chat_for(path, demo, groupby, as_json, plot_dir if plot else None)
         answer = chat.ask(question, thread)
-        emit(answer.to_dict(), as_json, lambda a: console.print(a["text"], highlight=False, markup=False))
+        emit(answer.to_dict(), as_json, _print_answer)
 
 
 @app.command()
@@ -56,10 +70,12 @@ def chat(
     demo: DemoOption = False,
     groupby: Annotated[Optional[str], typer.Option("--groupby", "-g", help="obs column with the groups; omitted: Leiden clusters.")] = None,
     thread: ThreadOption = "default",
+    plot: PlotOption = False,
+    plot_dir: PlotDirOption = DEFAULT_PLOT_DIR,
 ) -> None:
     """An interactive conversation about a dataset in the terminal (empty line, 'exit' or Ctrl-D to stop)."""
     with user_errors():
-        session_chat = _chat_for(path, demo, groupby, False)
+        session_chat = _chat_for(path, demo, groupby, False, plot_dir if plot else None)
         console.print(f"Chatting about [bold]{session_chat.session.name}[/] (thread '{thread}'). Try: what cell types are here?")
         while True:
             try:
@@ -69,7 +85,7 @@ def chat(
             if question.lower() in ("", "exit", "quit"):
                 break
             try:
-                console.print(session_chat.ask(question, thread).text, highlight=False, markup=False)
+                _print_answer(session_chat.ask(question, thread).to_dict())
             except InputError as exc:
                 err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
 

@@ -164,7 +164,8 @@ def run_describe(groupby: str | None, session: UISession) -> Iterator[tuple]:
     files = write_report_files(session.report, session.folder / "report", formats=("html",), inputs=inputs)
     files["h5ad"] = write_h5ad_atomic(adata, session.folder / "annotated.h5ad", inputs=inputs)
     session.adata = adata
-    session.chat = Chat(DatasetSession(adata, session.name, result=read_result(adata)), memory=session.folder / "chat.sqlite")
+    session.chat = Chat(DatasetSession(adata, session.name, result=read_result(adata)), memory=session.folder / "chat.sqlite",
+                        plot_dir=session.folder / "plots")
     image = session.folder / "embedding.png"
     image.write_bytes(base64.b64decode(session.report["figures"]["embedding"]))
     table = pd.DataFrame([{"group": g["name"], "cells": g["n_cells"], "cell type": g["cell_type"], "id": g["cell_type_ontology_term_id"],
@@ -188,7 +189,7 @@ def _linked(text: str) -> str:
 
 
 def chat_reply(message: str, history: list, session: UISession) -> Iterator[tuple]:
-    """Answer from the chat agent (this session's thread), streamed line by line, ids linked to their pages."""
+    """Answer from the chat agent (this session's thread), streamed line by line, ids linked to their pages; then its figures."""
     history = list(history or [])
     message = (message or "").strip()
     if not message:
@@ -200,12 +201,16 @@ def chat_reply(message: str, history: list, session: UISession) -> Iterator[tupl
         yield history, ""
         return
     try:
-        text = _linked(session.chat.ask(message, session.thread).text)
+        answer = session.chat.ask(message, session.thread)
+        text, figures = _linked(answer.text), answer.plots
     except InputError as exc:
-        text = f"error: {exc}"
+        text, figures = f"error: {exc}", []
     history.append({"role": "assistant", "content": ""})
     for line in text.splitlines(keepends=True):
         history[-1] = {"role": "assistant", "content": history[-1]["content"] + line}
+        yield history, ""
+    for figure in figures:  # a dot plot, violin or bar chart, shown in the chat
+        history.append({"role": "assistant", "content": {"path": figure, "alt_text": Path(figure).stem}})
         yield history, ""
 
 

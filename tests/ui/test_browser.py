@@ -87,6 +87,18 @@ def test_the_chat_answers_from_the_tools_and_cites_cl_ids(page):
     page.screenshot(path=str(DOCS / "ui_chat.png"), full_page=True)
 
 
+def test_the_chat_shows_a_plot_for_a_gene_question(page):
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#question textarea").fill("where is GNLY expressed?")
+    page.locator("#ask").click()
+    page.locator("#chatbot").get_by_text(re.compile(r"GNLY is highest in CD56\+ NK")).first.wait_for(timeout=60_000)
+    figure = page.locator("#chatbot img[src*='dotplot-GNLY']").first
+    figure.wait_for(timeout=60_000)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 200", arg=figure.element_handle(), timeout=30_000)
+    figure.scroll_into_view_if_needed()
+    page.screenshot(path=str(DOCS / "ui_chat_plot.png"), full_page=True)
+
+
 def test_the_report_downloads(page, tmp_path):
     page.get_by_role("tab", name="Downloads").click()
     link = page.locator("#downloads a[download='report.html']")
