@@ -93,14 +93,14 @@ def answer_gene_expression(session: DatasetSession, gene: str, group: str | None
         return _by_condition(session, symbol, values, check_column(session, by))
     table = _per_level(values, session.work.obs[session.groupby], session.groups)
     per_group = "; ".join(f"{r.level} {r.mean:.2f} ({r.pct:.0%})" for r in table.itertuples())
-    lead = ""
+    lead, terms = "", []
     if group is not None:
         named = resolve_groups(session, group)
         if len(named) == 1:
             return _in_group(session, symbol, values, named[0], table)
         mention = group_mentions(session, group)
-        what = (f"{session.ontology.term(mention[0].term).label} ({mention[0].term}) or a subtype" if mention and mention[0].term
-                else f"'{group}'")
+        terms = [mention[0].term] if mention and mention[0].term else []
+        what = f"{session.ontology.term(terms[0]).label} ({terms[0]}) or a subtype" if terms else f"'{group}'"
         lead = (f"No group here is annotated {what}" if not named else f"'{group}' could be {', '.join(named)}") + \
                 f" (groups of obs['{session.groupby}']: {', '.join(session.groups)}). Where {symbol} is expressed instead: "
     best = table.iloc[0]
@@ -112,7 +112,7 @@ def answer_gene_expression(session: DatasetSession, gene: str, group: str | None
     plots = [dot_plot(session.work, [symbol], session.groupby, path, title=f"{symbol} per {session.groupby}")] if path else []
     data = {"gene": symbol, "per_group": table.round(4).to_dict("records"), "top": best.level,
             "test": {"group": best.level, "logfc": float(markers.logfc), "pval_adj": float(markers.pval_adj)}}
-    return Answer(text, "gene_expression", data, [symbol], None, plots)
+    return Answer(text, "gene_expression", data, [symbol, *terms], None, plots)
 
 
 def _in_group(session: DatasetSession, symbol: str, values: np.ndarray, group: str, table: pd.DataFrame) -> Answer:
