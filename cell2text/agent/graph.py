@@ -13,9 +13,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from cell2text.agent import tools
-from cell2text.agent.claims import extract_claims
+from cell2text.agent.claims import Claim, extract_claims
 from cell2text.agent.context import DescribeContext
-from cell2text.agent.revise import render, revise
+from cell2text.agent.revise import no_metadata_note, render, revise
 from cell2text.agent.state import DescribeInput, DescribeState
 from cell2text.data.io import check_groupby
 
@@ -51,11 +51,32 @@ def verify(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
 
 
 def retrieve(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
-    """Knowledge-base documents for the terms and gene sets that may stay in the text."""
-    wanted = {i for claims in state.claims.values() for c in claims for i in (c.id, c.alternative)
+    """Candidate cell types where the draft's is not settled, and knowledge-base documents for the terms that may stay.
+
+    A group whose cell-type claim is contradicted or unverified without an alternative, or whose
+    model is out of its domain (the head's best label below ``min_probability``), gets the cell
+    types its markers propose (:func:`tools.propose_cell_types`), each verified by the same tools;
+    the best supported one becomes the claim's alternative, which revision states.
+    """
+    ctx = runtime.context
+    claims, candidates = {}, dict(state.candidates)
+    for g, group_claims in state.claims.items():
+        group_claims = copy.deepcopy(group_claims)
+        cell_type = next((c for c in group_claims if c.kind == "cell_type"), None)
+        out_of_domain = max(state.head[g].values()) < ctx.thresholds.min_probability
+        unsettled = cell_type is None or (cell_type.status != "supported" and cell_type.alternative is None)
+        if (unsettled or out_of_domain) and g not in candidates:
+            _, proposed = tools.propose_cell_types(ctx.adata, ctx.groupby, g, ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds, k=3)
+            candidates[g] = [tools.verify(Claim("cell_type", c.label, c.id, c.label), adata=ctx.adata, groupby=ctx.groupby, group=g,
+                                          head=state.head[g], ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds) for c in proposed]
+        best = next((c for c in candidates.get(g, []) if c.status == "supported"), None)
+        if cell_type is not None and unsettled and best is not None and best.id != cell_type.id:
+            cell_type.alternative = best.id
+        claims[g] = group_claims
+    wanted = {i for group_claims in claims.values() for c in group_claims for i in (c.id, c.alternative)
               if i and c.kind != "marker" and i not in state.definitions}
-    found = {i: tools.definition(runtime.context.kb, i) for i in sorted(wanted)}
-    return {"definitions": state.definitions | {i: d for i, d in found.items() if d is not None}}
+    found = {i: tools.definition(ctx.kb, i) for i in sorted(wanted)}
+    return {"claims": claims, "candidates": candidates, "definitions": state.definitions | {i: d for i, d in found.items() if d is not None}}
 
 
 def revise_texts(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
@@ -74,20 +95,21 @@ def revise_texts(state: DescribeState, runtime: Runtime[DescribeContext]) -> dic
 
 
 def finalise(state: DescribeState) -> dict:
-    """Drop what is still contradicted or unnamed, and hedge what is unverified."""
+    """Drop what is still contradicted or unnamed, hedge what is unverified, and say which metadata the data lacks."""
     texts, claims = {}, {}
     for g, group_claims in state.claims.items():
         claims[g] = [c for c in group_claims if c.status != "contradicted" and c.id is not None]
-        texts[g] = render(claims[g])
+        texts[g] = " ".join(filter(None, [render(claims[g]), no_metadata_note(state.first_claims.get(g, []))]))
     return {"texts": texts, "claims": claims}
 
 
 def after_verify(state: DescribeState, runtime: Runtime[DescribeContext]) -> Literal["retrieve", "finalise"]:
-    """Revise the draft always; revise again while something is contradicted or has a better alternative."""
+    """Revise the draft always; revise again while something is contradicted, has a better alternative or an unheard candidate."""
     if state.round == 0:
         return "retrieve"
-    pending = any(c.status == "contradicted" or c.id is None or (c.status == "unverified" and c.alternative)
-                  for claims in state.claims.values() for c in claims)
+    pending = any(c.status == "contradicted" or c.id is None or c.alternative is not None
+                  or (c.kind == "cell_type" and c.status == "unverified" and g not in state.candidates)
+                  for g, claims in state.claims.items() for c in claims)
     return "retrieve" if pending and state.round < runtime.context.max_rounds else "finalise"
 
 

@@ -1,8 +1,11 @@
 """Deterministic revision: rewrite a description from its verified claims.
 
-Supported claims are kept; contradicted ones are replaced by the alternative verification found
-(the head's label, the metadata's tissue, a common parent term) or removed; unverified ones are
-hedged in the text ("may", "possibly ... (unverified)"); names that match no id are removed.
+Supported claims are kept, or refined to the more specific cell type verification found;
+contradicted ones are replaced by the alternative verification found (the head's label, the
+metadata's tissue, a common parent term, the best supported candidate the markers propose) or
+removed; unverified ones are hedged in the text ("may", "possibly ... (unverified)"); names that
+match no id are removed, and so are tissue and disease claims the data has no metadata to check
+(the final text says so, :func:`no_metadata_note`).
 When nothing supported is said about pathways or markers, the group's strongest ones from the
 data are added. The revised text writes every id inline, so it can be extracted and verified
 again exactly as written.
@@ -34,6 +37,12 @@ def _decide(claim: Claim, ontology: Ontology) -> Claim | None:
     if claim.id is None and claim.alternative is None:
         claim.action = "removed: matches no ontology term"
         return None
+    if _unchecked_metadata(claim):
+        claim.action = "removed: the data has no metadata to check it"
+        return None
+    if claim.status == "supported" and claim.kind == "cell_type" and claim.alternative is not None:
+        claim.action = f"refined to {claim.alternative}"
+        return _term_claim(claim.kind, claim.alternative, ontology, f"from {claim.id}")
     if claim.status == "supported":
         claim.action = "kept"
         return claim
@@ -46,6 +55,19 @@ def _decide(claim: Claim, ontology: Ontology) -> Claim | None:
         return None
     claim.action = "hedged"
     return claim
+
+
+def _unchecked_metadata(claim: Claim) -> bool:
+    """A tissue or disease claim the data has no column to check (``verify_metadata`` records the missing columns)."""
+    return claim.kind in ("tissue", "disease") and bool(claim.evidence) and claim.evidence[0].get("found") is False
+
+
+def no_metadata_note(claims: list[Claim]) -> str:
+    """A sentence for the final text when the draft named a tissue or disease the data has no metadata for, else ""."""
+    kinds = sorted({c.kind for c in claims if _unchecked_metadata(c)}, reverse=True)
+    if not kinds:
+        return ""
+    return f"The data has no {' or '.join(kinds)} metadata, so the model's guess about {'them' if len(kinds) > 1 else 'it'} is not stated."
 
 
 def revise(claims: list[Claim], *, ontology: Ontology, fallback_cell_type: str,

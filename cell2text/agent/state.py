@@ -24,4 +24,5 @@ class DescribeState(DescribeInput):
     first_claims: dict[str, list[Claim]] = field(default_factory=dict)  # group -> the draft's claims as first verified
     revisions: list[dict[str, list[Claim]]] = field(default_factory=list)  # per round: group -> verified claims with what revision did
     definitions: dict[str, dict] = field(default_factory=dict)  # id -> knowledge-base document
+    candidates: dict[str, list[Claim]] = field(default_factory=dict)  # group -> cell types its markers propose, each verified
     round: int = 0  # revisions done so far

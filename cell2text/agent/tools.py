@@ -17,7 +17,16 @@ import pandas as pd
 
 from cell2text.agent.claims import NORMAL, Claim
 from cell2text.data.io import check_group
+from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase
+from cell2text.knowledge import detect_species, load_markers
+from cell2text.tools.candidates import (
+    NEAR_TIE,
+    Candidate,
+    check_cell_type,
+    own_defining,
+    rank_cell_types,
+)
 from cell2text.tools.enrichment import pathway_activity, score_pathways
 from cell2text.tools.markers import group_markers, marker_evidence, up_markers
 from cell2text.tools.ontology import Ontology
@@ -61,11 +70,46 @@ def _ranked(probabilities: dict[str, float]) -> list[tuple[str, float]]:
     return sorted(probabilities.items(), key=lambda item: -item[1])
 
 
+def propose_cell_types(adata: ad.AnnData, groupby: str, group: str, *, ontology: Ontology, ppr: PageRankSimilarity,
+                       thresholds: Thresholds = Thresholds(), k: int = 5) -> tuple[pd.DataFrame, list[Candidate]]:
+    """The group's DE table and the cell types its markers point to (:func:`rank_cell_types`), best first.
+
+    Species from the data (:func:`detect_species`); the tissue prior from the group's tissue metadata, when present.
+    """
+    table = group_markers(adata, groupby, group)
+    knowledge = load_markers(detect_species(adata, default="human"), ontology=ontology)
+    tissue = group_metadata(adata, groupby, group, "tissue", ontology)
+    try:
+        ranked = rank_cell_types(table, species=knowledge.species, tissue=tissue["id"] if tissue else None, k=k, knowledge=knowledge,
+                                 ontology=ontology, ppr=ppr, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
+    except InputError:  # no up gene is a known marker
+        ranked = []
+    return table, ranked
+
+
+def _own_marker_not_up(table: pd.DataFrame, own: dict[str, tuple[str, ...]], thresholds: Thresholds) -> str | None:
+    """One of the term's own defining markers ("CD14" of CD14-positive monocyte; not its ancestors') measured but not up in the group."""
+    up = set(table.loc[(table["logfc"] >= thresholds.min_logfc) & (table["pval_adj"] <= thresholds.max_fdr), "gene"])
+    measured = set(table["gene"])
+    for concept, genes in own.items():
+        present = [g for g in genes if g in measured]
+        if present and not up & set(present):
+            return f"{concept.split(': ')[-1]} ({', '.join(present)})"
+    return None
+
+
 def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, head: dict[str, float],
                      ontology: Ontology, ppr: PageRankSimilarity, thresholds: Thresholds = Thresholds()) -> Claim:
-    """Check "group is cell type X" with the ontology, the head's probabilities, PPR and known markers.
+    """Check "group is cell type X" with the ontology, the head's probabilities, PPR, known markers and the candidate search.
 
-    ``head`` holds the group's mean per-cell probability of each label the model knows.
+    ``head`` holds the group's mean per-cell probability of each label the model knows. The
+    claim is scored like every candidate the group's markers propose
+    (:func:`cell2text.tools.candidates.check_cell_type`): it is contradicted when its defining
+    markers are absent from the group's cells or a defining negative marker is up, whatever the
+    head says; a head-supported claim one of whose own defining markers is not up is refined to the
+    descendant the markers clearly prefer (``alternative``); a claim the head cannot judge (a term
+    it was not trained on) is supported when it is the markers' best candidate and the head's own
+    label is not supported by the markers.
     """
     if claim.id is None:
         return replace(claim, status="unverified", reason=f"'{claim.text}' matches no Cell Ontology term")
@@ -85,6 +129,15 @@ def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: st
     evidence.append({"source": "markers", "score": markers.score, "relation": markers.relation,
                      "up": [m["gene"] for m in markers.up], "not_up": [m["gene"] for m in markers.not_up],
                      "negative_violated": [m["gene"] for m in markers.negative_violated], "not_measured": len(markers.not_measured)})
+    table, candidates = propose_cell_types(adata, groupby, group, ontology=ontology, ppr=ppr, thresholds=thresholds)
+    knowledge = load_markers(detect_species(adata, default="human"), ontology=ontology)
+    check = check_cell_type(table, term.id, knowledge=knowledge, ontology=ontology, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
+    top_check = check if top == term.id else check_cell_type(table, top, knowledge=knowledge, ontology=ontology,
+                                                              min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
+    best = next((c for c in candidates if c.status == "supported"), None)
+    evidence.append({"source": "candidates", "claim": {"status": check.status, "score": check.score, "reason": check.reason,
+                                                       "negative_hits": check.negative_hits, "detection": check.detection},
+                     "proposed": [{"id": c.id, "label": c.label, "score": c.score, "status": c.status} for c in candidates[:3]]})
     evidence += dataset_evidence(adata, groupby, group, term.id, ppr)
     claim = replace(claim, evidence=evidence, label=term.label)
     organism = group_organism(adata, groupby, group)
@@ -92,6 +145,10 @@ def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: st
     if organism is not None and species is not None and species != organism["species"]:
         reason = f"the term is specific to {species} cells, but {organism['source']} says {organism['value']}"
         return replace(claim, status="contradicted", reason=reason, alternative=top if top != term.id else None)
+    head_fits = top_check.status == "supported"  # the markers support the head's own label: the model is in its domain
+    if check.status == "contradicted":
+        return replace(claim, status="contradicted", reason=f"markers: {check.reason}",
+                       alternative=top if head_fits and top != term.id else None)
     measured = len(markers.up) + len(markers.not_up) + len(markers.negative_ok) + len(markers.negative_violated)
     markers_disagree = markers.score is not None and measured >= 3 and markers.score < thresholds.min_marker_score
 
@@ -106,10 +163,21 @@ def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: st
         if markers_disagree:
             return replace(claim, status="unverified", reason=f"head probability {mass:.2f}, but only {markers.score:.0%} of the known markers agree")
         support = f"head probability {mass:.2f}" + (f"; marker agreement {markers.score:.0%}" if markers.score is not None else "")
+        missing = _own_marker_not_up(table, own_defining(knowledge, ontology, term.id), thresholds)
+        finer = [c for c in candidates if c.status == "supported" and term.id in ontology.ancestors(c.id) and c.score >= check.score + NEAR_TIE]
+        if missing and finer:
+            reason = (f"{support}; but its own defining marker {missing} is not up, and the markers support the more specific"
+                      f" {finer[0].label} ({finer[0].score:.1f} vs {check.score:.1f}: {finer[0].reason})")
+            return replace(claim, status="supported", reason=reason, alternative=finer[0].id)
         return replace(claim, status="supported", reason=support)
+    if best is not None and check.status == "supported" and check.score >= best.score - NEAR_TIE and (not head_fits or top in ontology.ancestors(term.id)):
+        reason = (f"markers: {check.reason} (score {check.score:.1f}, the best candidate scores {best.score:.1f}); the model's head"
+                  f" does not know this term (its label {ontology.term(top).label} gets {p1:.2f}"
+                  + (", and the markers do not support it)" if not head_fits else ", an ancestor)"))
+        return replace(claim, status="supported", reason=reason)
     if term.id in ontology.ancestors(top) or top in ontology.ancestors(term.id) | {term.id}:
         return replace(claim, status="unverified", reason=f"more specific than the model can tell; it supports {ontology.term(top).label} ({p1:.2f})")
-    if mass < thresholds.max_contradicted and p1 >= thresholds.min_probability:
+    if mass < thresholds.max_contradicted and p1 >= thresholds.min_probability and head_fits:
         reason = f"the model gives it {mass:.2f} and {ontology.term(top).label} {p1:.2f} (PPR similarity {similarity:.3f})"
         return replace(claim, status="contradicted", reason=reason, alternative=top)
     return replace(claim, status="unverified", reason=f"head probability {mass:.2f}; the model is unsure (top {ontology.term(top).label} {p1:.2f})")
@@ -189,7 +257,8 @@ def verify_metadata(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str
                        alternative=meta["id"] if meta else None, evidence=[meta] if meta else [])
     if meta is None:
         columns = " or ".join(METADATA_COLUMNS[claim.kind])
-        return replace(claim, status="unverified", reason=f"the data has no {columns} column to check it against")
+        return replace(claim, status="unverified", reason=f"the data has no {columns} column to check it against",
+                       evidence=[{"source": "metadata", "columns": list(METADATA_COLUMNS[claim.kind]), "found": False}])
     evidence = [meta]
     if meta["id"] is None:
         return replace(claim, status="unverified", reason=f"{meta['source']} says '{meta['value']}', which maps to no term", evidence=evidence)

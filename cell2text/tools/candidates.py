@@ -13,7 +13,8 @@
   "T cell" and twenty subtypes counts once: a gene that marks one type counts far more than one
   that marks twenty) and ``q = 1 / sqrt(1 + rank / 5)`` (top-ranked genes count more);
 * **negative markers** (own and inherited) among the query genes subtract what they would add as
-  positives; one with weight >= 0.5 contradicts the term (``-low`` markers only lower it);
+  positives; a defining one (weight >= 0.75: a CL label, a curated defining row) contradicts the
+  term, supportive ones and ``-low`` markers only lower it;
 * **absolute detection** (DE tables): a defining concept (weight >= 0.75; the term's or an
   ancestor's: "CD8" = CD8A, CD8B from a CL label, or a curated or pegasus panel) none of whose
   measured genes is detected in more than ``min_detection`` of the group's cells contradicts the
@@ -53,7 +54,7 @@ from cell2text.tools.pagerank import (
 
 ODDS = 1.0  # odds that a query gene comes from the true type's markers rather than from anywhere
 NEGATIVE = 1.0  # a negative marker found costs this times what it would add as a positive one
-CONTRADICTING_NEGATIVE = 0.5  # a negative marker with at least this weight, found, contradicts
+CONTRADICTING_NEGATIVE = 0.75  # a defining negative marker (this weight or more) found contradicts; supportive ones only lower the score
 DEFINING = 0.75  # markers with at least this weight define a term (absolute detection)
 TISSUE_PRIOR = math.log(2.0)  # a term tied to the given tissue: twice the prior odds
 FOREIGN = math.log(4.0)  # a term whose markers were described only in unrelated tissues: a quarter of the prior odds
@@ -452,6 +453,11 @@ def check_cell_type(
     query = _query(markers, min_logfc, max_pval, n_top, index.spelling)
     places = _tissue_terms(tissue, ontology, knowledge) if tissue else (frozenset(), frozenset())
     return _score(ontology.term(term_id).id, query, index, places, min_detection, ontology)
+
+
+def own_defining(knowledge: MarkerKnowledge, ontology: Ontology, term_id: str) -> dict[str, tuple[str, ...]]:
+    """A term's own defining marker concepts (weight >= ``DEFINING``; not its ancestors'): concept -> genes."""
+    return _index(knowledge, ontology).own_defining.get(term_id, {})
 
 
 def rank_group(adata: ad.AnnData, groupby: str, group: str, **kwargs) -> list[Candidate]:

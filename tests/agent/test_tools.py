@@ -36,8 +36,9 @@ def test_supported_contradicted_and_evidence_numbers(demo, ontology, ppr):
     right = check(Claim("cell_type", "B cell", "CL:0000236"), demo, ontology, ppr)
     assert right.status == "supported"
     sources = [e["source"] for e in right.evidence]
-    assert sources == ["model head", "PageRank", "markers", "obs['cell_type_ontology_term_id']"]
-    assert right.evidence[3]["annotated"] == "CL:0000236" and right.evidence[3]["similarity_to_claim"] == 1.0
+    assert sources == ["model head", "PageRank", "markers", "candidates", "obs['cell_type_ontology_term_id']"]
+    assert right.evidence[3]["claim"]["status"] == "supported" and right.evidence[3]["proposed"][0]["id"] == "CL:0000236"
+    assert right.evidence[4]["annotated"] == "CL:0000236" and right.evidence[4]["similarity_to_claim"] == 1.0
     wrong = check(Claim("cell_type", "hepatocyte", "CL:0000182"), demo, ontology, ppr)
     assert wrong.status == "contradicted" and wrong.alternative == "CL:0000236"
 
