@@ -146,6 +146,7 @@ def _result(state: DescribeState, ctx: DescribeContext, groupby: str, notes: lis
             "definition": state.definitions.get(cell_type.id) if cell_type else None,
             "claims": _claims(state.claims[g]),
             "draft_claims": _claims(state.first_claims[g]),
+            "candidates": _claims(state.candidates.get(g, [])),  # cell types the group's markers proposed, each verified
             "rounds": [_claims(r[g]) for r in state.revisions],
             "head": dict(sorted(state.head[g].items(), key=lambda kv: -kv[1])),
         }
