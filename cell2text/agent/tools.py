@@ -146,9 +146,9 @@ def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: st
         reason = f"the term is specific to {species} cells, but {organism['source']} says {organism['value']}"
         return replace(claim, status="contradicted", reason=reason, alternative=top if top != term.id else None)
     head_fits = top_check.status == "supported"  # the markers support the head's own label: the model is in its domain
-    if check.status == "contradicted":
+    if check.status == "contradicted":  # the head's label replaces it unless the markers contradict that too (then: candidates)
         return replace(claim, status="contradicted", reason=f"markers: {check.reason}",
-                       alternative=top if head_fits and top != term.id else None)
+                       alternative=top if top != term.id and top_check.status != "contradicted" else None)
     measured = len(markers.up) + len(markers.not_up) + len(markers.negative_ok) + len(markers.negative_violated)
     markers_disagree = markers.score is not None and measured >= 3 and markers.score < thresholds.min_marker_score
 
@@ -177,7 +177,7 @@ def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: st
         return replace(claim, status="supported", reason=reason)
     if term.id in ontology.ancestors(top) or top in ontology.ancestors(term.id) | {term.id}:
         return replace(claim, status="unverified", reason=f"more specific than the model can tell; it supports {ontology.term(top).label} ({p1:.2f})")
-    if mass < thresholds.max_contradicted and p1 >= thresholds.min_probability and head_fits:
+    if mass < thresholds.max_contradicted and p1 >= thresholds.min_probability:
         reason = f"the model gives it {mass:.2f} and {ontology.term(top).label} {p1:.2f} (PPR similarity {similarity:.3f})"
         return replace(claim, status="contradicted", reason=reason, alternative=top)
     return replace(claim, status="unverified", reason=f"head probability {mass:.2f}; the model is unsure (top {ontology.term(top).label} {p1:.2f})")

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import anndata
+import pandas as pd
 import pytest
 
 from cell2text.agent.claims import Claim
+from cell2text.agent.revise import no_metadata_note, revise
 from cell2text.agent.tools import common_parent, head_mass, verify
+from cell2text.data.io import prepare
 from cell2text.tools.pagerank import pagerank_similarity
 
 B_CELLS = {"CL:0000236": 0.9, "CL:0000623": 0.06, "CL:0000451": 0.04}
@@ -68,3 +74,63 @@ def test_metadata_pathway_and_marker_checks(demo, ontology, ppr):
     assert check(Claim("marker", "MS4A1", "MS4A1"), demo, ontology, ppr).status == "supported"
     assert check(Claim("marker", "MS4A1", "MS4A1"), demo, ontology, ppr, group="CD14+ Monocyte").status == "contradicted"
     assert "not measured" in check(Claim("marker", "ALB", "ALB"), demo, ontology, ppr).reason
+
+
+# --------------------------------------------------------------------------- the candidate search inside verification
+PBMC3K = Path(__file__).resolve().parents[3] / "shared" / "data" / "pbmc3k_seurat.h5ad"
+
+
+@pytest.fixture(scope="module")
+def pbmc3k():
+    """A second PBMC dataset the model never saw (../shared evaluation data; the tests skip without it)."""
+    if not PBMC3K.is_file():
+        pytest.skip(f"{PBMC3K} not found: the cross-dataset checks need the shared evaluation data")
+    adata = prepare(anndata.read_h5ad(PBMC3K))
+    adata.obs["cell_type"] = adata.obs["cell_type"].astype(str).astype("category")
+    return adata
+
+
+def check_pbmc3k(claim, adata, group, head, ontology, ppr):
+    return verify(claim, adata=adata, groupby="cell_type", group=group, head=head, ontology=ontology, ppr=ppr)
+
+
+def test_a_head_supported_claim_is_refined_to_the_child_the_markers_support(pbmc3k, ontology, ppr):
+    """FCGR3A+ monocytes: the head says CD14-positive monocyte, but CD14 is not up and CD16 is."""
+    claim = check_pbmc3k(Claim("cell_type", "CD14+ monocyte", "CL:0001054"), pbmc3k, "FCGR3A+ Mono", {"CL:0001054": 0.9, "CL:0000451": 0.1},
+                         ontology, ppr)
+    assert claim.status == "supported" and claim.alternative in ("CL:0002396", "CL:0000875")
+    assert "CD14" in claim.reason and "more specific" in claim.reason
+    child = check_pbmc3k(Claim("cell_type", "CD16 monocyte", claim.alternative), pbmc3k, "FCGR3A+ Mono", {"CL:0001054": 0.9, "CL:0000451": 0.1},
+                         ontology, ppr)
+    assert child.status == "supported" and "does not know this term" in child.reason  # markers, not the head, support it
+
+
+def test_a_type_the_model_never_saw_is_supported_by_markers(pbmc3k, ontology, ppr):
+    """Platelets: the demo-trained head leans to dendritic cell; its markers are not up, the platelet markers are."""
+    head = {"CL:0000451": 0.6, "CL:0001054": 0.4}
+    wrong = check_pbmc3k(Claim("cell_type", "dendritic cell", "CL:0000451"), pbmc3k, "Platelet", head, ontology, ppr)
+    assert wrong.status != "supported"
+    right = check_pbmc3k(Claim("cell_type", "platelet", "CL:0000233"), pbmc3k, "Platelet", head, ontology, ppr)
+    assert right.status == "supported" and {"PPBP", "PF4"} <= set(next(e for e in right.evidence if e["source"] == "markers")["up"])
+
+
+def test_absent_defining_markers_contradict_a_head_supported_claim(demo, ontology, ppr):
+    cd4 = demo.obs["bulk_labels"].astype(str).str.startswith("CD4+")
+    expression = demo[:, ["CD8A", "CD8B"]].X
+    no_cd8 = ((expression.toarray() if hasattr(expression, "toarray") else expression) == 0).all(axis=1)
+    adata = demo.copy()
+    adata.obs["groups"] = pd.Categorical(["CD4 T" if c and n else "other" for c, n in zip(cd4, no_cd8)])
+    claim = verify(Claim("cell_type", "CD8 T cell", "CL:0000625"), adata=adata, groupby="groups", group="CD4 T",
+                   head={"CL:0000794": 0.9, "CL:0000897": 0.1}, ontology=ontology, ppr=ppr)
+    assert claim.status == "contradicted" and "almost none" in claim.reason and "CD8A" in claim.reason
+
+
+def test_metadata_the_data_lacks_is_not_stated(demo, ontology, ppr):
+    adata = demo.copy()
+    del adata.obs["tissue"], adata.obs["tissue_ontology_term_id"]
+    tissue = check(Claim("tissue", "blood", "UBERON:0000178"), demo, ontology, ppr, adata=adata)
+    b_cell = check(Claim("cell_type", "B cell", "CL:0000236"), demo, ontology, ppr)
+    text, kept = revise([b_cell, tissue], ontology=ontology, fallback_cell_type="CL:0000236", pathways=[], markers_for=lambda c: [])
+    assert "blood" not in text and tissue.action.startswith("removed") and all(c.kind != "tissue" for c in kept)
+    assert no_metadata_note([b_cell, tissue]) == "The data has no tissue metadata, so the model's guess about it is not stated."
+    assert no_metadata_note([b_cell]) == ""
