@@ -79,6 +79,7 @@ CL_CHOICES = {
     "Cytokines": ("CL:0000911", "a T cell state marked by effector cytokines: effector T cell"),
     "Memory": ("CL:0000813", "memory T cell (CD44, IL7R, SELL) under pegasus's T cell"),
     # lung
+    "Ciliated cell": ("CL:1000271", "lung multiciliated epithelial cell (both files are lung; the standardiser picks the generic ciliated cell)"),
     "Plumonary neuroendocrine cell": ("CL:1000223", "pulmonary neuroendocrine cell"),
     "Submucosal gland serous cell": ("CL:4033005", "serous secreting cell of bronchus submucosal gland"),
     "EC artery": ("CL:1000413", "endothelial cell of artery (the standardiser picks the fetal one)"),
