@@ -18,6 +18,21 @@ def _env_path(name: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def _env_int(name: str, default: int, *, minimum: int) -> int:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        number = int(value.replace("_", ""))
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        from cell2text.errors import InputError
+
+        raise InputError(f"{name}={value!r} is not a whole number of at least {minimum}. Fix or unset it.")
+    return number
+
+
 @dataclass(frozen=True)
 class Settings:
     """Run-time settings of cell2text."""
@@ -45,6 +60,19 @@ class Settings:
     chat_base_url: str | None = None
     # never reach a model hub at run time (sets HF_HUB_OFFLINE=1 where models load); CELL2TEXT_OFFLINE=0 lifts it
     offline: bool = True
+    # datasets with more cells than this are described out of core: read in chunks, tested on a per-group
+    # subsample; CELL2TEXT_IN_MEMORY_CELLS
+    in_memory_cells: int = 50_000
+    # cells per chunk when a dataset is read in chunks; CELL2TEXT_CHUNK_SIZE
+    chunk_size: int = 20_000
+    # out of core: at most this many cells of each group (a seeded random sample) for marker and pathway
+    # tests and the report's UMAP; CELL2TEXT_CELLS_PER_GROUP
+    cells_per_group: int = 1_000
+    # largest .h5ad a user may upload in the UI, in MB (larger files: `cell2text ui PATH` reads them in place);
+    # CELL2TEXT_MAX_UPLOAD_MB
+    max_upload_mb: int = 500
+    # out of core without a groupby key: Leiden runs on a random sample of this many cells; CELL2TEXT_CLUSTER_CELLS
+    cluster_cells: int = 50_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -61,6 +89,11 @@ class Settings:
             chat_model=os.environ.get("CELL2TEXT_CHAT_MODEL") or None,
             chat_base_url=os.environ.get("CELL2TEXT_CHAT_BASE_URL") or None,
             offline=os.environ.get("CELL2TEXT_OFFLINE", "1") not in ("0", "false", "no"),
+            in_memory_cells=_env_int("CELL2TEXT_IN_MEMORY_CELLS", defaults.in_memory_cells, minimum=0),
+            chunk_size=_env_int("CELL2TEXT_CHUNK_SIZE", defaults.chunk_size, minimum=1),
+            cells_per_group=_env_int("CELL2TEXT_CELLS_PER_GROUP", defaults.cells_per_group, minimum=2),
+            max_upload_mb=_env_int("CELL2TEXT_MAX_UPLOAD_MB", defaults.max_upload_mb, minimum=1),
+            cluster_cells=_env_int("CELL2TEXT_CLUSTER_CELLS", defaults.cluster_cells, minimum=100),
         )
 
     def cache_path(self, *parts: str) -> Path:

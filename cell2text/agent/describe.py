@@ -19,15 +19,19 @@ from cell2text.agent.graph import graph
 from cell2text.agent.state import DescribeState
 from cell2text.agent.tools import Thresholds, head_mass, labels_under
 from cell2text.data.genesets import LIBRARIES
+from cell2text.config import Settings, get_settings
+from cell2text.data import large
 from cell2text.data.io import check_groupby, prepare
 from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase
 from cell2text.model.model import Cell2Text, load_model
 from cell2text.tools import embedding
+from cell2text.tools.markers import MIN_GROUP_CELLS
 from cell2text.tools.ontology import Ontology, load_ontology
 from cell2text.tools.pagerank import pagerank_similarity
 
 CLUSTER_KEY = "cell2text_leiden"
+MAX_GROUPS = 200  # describe drafts and verifies one text per group
 STEPS = {
     "draft": "Drafted a description of each group with the Cell2Text model",
     "extract": "Extracted the claims and mapped them to ontology ids",
@@ -50,6 +54,65 @@ def _model_version(path: Path) -> str:
     return f"{path.name}@{digest}"
 
 
+def check_groups(adata: ad.AnnData, groupby: str) -> pd.Series:
+    """The groups of ``obs[groupby]`` as describe needs them, checked before any work: at most ``MAX_GROUPS``, each testable."""
+    sizes = check_groupby(adata, groupby).astype(str).value_counts()
+    if len(sizes) > MAX_GROUPS:
+        msg = f"obs['{groupby}'] has {len(sizes):,} groups; describe writes and verifies a text per group and takes at most {MAX_GROUPS}."
+        raise InputError(msg + " Pass a coarser key (clusters, cell types), or omit --groupby to cluster with Leiden.")
+    small = sizes[sizes < MIN_GROUP_CELLS]
+    if len(small):
+        shown = ", ".join(f"'{g}' ({n})" for g, n in small.head(10).items()) + (", ..." if len(small) > 10 else "")
+        msg = f"{len(small)} group(s) of obs['{groupby}'] have fewer than {MIN_GROUP_CELLS} cells, too few to test markers: {shown}."
+        raise InputError(msg + " Merge them into other groups or drop their cells first.")
+    return sizes
+
+
+def _inputs(adata: ad.AnnData, groupby: str | None, report: Progress) -> tuple[ad.AnnData, str, list[str]]:
+    """In memory: the whole dataset prepared, clustered with Leiden when there is no groupby."""
+    work = prepare(adata)
+    notes = list(work.uns["cell2text"]["preprocessing"]["notes"])
+    if groupby is None:
+        cluster(work)
+        report("cluster", "No groupby key given: clustered the cells with Leiden (scanpy)")
+        groupby = CLUSTER_KEY
+        notes.append(f"No groupby key was given, so the cells were clustered with Leiden (resolution 1.0) into obs['{CLUSTER_KEY}'].")
+        check_groups(work, groupby)
+    work.obs[groupby] = work.obs[groupby].astype(str).astype("category")
+    return work, groupby, notes
+
+
+def _large_inputs(adata: ad.AnnData, groupby: str | None, model: Cell2Text, settings: Settings,
+                  report: Progress) -> tuple[ad.AnnData, np.ndarray, np.ndarray, str, list[str]]:
+    """Out of core (see :mod:`cell2text.data.large`): every cell's group and head probabilities in one chunked pass,
+    and the per-group sample the graph tests markers and pathways on."""
+    cap, chunk = settings.cells_per_group, settings.chunk_size
+    if adata.isbacked and getattr(adata.X, "format", "csr") == "csc":
+        raise InputError("X is stored by columns (CSC), so cells cannot be read in chunks. Save it as CSR (adata.X = adata.X.tocsr()).")
+    notes = [f"{adata.n_obs:,} cells: read in chunks of {chunk:,} cells; each cell's head probabilities come from all cells,"
+             f" marker genes and pathways were tested on at most {cap:,} randomly chosen cells per group (seed 0)."]
+    head = lambda chunk_data: model.probabilities(*model.cell_inputs(chunk_data))  # noqa: E731
+    if groupby is None:
+        sample, clusters = large.cluster_sample(adata, n_cells=settings.cluster_cells, chunk_size=chunk, key=CLUSTER_KEY,
+                                                progress=report)
+        report("cluster", f"Clustered a random sample of {sample.n_obs:,} cells with Leiden (scanpy)")
+        groups, probabilities, _ = large.scan(adata, probabilities=head, assign=lambda c, rows: clusters.assign(c),
+                                              chunk_size=chunk, progress=report)
+        work = sample[large.per_group_sample(sample.obs[CLUSTER_KEY].to_numpy(), cap)].copy()
+        groupby = CLUSTER_KEY
+        notes.append(f"No groupby key was given: Leiden clusters (resolution 1.0) of a random sample of {sample.n_obs:,} cells,"
+                     f" every other cell assigned to the nearest cluster centroid in the sample's PCA space; in obs['{CLUSTER_KEY}'].")
+        check_groups(ad.AnnData(obs=pd.DataFrame({CLUSTER_KEY: groups})), CLUSTER_KEY)
+    else:
+        column = adata.obs[groupby].astype(str).to_numpy()
+        keep = large.per_group_sample(column, cap)
+        groups, probabilities, work = large.scan(adata, probabilities=head, assign=lambda c, rows: column[rows],
+                                                 chunk_size=chunk, keep=keep, progress=report)
+    notes = list(work.uns["cell2text"]["preprocessing"]["notes"]) + notes
+    work.obs[groupby] = work.obs[groupby].astype(str).astype("category")
+    return work, groups, probabilities, groupby, notes
+
+
 def describe(
     adata: ad.AnnData,
     groupby: str | None = None,
@@ -69,7 +132,11 @@ def describe(
     ----------
     adata
         Counts, log-normalised or scaled-with-.raw expression; gene symbols as var_names or in
-        ``var['feature_name']``. Not modified beyond the keys below (and never on disk).
+        ``var['feature_name']``. Not modified beyond the keys below (and never on disk). Opened
+        backed, or with more than ``Settings.in_memory_cells`` cells, it is described out of core
+        (:mod:`cell2text.data.large`): read in chunks, never whole; every cell gets its own head
+        probabilities, while markers and pathways are tested on at most ``Settings.cells_per_group``
+        cells per group (the result's notes say so).
     groupby
         obs column with the groups. None: Leiden clusters are computed first (``obs['cell2text_leiden']``).
     model, ontology, kb
@@ -80,8 +147,9 @@ def describe(
     max_rounds
         Revise at most this many times.
     progress
-        Called with (node name, readable step) as each step finishes: "load", "cluster", then
-        the graph's nodes.
+        Called with (node name, readable step) as each step finishes: "cluster", "load", then
+        the graph's nodes; out of core, the chunked stages "sample" and "scan" report every few
+        seconds with an ETA.
 
     Returns
     -------
@@ -97,21 +165,22 @@ def describe(
     adata = adata.copy() if copy else adata
     report = progress or (lambda node, step: None)
     started = time.perf_counter()
-    work = prepare(adata)
-    notes = list(work.uns["cell2text"]["preprocessing"]["notes"])
-    if groupby is None:
-        cluster(work)
-        report("cluster", "No groupby key given: clustered the cells with Leiden (scanpy)")
-        adata.obs[CLUSTER_KEY] = work.obs[CLUSTER_KEY].to_numpy()
-        groupby = CLUSTER_KEY
-        notes.append(f"No groupby key was given, so the cells were clustered with Leiden (resolution 1.0) into obs['{CLUSTER_KEY}'].")
-    check_groupby(work, groupby)
-    work.obs[groupby] = work.obs[groupby].astype(str).astype("category")
+    settings = get_settings()
+    if groupby is not None:
+        check_groups(adata, groupby)
     ontology = ontology or load_ontology()
+    out_of_core = adata.isbacked or adata.n_obs > settings.in_memory_cells
+    if not out_of_core:
+        work, groupby, notes = _inputs(adata, groupby, report)
+        groups, probabilities = work.obs[groupby].to_numpy(), None  # the draft node writes each cell's probabilities
     model_path = None
     if model is None:
         model, model_path = load_model()
         report("load", "Loaded the Cell2Text model")
+    if out_of_core:
+        work, groups, probabilities, groupby, notes = _large_inputs(adata, groupby, model, settings, report)
+    if CLUSTER_KEY == groupby:
+        adata.obs[CLUSTER_KEY] = pd.Categorical(groups)
     context = DescribeContext(adata=work, groupby=groupby, ontology=ontology, ppr=pagerank_similarity(ontology, "CL"),
                               model=model, kb=kb if kb is not None else KnowledgeBase(ontology=ontology), max_rounds=max_rounds,
                               thresholds=thresholds or Thresholds())
@@ -121,8 +190,11 @@ def describe(
         for node, values in update.items():
             final.update(values or {})
             report(node, STEPS.get(node, node))
-    result = _result(DescribeState(**final), context, groupby, notes, model_path, time.perf_counter() - started)
-    _write_back(adata, work, groupby, result, ontology)
+    if probabilities is None:
+        probabilities = work.obsm["cell2text_probabilities"]  # written by the draft node
+    result = _result(DescribeState(**final), context, groupby, notes, model_path, time.perf_counter() - started,
+                     sizes=pd.Series(groups).value_counts())
+    _write_back(adata, groups, probabilities, result, ontology, work.uns["cell2text"]["preprocessing"])
     return adata if copy else None
 
 
@@ -130,13 +202,15 @@ def _claims(claims: list[Claim]) -> list[dict]:
     return [c.to_dict() for c in claims]
 
 
-def _result(state: DescribeState, ctx: DescribeContext, groupby: str, notes: list[str], model_path: Path | None, seconds: float) -> dict:
+def _result(state: DescribeState, ctx: DescribeContext, groupby: str, notes: list[str], model_path: Path | None, seconds: float,
+            *, sizes: pd.Series) -> dict:
     groups = {}
-    sizes = ctx.adata.obs[groupby].astype(str).value_counts()
+    tested = ctx.adata.obs[groupby].astype(str).value_counts()
     for g, text in state.texts.items():
         cell_type = next((c for c in state.claims[g] if c.kind == "cell_type"), None)
         groups[g] = {
             "n_cells": int(sizes[g]),
+            "n_cells_tested": int(tested[g]),
             "draft": state.drafts[g],
             "text": text,
             "cell_type": cell_type.label if cell_type else None,
@@ -166,24 +240,24 @@ def _result(state: DescribeState, ctx: DescribeContext, groupby: str, notes: lis
     }
 
 
-def _write_back(adata: ad.AnnData, work: ad.AnnData, groupby: str, result: dict, ontology: Ontology) -> None:
-    groups = work.obs[groupby].astype(str).to_numpy()
+def _write_back(adata: ad.AnnData, groups: np.ndarray, probabilities: np.ndarray, result: dict, ontology: Ontology,
+                preprocessing: dict) -> None:
+    """The result into ``adata.obs`` (each cell: its group's final type, status, its own confidence) and ``uns``."""
     table = pd.DataFrame.from_dict(result["groups"], orient="index")
     cell_ids = table["cell_type_ontology_term_id"].reindex(groups).to_numpy()
     adata.obs["cell2text_cell_type"] = pd.Categorical(table["cell_type"].reindex(groups).to_numpy())
     adata.obs["cell2text_cell_type_ontology_term_id"] = pd.Categorical(cell_ids)
     adata.obs["cell2text_status"] = pd.Categorical(table["status"].reindex(groups).to_numpy())
     confidence = np.full(adata.n_obs, np.nan)
-    per_cell = work.obsm["cell2text_probabilities"]  # written by the draft node
     for term_id in set(cell_ids) - {None}:
         mask = cell_ids == term_id
-        confidence[mask] = per_cell[mask][:, labels_under(term_id, result["model"]["labels"], ontology)].sum(1)
+        confidence[mask] = probabilities[mask][:, labels_under(term_id, result["model"]["labels"], ontology)].sum(1)
     adata.obs["cell2text_confidence"] = confidence
     flat = table[["n_cells", "cell_type", "cell_type_ontology_term_id", "status", "confidence", "text", "draft"]].copy()
     flat.index.name = "group"
     adata.uns["cell2text"] = {
-        "preprocessing": work.uns["cell2text"]["preprocessing"],
-        "groupby": groupby,
+        "preprocessing": preprocessing,
+        "groupby": result["groupby"],
         "groups": flat.fillna("").astype({"n_cells": int}),
         "result": json.dumps(result, ensure_ascii=False),
     }

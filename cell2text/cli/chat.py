@@ -98,7 +98,7 @@ def ui(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on; the default serves this machine only.")] = "127.0.0.1",
     port: Annotated[Optional[int], typer.Option("--port", "-p", help="Port (default: 7860 or the next free one).")] = None,
     share: Annotated[bool, typer.Option("--share", help="Also open a public gradio.live link (off unless asked).")] = False,
-    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest .h5ad a user may upload.")] = 500,
+    max_upload_mb: Annotated[Optional[float], typer.Option("--max-upload-mb", help="Largest .h5ad a user may upload (default: CELL2TEXT_MAX_UPLOAD_MB or 500). Larger files: pass their PATH, read in place.")] = None,
 ) -> None:
     """Open the Gradio chat UI: describe a dataset step by step, browse the groups, chat, download the report."""
     from cell2text.ui.app import launch
@@ -108,7 +108,7 @@ def ui(
             raise InputError("pass either a dataset PATH or --demo, not both.")
         if path is not None and not path.exists():
             raise InputError(f"'{path}' does not exist. Pass an .h5ad file, a 10x .h5 file or a 10x mtx folder.")
-        if max_upload_mb <= 0:
+        if max_upload_mb is not None and max_upload_mb <= 0:
             raise InputError(f"--max-upload-mb must be positive, got {max_upload_mb}.")
         console.print(f"cell2text UI on http://{host}:{port or 7860} (Ctrl-C stops it){' with a public share link' if share else ''}")
         launch(path, demo, host=host, port=port, share=share, max_upload_mb=max_upload_mb)

@@ -6,7 +6,9 @@ and the fix; nothing here writes to the input file.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,18 +27,45 @@ _ENSEMBL = re.compile(r"^ENS[A-Z]*G\d{6,}")
 _SAMPLE_ROWS = 2000  # cells inspected to tell counts from log-normalised data
 
 
-def read_dataset(path: str | Path) -> ad.AnnData:
-    """Read an ``.h5ad`` file, a 10x ``.h5`` file or a 10x ``matrix.mtx`` folder."""
+def available_memory() -> int:
+    """Bytes of memory available now (Linux: MemAvailable; elsewhere: free physical pages)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def read_dataset(path: str | Path, *, backed: bool | None = None) -> ad.AnnData:
+    """Read an ``.h5ad`` file, a 10x ``.h5`` file or a 10x ``matrix.mtx`` folder.
+
+    An ``.h5ad`` file stays on disk (opened ``backed="r"``, read later in chunks) when ``backed`` is
+    True, or, by default, when it has more than ``Settings.in_memory_cells`` cells or is larger than
+    a quarter of the memory available; otherwise it is loaded. 10x files are always loaded, so one
+    that cannot fit is refused with the fix (convert it to .h5ad once).
+    """
+    from cell2text.config import get_settings
+
     path = Path(path).expanduser()
     if not path.exists():
         raise InputError(f"'{path}' does not exist. Pass the path of an .h5ad file, a 10x .h5 file or a 10x mtx folder.")
+    size = sum(f.stat().st_size for f in path.iterdir()) if path.is_dir() else path.stat().st_size
     try:
+        if path.suffix != ".h5ad" and size * 3 > available_memory():
+            msg = f"'{path.name}' ({size / 1e9:.1f} GB) would not fit in the memory available ({available_memory() / 1e9:.1f} GB) as a 10x file."
+            raise InputError(msg + " Convert it to .h5ad once (scanpy: read_10x_h5(...).write_h5ad(...)): .h5ad files are read in chunks.")
         if path.is_dir():
             if not any(path.glob("matrix.mtx*")):
                 raise InputError(f"folder '{path}' has no matrix.mtx(.gz). Pass a 10x mtx folder or an .h5ad file.")
             adata = sc.read_10x_mtx(path)
         elif path.suffix == ".h5ad":
-            adata = ad.read_h5ad(path)
+            adata = ad.read_h5ad(path, backed="r")
+            if backed is False or (backed is None and adata.n_obs <= get_settings().in_memory_cells
+                                   and size * 4 <= available_memory()):
+                on_disk, adata = adata, adata.to_memory()
+                on_disk.file.close()
         elif path.suffix == ".h5":
             adata = sc.read_10x_h5(path)
         else:
@@ -88,13 +117,15 @@ def expression_kind(matrix: np.ndarray | sp.spmatrix) -> str:
     return "log1p"
 
 
-def prepare(adata: ad.AnnData, groupby: str | None = None) -> ad.AnnData:
+def prepare(adata: ad.AnnData, groupby: str | None = None, *, rows: slice | np.ndarray | None = None) -> ad.AnnData:
     """A new AnnData with log-normalised expression in ``X`` and gene symbols as var_names.
 
     The expression comes from ``X`` when it is counts or log-normalised, else from ``.raw``
     (typical after ``sc.pp.scale``); counts are normalised the standard scanpy way
     (``normalize_total`` to 10,000 then ``log1p``). ``obs``, ``obsm`` and ``uns`` are kept.
-    With ``groupby``, the column is checked and made categorical.
+    With ``groupby``, the column is checked and made categorical. ``rows`` (a slice or sorted
+    positions) prepares only those cells, read from a backed file without loading the rest; the
+    kind of expression is judged on the whole dataset's first cells, so every chunk is treated alike.
 
     Returns
     -------
@@ -103,6 +134,7 @@ def prepare(adata: ad.AnnData, groupby: str | None = None) -> ad.AnnData:
     ``notes`` (sentences for the user saying what was done).
     """
     source, matrix, var = "X", adata.X, adata.var
+    _check_integers(matrix[:_SAMPLE_ROWS])
     kind = expression_kind(matrix)
     notes: list[str] = []
     if kind in ("scaled", "unknown"):
@@ -116,19 +148,30 @@ def prepare(adata: ad.AnnData, groupby: str | None = None) -> ad.AnnData:
             raise InputError("neither X nor .raw holds counts or log-normalised expression. Pass unscaled data.")
         notes.append("X is scaled, so the expression was taken from .raw.")
 
+    obs, obsm = adata.obs, {k: np.asarray(v) for k, v in adata.obsm.items()}
+    if rows is not None:
+        matrix, obs, obsm = matrix[rows], obs.iloc[rows], {k: v[rows] for k, v in obsm.items()}
+    elif not (sp.issparse(matrix) or isinstance(matrix, np.ndarray)):
+        matrix = matrix[:]  # a backed file's matrix, read whole
+    _check_integers(matrix)
     result = ad.AnnData(
         X=sp.csr_matrix(matrix, dtype=np.float32) if sp.issparse(matrix) else np.asarray(matrix, dtype=np.float32),
-        obs=adata.obs.copy(),
+        obs=obs.copy(),
         var=pd.DataFrame(index=gene_symbols(var)),
-        obsm={k: np.asarray(v) for k, v in adata.obsm.items()},
+        obsm=obsm,
         uns=dict(adata.uns),
     )
+    if sp.issparse(result.X):
+        _same_index_dtype(result.X)
     if not result.var_names.is_unique:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result.var_names_make_unique()
         notes.append("Duplicate gene symbols were made unique (suffix -1, -2, ...).")
     if kind == "counts":
+        empty = int((np.asarray(result.X.sum(1)).ravel() == 0).sum())
+        if empty:
+            notes.append(f"{empty:,} cells have no counts at all: they stay zero and take their group's annotation.")
         sc.pp.normalize_total(result, target_sum=1e4)
         sc.pp.log1p(result)
         notes.append("Raw counts were normalised to 10,000 per cell and log1p-transformed (scanpy).")
@@ -139,6 +182,22 @@ def prepare(adata: ad.AnnData, groupby: str | None = None) -> ad.AnnData:
         "preprocessing": {"source": source, "detected": kind, "normalised": kind == "counts", "notes": notes}
     }
     return result
+
+
+def _same_index_dtype(X: sp.csr_matrix) -> None:
+    """Give ``indices`` and ``indptr`` one integer type, in place: files often mix int32 indices with an int64
+    indptr, which scipy's in-place routines (``eliminate_zeros``, used by scanpy's marker test) refuse."""
+    if X.indices.dtype != X.indptr.dtype:
+        dtype = np.promote_types(X.indices.dtype, X.indptr.dtype)
+        X.indices, X.indptr = X.indices.astype(dtype), X.indptr.astype(dtype)
+
+
+def _check_integers(matrix) -> None:
+    """Refuse integer data with negative values: counts that overflowed their integer type wrap around below zero."""
+    values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
+    if np.issubdtype(values.dtype, np.signedinteger) and values.size and values.min() < 0:
+        msg = f"X holds negative integers ({values.dtype}, minimum {values.min()}): counts that overflowed their integer type."
+        raise InputError(msg + " Save the counts as float32 or int64 and read the file again.")
 
 
 def check_groupby(adata: ad.AnnData, key: str) -> pd.Series:
@@ -211,11 +270,21 @@ def write_text_atomic(path: str | Path, text: str, *, inputs: Iterable[str | Pat
 
 
 def write_h5ad_atomic(adata: ad.AnnData, path: str | Path, *, inputs: Iterable[str | Path] = ()) -> Path:
-    """Write ``adata`` to a new ``.h5ad`` through a temporary file and a rename, never over an input file."""
+    """Write ``adata`` to a new ``.h5ad`` through a temporary file and a rename, never over an input file.
+
+    A backed AnnData (a large file read in chunks) is written without loading its matrix.
+    """
     path = check_output_path(path, inputs, suffix=".h5ad")
     tmp = _checked_tmp(path, inputs)
     try:
-        adata.write_h5ad(tmp)
+        if adata.isbacked:  # the matrix stays on disk: copy the file, then write the new obs and uns into the copy
+            shutil.copyfile(adata.filename, tmp)
+            copy = ad.read_h5ad(tmp, backed="r+")
+            copy.obs, copy.uns = adata.obs, adata.uns
+            copy.write()
+            copy.file.close()
+        else:
+            adata.write_h5ad(tmp)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

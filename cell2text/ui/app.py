@@ -23,6 +23,7 @@ from cell2text.agent.answers import DatasetSession
 from cell2text.agent.chat import Chat
 from cell2text.agent.claims import CURIE_IN_TEXT
 from cell2text.agent.describe import describe, read_result
+from cell2text.config import get_settings
 from cell2text.data.io import prepare, read_dataset, write_h5ad_atomic
 from cell2text.errors import InputError
 from cell2text.report.content import report_data
@@ -30,7 +31,7 @@ from cell2text.report.figures import embedding_png
 from cell2text.report.writer import render_group_card, report_css, write_report_files
 from cell2text.tools.ontology import term_url
 
-MAX_UPLOAD_MB = 500
+CHUNKED_STEPS = ("scan", "sample")  # describe's long chunked stages, which report progress with an ETA
 MAX_GROUPS = 100
 INTRO = """# cell2text
 Verified natural-language descriptions of single-cell data. Load the demo or upload an `.h5ad`, pick the column
@@ -101,7 +102,7 @@ def _use(session: UISession, adata, name: str, source: Path | None):
     return session, dropdown, summary, ""
 
 
-def load_upload(path: str | None, session: UISession, max_mb: float = MAX_UPLOAD_MB):
+def load_upload(path: str | None, session: UISession, max_mb: float):
     """Check and load an uploaded file; on any problem show the error and keep the session as it was."""
     if not path:
         return session, gr.update(), gr.update(), ""
@@ -113,7 +114,7 @@ def load_upload(path: str | None, session: UISession, max_mb: float = MAX_UPLOAD
         if size_mb > max_mb:
             raise InputError(f"'{upload.name}' is {size_mb:.0f} MB; the limit is {max_mb:.0f} MB. Subsample it or run 'cell2text describe' locally.")
         adata = read_dataset(upload)
-        prepare(adata)  # expression and gene symbols usable? raises with the fix otherwise
+        _check_usable(adata)
     except InputError as exc:
         return session, gr.update(), gr.update(), _error(str(exc))
     kept = session.folder / upload.name
@@ -121,11 +122,16 @@ def load_upload(path: str | None, session: UISession, max_mb: float = MAX_UPLOAD
     return _use(session, adata, upload.name, kept)
 
 
+def _check_usable(adata) -> None:
+    """Expression and gene symbols usable? Judged on the first cells, so a large file is not read whole; raises with the fix."""
+    prepare(adata, rows=slice(0, min(adata.n_obs, 1000)))
+
+
 def load_file(path: str | Path, session: UISession):
     """Load the dataset named on the command line (.h5ad, 10x .h5 or mtx folder), read in place."""
     try:
         adata = read_dataset(path)
-        prepare(adata)
+        _check_usable(adata)
     except InputError as exc:
         return session, gr.update(), gr.update(), _error(str(exc))
     return _use(session, adata, Path(path).name, Path(path))
@@ -137,13 +143,14 @@ def run_describe(groupby: str | None, session: UISession) -> Iterator[tuple]:
     if session.adata is None:
         yield session, "", _error("no dataset loaded. Press 'Load demo' or upload an .h5ad file first."), *nothing
         return
-    adata = session.adata.copy()  # a failed run leaves the loaded dataset untouched
+    # a failed run leaves the loaded dataset untouched; a large file read in chunks is opened again rather than copied
+    adata = read_dataset(session.source, backed=True) if session.adata.isbacked else session.adata.copy()
     steps: queue.Queue = queue.Queue()
     outcome: dict = {}
 
     def work() -> None:
         try:
-            describe(adata, groupby or None, progress=lambda node, step: steps.put(step))
+            describe(adata, groupby or None, progress=lambda node, step: steps.put((node, step)))
             outcome["ok"] = True
         except InputError as exc:
             outcome["error"] = str(exc)
@@ -153,8 +160,14 @@ def run_describe(groupby: str | None, session: UISession) -> Iterator[tuple]:
 
     threading.Thread(target=work, daemon=True).start()
     log: list[str] = []
-    while (step := steps.get()) is not None:
-        log.append(f"✓ {step}")
+    last = None
+    while (item := steps.get()) is not None:
+        node, step = item
+        if node == last and node in CHUNKED_STEPS:
+            log[-1] = f"… {step}"  # a long chunked stage updates its own line with the ETA
+        else:
+            log.append(f"{'…' if node in CHUNKED_STEPS else '✓'} {step}")
+        last = node
         yield session, "\n".join(log), "", *nothing
     if "error" in outcome:
         yield session, "\n".join(log), _error(outcome["error"]), *nothing
@@ -214,7 +227,8 @@ def chat_reply(message: str, history: list, session: UISession) -> Iterator[tupl
         yield history, ""
 
 
-def build_app(preload: str | Path | None = None, demo: bool = False, *, max_upload_mb: float = MAX_UPLOAD_MB) -> gr.Blocks:
+def build_app(preload: str | Path | None = None, demo: bool = False, *, max_upload_mb: float | None = None) -> gr.Blocks:
+    max_upload_mb = max_upload_mb or get_settings().max_upload_mb
     """The Blocks app; ``preload`` (a path) or ``demo`` loads a dataset when a page opens."""
     with gr.Blocks(title="cell2text", delete_cache=(3600, 3600), fill_width=True) as app:
         session = gr.State(UISession, delete_callback=_cleanup, time_to_live=6 * 3600)
@@ -263,8 +277,9 @@ def build_app(preload: str | Path | None = None, demo: bool = False, *, max_uplo
 
 
 def launch(preload: str | Path | None = None, demo: bool = False, *, host: str = "127.0.0.1", port: int | None = None,
-           share: bool = False, max_upload_mb: float = MAX_UPLOAD_MB, block: bool = True) -> gr.Blocks:
+           share: bool = False, max_upload_mb: float | None = None, block: bool = True) -> gr.Blocks:
     """Start the app on ``host:port`` (loopback by default; ``share`` opens a public Gradio link only when asked)."""
+    max_upload_mb = max_upload_mb or get_settings().max_upload_mb
     app = build_app(preload, demo, max_upload_mb=max_upload_mb)
     app.queue(default_concurrency_limit=1)  # one describe at a time on a 2-core machine; sessions stay separate
     app.launch(server_name=host, server_port=port, share=share, max_file_size=f"{max_upload_mb:g}mb", css=report_css(),
