@@ -91,7 +91,7 @@ def unsupported(entry: dict, answer, session: DatasetSession, gene_sets: set[str
 
 
 def run_set(name: str, questions: list[dict], chats: dict[str, Chat], gene_sets: set[str]) -> dict:
-    latencies, failures, flagged, per_dataset = [], [], [], Counter()
+    latencies, failures, flagged, per_dataset, timed = [], [], [], Counter(), []
     for entry in questions:
         dataset = entry.get("dataset", "demo")
         if dataset not in chats:
@@ -100,6 +100,7 @@ def run_set(name: str, questions: list[dict], chats: dict[str, Chat], gene_sets:
         start = time.perf_counter()
         answer = chat.ask(entry["q"], f"{name}-{entry['thread']}")
         latencies.append(time.perf_counter() - start)
+        timed.append({"q": entry["q"], "dataset": dataset, "tool": answer.tool, "ms": round(1000 * latencies[-1], 1)})
         problems = check(entry, answer) + check_plot(entry, answer)
         wrong = unsupported(entry, answer, chat.session, gene_sets)
         per_dataset[dataset, "n"] += 1
@@ -112,7 +113,7 @@ def run_set(name: str, questions: list[dict], chats: dict[str, Chat], gene_sets:
     return {"n": n, "correct": n - len(failures), "unsupported": len(flagged), "failures": failures, "flagged": flagged,
             "per_dataset": {d: {"n": per_dataset[d, "n"], "correct": per_dataset[d, "correct"]} for d in dict.fromkeys(d for d, _ in per_dataset)},
             "p50_ms": round(1000 * statistics.median(latencies), 1), "p95_ms": round(1000 * float(np.percentile(latencies, 95)), 1),
-            "max_ms": round(1000 * max(latencies), 1)}
+            "max_ms": round(1000 * max(latencies), 1), "slowest": sorted(timed, key=lambda t: -t["ms"])[:8]}
 
 
 def main() -> None:

@@ -137,7 +137,13 @@ def read_slots(session: DatasetSession, question: str) -> Slots:
 
 
 def _fills(intent: str, slots: Slots, question: str) -> bool | None:
-    """Does the question fill what the intent needs? None: the intent needs nothing in particular."""
+    """Does the question fill what the intent needs (and nothing that makes it another question)?
+
+    None: the intent needs nothing in particular. A question naming one gene is about that gene,
+    not about every gene that changes; one naming the ontology is about terms, not the data's groups.
+    """
+    if intent == "condition_changes" and slots.genes or intent == "compare_groups" and re.search(r"\bontology\b", question, re.I):
+        return False
     if intent in ("rank_pathway", "geneset_genes"):
         return bool(slots.pathways)
     if intent == "gene_expression":
@@ -238,7 +244,7 @@ def understand_question(session: DatasetSession, question: str, last_group: str 
         intent, score = classify(question, slots)
     if score < MIN_INTENT_SCORE:
         return Routed("cannot_tell", {})
-    first = slots.mentions[0] if slots.mentions else None
+    first = next((m for m in slots.mentions if m.groups), slots.mentions[0] if slots.mentions else None)  # a mention with groups first
     if intent == "similarity":
         match = _SIMILAR.search(question)
         if not match:
@@ -256,7 +262,7 @@ def understand_question(session: DatasetSession, question: str, last_group: str 
     if intent == "rank_pathway":
         return Routed(intent, {"pathway": question, "by": _by(session, slots, question)})
     if intent == "compare_groups":
-        a, b = slots.mentions[0], slots.mentions[1]
+        a, b = sorted(sorted(slots.mentions, key=lambda m: not m.groups)[:2], key=lambda m: m.start)  # groups before bare terms
         unclear = next(((m, s) for m, s in ((a, "first"), (b, "second")) if len(m.groups) > 1), (None, ""))
         return Routed(intent, {"first": _single(a) or a.text, "second": _single(b) or b.text}, *unclear)
     column, level, reference = _condition(session, slots)
