@@ -369,6 +369,17 @@ def _settle(ranked: list[Candidate], ontology: Ontology, ppr: PageRankSimilarity
     return [best, *[c for c in ranked if c.id != best.id]]
 
 
+def _prepare(markers, species: str, tissue: str | None, knowledge: MarkerKnowledge | None, ontology: Ontology | None,
+             min_logfc: float, max_pval: float, n_top: int) -> tuple[Ontology, MarkerKnowledge, _Index, _Query, tuple]:
+    """The loaded resources, the indexed knowledge, the query and the tissue's (tied, foreign) terms."""
+    ontology = ontology or load_ontology()
+    knowledge = knowledge or load_markers(species, ontology=ontology)
+    index = _index(knowledge, ontology)
+    query = _query(markers, min_logfc, max_pval, n_top, index.spelling)
+    places = _tissue_terms(tissue, ontology, knowledge) if tissue else (frozenset(), frozenset())
+    return ontology, knowledge, index, query, places
+
+
 def rank_cell_types(
     markers: Sequence[str] | str | pd.DataFrame,
     *,
@@ -411,16 +422,12 @@ def rank_cell_types(
     Candidates, best first: non-contradicted ones by score, then contradicted ones (so a claim
     can be checked against them). Raises InputError when no query gene is a known marker.
     """
-    ontology = ontology or load_ontology()
-    knowledge = knowledge or load_markers(species, ontology=ontology)
-    index = _index(knowledge, ontology)
-    query = _query(markers, min_logfc, max_pval, n_top, index.spelling)
+    ontology, knowledge, index, query, places = _prepare(markers, species, tissue, knowledge, ontology, min_logfc, max_pval, n_top)
     if not query.genes:
         return []
     if not any(g in index.background for g in query.genes):
         shown = ", ".join(query.genes[:5]) + (" ..." if len(query.genes) > 5 else "")
         raise InputError(f"none of the genes ({shown}) is a known {knowledge.species} marker. Check the symbols and --species.")
-    places = _tissue_terms(tissue, ontology, knowledge) if tissue else (frozenset(), frozenset())
     hit = set(query.genes)
     scored = [_score(t, query, index, places, min_detection, ontology) for t in index.known if hit & index.view(t).positive.keys()]
     scored.sort(key=lambda c: (c.status == "contradicted", -c.score, len(ontology.ancestors(c.id)), c.id))  # ties: the general term
@@ -447,11 +454,7 @@ def check_cell_type(
     input) or its negative markers are among the genes; a term without markers of its own is
     judged by its ancestors'.
     """
-    ontology = ontology or load_ontology()
-    knowledge = knowledge or load_markers(species, ontology=ontology)
-    index = _index(knowledge, ontology)
-    query = _query(markers, min_logfc, max_pval, n_top, index.spelling)
-    places = _tissue_terms(tissue, ontology, knowledge) if tissue else (frozenset(), frozenset())
+    ontology, _, index, query, places = _prepare(markers, species, tissue, knowledge, ontology, min_logfc, max_pval, n_top)
     return _score(ontology.term(term_id).id, query, index, places, min_detection, ontology)
 
 
