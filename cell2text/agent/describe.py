@@ -59,6 +59,8 @@ def check_groups(adata: ad.AnnData, groupby: str) -> pd.Series:
     sizes = check_groupby(adata, groupby).astype(str).value_counts()
     if len(sizes) > MAX_GROUPS:
         msg = f"obs['{groupby}'] has {len(sizes):,} groups; describe writes and verifies a text per group and takes at most {MAX_GROUPS}."
+        if groupby == CLUSTER_KEY:
+            raise InputError(msg + " Leiden split these cells that finely: pass --groupby with your own clusters or cell types.")
         raise InputError(msg + " Pass a coarser key (clusters, cell types), or omit --groupby to cluster with Leiden.")
     small = sizes[sizes < MIN_GROUP_CELLS]
     if len(small):
