@@ -21,7 +21,7 @@ from cell2text.agent.answers import (
 )
 from cell2text.agent.claims import Claim
 from cell2text.agent.plots import bar_chart
-from cell2text.agent.tools import Thresholds, verify_cell_type
+from cell2text.agent.tools import Thresholds, head_mass, verify_cell_type
 from cell2text.agent.vocabulary import find_pathways, groups_under
 from cell2text.data.genesets import pathway_title
 from cell2text.errors import InputError
@@ -107,58 +107,59 @@ def answer_rank_pathway(session: DatasetSession, pathway: str, by: str | None = 
 
 # --------------------------------------------------------------------------- which groups are a cell type
 def _checked(session: DatasetSession, term_id: str, label: str) -> list[dict]:
-    """The claim "group is ``term_id``" checked in every group, best evidence first.
+    """The claim "group is ``term_id``" looked for in every group, best evidence first.
 
-    Two tools: verification (model head, known markers, PageRank) and the candidate search over the
-    marker knowledge (is the term, or a subtype, among the group's top candidates?). The claim holds
-    for a group when verification supports it, or when the candidate search supports it and
-    verification does not contradict it (the model head only knows the types it was trained on).
+    The candidate search over the marker knowledge (cached per group) and the model head run on
+    every group; full verification (:func:`verify_cell_type`: head, defining and known markers,
+    candidates, PageRank) on the groups where either makes the claim plausible: the term or a
+    subtype among the group's candidates, or head probability >= ``Thresholds.max_contradicted``.
+    The claim holds where verification supports it.
     """
+    thresholds = Thresholds()
     checks = []
     for name, g in session.result()["groups"].items():
         try:
-            claim = verify_cell_type(Claim("cell_type", label, term_id), adata=session.work, groupby=session.groupby, group=name,
-                                     head=g["head"], ontology=session.ontology, ppr=session.ppr, thresholds=Thresholds())
             candidates = session.candidates(name)
         except InputError:
             continue  # a group too small to test
-        record = claim.to_dict()
-        head = next(e for e in record["evidence"] if e["source"] == "model head")
-        markers = next(e for e in record["evidence"] if e["source"] == "markers")
         rank, candidate = next(((i + 1, c) for i, c in enumerate(candidates)
                                 if c.id == term_id or term_id in session.ontology.ancestors(c.id)), (None, None))
-        holds = record["status"] == "supported" or (candidate is not None and candidate.status == "supported"
-                                                     and record["status"] != "contradicted")
-        checks.append({"group": name, "holds": holds, "status": record["status"], "reason": record["reason"], "head": head["probability"],
-                       "marker_score": markers["score"], "markers_up": markers["up"],
-                       "candidate": {"rank": rank, **candidate.to_dict()} if candidate else None,
-                       "best_candidate": {"id": candidates[0].id, "label": candidates[0].label} if candidates else None})
+        head = head_mass(g["head"], term_id, session.ontology)
+        check = {"group": name, "head": round(head, 3), "candidate": {"rank": rank, **candidate.to_dict()} if candidate else None,
+                 "best_candidate": {"id": candidates[0].id, "label": candidates[0].label,
+                                    "similarity": round(session.ppr.similarity(term_id, candidates[0].id), 3)} if candidates else None,
+                 "status": "not proposed", "reason": "neither the candidate search nor the model head proposes it", "holds": False}
+        if candidate is not None or head >= thresholds.max_contradicted:
+            claim = verify_cell_type(Claim("cell_type", label, term_id), adata=session.work, groupby=session.groupby, group=name,
+                                     head=g["head"], ontology=session.ontology, ppr=session.ppr, thresholds=thresholds)
+            check.update(status=claim.status, reason=claim.reason, holds=claim.status == "supported")
+        checks.append(check)
     strength = {"supported": 0, "weak": 1, "contradicted": 2}
     return sorted(checks, key=lambda c: (not c["holds"], strength[c["candidate"]["status"]] if c["candidate"] else 3,
-                                         _STATUS_ORDER[c["status"]], -(c["marker_score"] or -1), -c["head"]))
+                                         _STATUS_ORDER.get(c["status"], 3), -c["head"],
+                                         -(c["best_candidate"]["similarity"] if c["best_candidate"] else 0)))  # then the closest in CL
 
 
 def _check_line(check: dict) -> str:
-    markers = (f"known markers {check['marker_score']:.0%} agree (up: {', '.join(check['markers_up'][:5]) or 'none'})"
-               if check["marker_score"] is not None else "no known marker measured")
     found = check["candidate"]
     if found is not None:
         search = (f"candidate search: {found['label']} ({found['id']}) ranked {found['rank']}, {found['status']}"
                   f" (markers found: {', '.join(found['genes_found'][:5]) or 'none'})")
     elif check["best_candidate"] is not None:
         best = check["best_candidate"]
-        search = f"candidate search: not among the top {N_CANDIDATES} (best: {best['label']}, {best['id']})"
+        search = (f"candidate search: not among its top {N_CANDIDATES} (best: {best['label']}, {best['id']};"
+                  f" PageRank similarity to the term {best['similarity']:.3f})")
     else:
         search = "candidate search: no known marker among the group's genes"
-    return f"{check['group']}: verification {check['status']} ({check['reason']}); model head {check['head']:.2f}; {markers}; {search}"
+    return f"{check['group']}: {search}; model head {check['head']:.2f}; verification: {check['status']} ({check['reason']})"
 
 
 def answer_find_cell_type(session: DatasetSession, cell_type: str) -> Answer:
     """Which groups are a given cell type: the verified annotations at or below its Cell Ontology term.
 
-    When no group is annotated so, the claim is checked in every group (verification and the
-    candidate search over the marker knowledge) and the answer says no with the best evidence, or
-    names the groups where it holds.
+    When no group is annotated so, every group is searched (candidate search over the marker
+    knowledge, model head) and the plausible ones verified; the answer says no with the best
+    evidence, or names the groups where it holds.
     """
     found = session.ontology.read_term(cell_type, "CL")
     if found is None:
@@ -184,8 +185,8 @@ def answer_find_cell_type(session: DatasetSession, cell_type: str) -> Answer:
     else:
         best = "\n- ".join(_check_line(c) for c in checks[:3])
         text = (f"No group is {name}: none of the {len(groups)} groups of obs['{session.groupby}'] is annotated with it or a subtype,"
-                f" and checked in each group (verification: model head, known markers, PageRank; candidate search over the marker"
-                f" knowledge) the evidence supports it in none. Best evidence:\n- {best}")
+                f" the candidate search over the marker knowledge proposes it for none, and verification supports it in none."
+                f" Best evidence:\n- {best}")
     ids = [term.id, *dict.fromkeys(c["candidate"]["id"] for c in checks if c["holds"] and c["candidate"])]
     return Answer(text, "find_cell_type", {"term": term.id, "top": holding, "how": "verification", "checks": checks}, ids,
                   holding[0] if len(holding) == 1 else None)
