@@ -150,6 +150,8 @@ def main() -> None:
     on_99 = table[table["SingleR"].notna()]
     ours_99 = round(float(on_99["agreement"].mean()), 3)
     per_tissue = table.groupby("tissue")[["agreement", "gpt4aug3"]].mean().round(3)
+    table["dataset"] = rows["dataset"].to_numpy()
+    per_dataset = table.groupby("dataset")[["agreement", "gpt4aug3"]].mean().round(3)
     lines = [
         "# Marker list -> cell type (GPTCelltype development rows)",
         "",
@@ -171,13 +173,16 @@ def main() -> None:
         f"On the 99 rows SingleR and ScType ran on, cell2text's mean agreement is {ours_99:.3f}.",
         "",
         "Per tissue (mean agreement): " + "; ".join(f"{t} {r.agreement:.2f} (GPT-4 {r.gpt4aug3:.2f})" for t, r in per_tissue.iterrows()) + ".",
+        "Per source: " + "; ".join(f"{d} {r.agreement:.3f} (GPT-4 {r.gpt4aug3:.3f}, {int((table['dataset'] == d).sum())} rows)"
+                                   for d, r in per_dataset.iterrows())
+        + " (the HCA lists are single-nucleus top genes, few of them textbook markers; the literature lists are the markers papers used).",
         "",
         f"Knowledge: {len(knowledge.table):,} marker rows, {len(knowledge.terms):,} CL terms (version {knowledge.version}), loaded in"
         f" {load_s:.1f} s; ranking takes {1000 * sum(timings[1:]) / max(1, len(timings) - 1):.1f} ms per list after the first"
         f" ({timings[0]:.1f} s: indexing).",
     ]
     report = {"machine": machine(), "rows": len(rows), "cell2text": ours, "cell2text_on_99_rows": ours_99, "peers": peers,
-              "per_tissue": per_tissue.to_dict(orient="index"), "knowledge_version": knowledge.version,
+              "per_tissue": per_tissue.to_dict(orient="index"), "per_dataset": per_dataset.to_dict(orient="index"), "knowledge_version": knowledge.version,
               "knowledge_rows": len(knowledge.table), "predictions": table.where(table.notna(), None).to_dict(orient="records")}
     write_results("marker_annotation", report, lines)
 
