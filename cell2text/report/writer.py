@@ -41,7 +41,7 @@ def _highlight(text: str, claims: list[dict]) -> Markup:
 def _value(value: object) -> str:
     if isinstance(value, list):
         if value and isinstance(value[0], dict) and "label" in value[0]:
-            return "; ".join(f"{v['label']} ({v['id']}, {v['similarity']})" for v in value)
+            return "; ".join(f"{v['label']} ({', '.join(str(v[k]) for k in ('id', 'similarity', 'score') if k in v)})" for v in value)
         return ", ".join(map(str, value)) or "none"
     if isinstance(value, float):
         return f"{value:.3g}"
