@@ -7,8 +7,9 @@
 * **specificity-weighted overlap** (a multinomial naive-Bayes score): a term's markers are its own
   and its ancestors' (a CD8 T cell is also a T cell), plus markers most of its subtypes share
   (support flows to parents). Each query gene that is one of them adds
-  ``q(g) * log(1 + ODDS * (w(g) / W) / b(g))``: ``w / W`` is the gene's share of the term's marker
-  weight (measured genes only, so a term is not favoured for knowing many genes), ``b(g)`` its
+  ``q(g) * log(1 + ODDS * (w(g) / (W + SMOOTHING)) / b(g))``: ``w / W`` is the gene's share of the
+  term's marker weight (measured genes only, so a term is not favoured for knowing many genes;
+  smoothed, so neither is a term known by one or two genes), ``b(g)`` its
   share of all lineages' markers (terms with the gene that have no ancestor with it, so CD3E on
   "T cell" and twenty subtypes counts once: a gene that marks one type counts far more than one
   that marks twenty) and ``q = 1 / sqrt(1 + rank / 5)`` (top-ranked genes count more);
@@ -53,6 +54,7 @@ from cell2text.tools.pagerank import (
 )
 
 ODDS = 1.0  # odds that a query gene comes from the true type's markers rather than from anywhere
+SMOOTHING = 10.0  # pseudo marker weight added to every term's (about the median term's): a term known by one gene is not sure
 NEGATIVE = 1.0  # a negative marker found costs this times what it would add as a positive one
 CONTRADICTING_NEGATIVE = 0.75  # a defining negative marker (this weight or more) found contradicts; supportive ones only lower the score
 DEFINING = 0.75  # markers with at least this weight define a term (absolute detection)
@@ -60,7 +62,7 @@ TISSUE_PRIOR = math.log(2.0)  # a term tied to the given tissue: twice the prior
 FOREIGN = math.log(4.0)  # a term whose markers were described only in unrelated tissues: a quarter of the prior odds
 SPECIFIC = 1.5  # prior cost of each level of specificity (ancestors with markers): a subtype must earn it
 NEAR_TIE = 1.0  # candidates within this many log-units of the best are near-ties
-MIN_SUPPORT = 4.0  # a supported candidate scores at least this (about one specific marker) ...
+MIN_SUPPORT = 3.0  # a supported candidate scores at least this (one or two specific markers) ...
 MIN_FOUND = 2  # ... with at least this many of its markers found
 PPR_CLOSE = 0.03  # near-ties at least this similar collapse into their common parent
 RANK_SCALE = 5.0  # q(rank) = 1 / sqrt(1 + rank / RANK_SCALE)
@@ -297,7 +299,7 @@ def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str]
     found = [g for g in query.genes if g in markers]
     negatives = [g for g in query.genes if g in negative]
     measurable = markers.keys() if query.table is None else markers.keys() & set(query.table.index)
-    mass = sum(markers[g] for g in measurable) or 1.0
+    mass = sum(markers[g] for g in measurable) + SMOOTHING
     support = sum(query.weight(g) * _gain(index, g, markers[g] / mass) for g in found)
     penalty = NEGATIVE * sum(query.weight(g) * _gain(index, g, negative[g] / mass) for g in negatives)
     in_tissue = "tied" if term in tissue[0] else "foreign" if term in tissue[1] else None
