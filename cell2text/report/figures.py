@@ -26,7 +26,7 @@ def embedding_key(adata: ad.AnnData) -> str | None:
     return next((key for key in EMBEDDINGS if key in adata.obsm and adata.obsm[key].shape[1] >= 2), None)
 
 
-PLOT_CELLS = 50_000  # larger datasets are drawn (and, without an embedding, embedded) on a random sample of cells
+PLOT_CELLS = 20_000  # larger datasets are drawn (and, without an embedding, embedded) on a random sample of cells
 
 
 def ensure_embedding(adata: ad.AnnData, seed: int = 0) -> str:
