@@ -24,9 +24,10 @@ def sentence_model_path() -> str:
 
 
 @functools.cache
-def embedding_function():
-    """Chroma's SentenceTransformer embedding function over the local model (CPU, normalised vectors)."""
+def embedding_function(device: str = "cpu"):
+    """Chroma's SentenceTransformer embedding function over the local model (normalised vectors), on ``device``
+    (the knowledge base uses the CPU; model evaluation passes the model's device)."""
     from chromadb.utils.embedding_functions import SentenceTransformerEmbeddingFunction
 
     prepare_model_loading()
-    return SentenceTransformerEmbeddingFunction(model_name=sentence_model_path(), device="cpu", normalize_embeddings=True)
+    return SentenceTransformerEmbeddingFunction(model_name=sentence_model_path(), device=device, normalize_embeddings=True)

@@ -28,11 +28,17 @@ class Cell2TextConfig:
     # --- labels: the training CL ids, in head order
     labels: list[str] = field(default_factory=list)
     label_names: list[str] = field(default_factory=list)  # the CL labels, same order
+    # CELLxGENE description fields besides the cell type (tissue, disease, development_stage, sex, assay):
+    # field -> {term id: label} in head order; each gets a head and a constrained sentence ("Tissue: lung.")
+    fields: dict[str, dict[str, str]] = field(default_factory=dict)
+    field_temperatures: dict[str, float] = field(default_factory=dict)  # each field head's fitted temperature
     # --- text
     prompt: str = "Describe this cell."
     max_new_tokens: int = 48
     constrained: bool = True  # the cell-type span may only spell a CL name (see constrain_to)
     constrain_to: str = "training"  # "training": the CL labels the model was trained on | "ontology": any live CL label or synonym
+    # --- precision
+    bf16: bool = False  # bf16 autocast of the LM on CUDA (training and generation); off: no gain measured for the 135M LM (FINDINGS)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n")

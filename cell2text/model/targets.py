@@ -4,6 +4,9 @@ The first sentence is fixed, "This sample consists of a {CL label}.", so the cel
 constrained while decoding and read back exactly; tissue, disease and the group's most active
 pathways follow in varied wording, so the model learns content rather than one string. The CL
 definition is left to the knowledge base, which cites it, instead of being generated.
+
+Models trained on CELLxGENE-schema files describe every field of the schema the data has, each in a
+fixed sentence ("Tissue: lung.") so that it too can be constrained and read back (``describe_fields``).
 """
 
 from __future__ import annotations
@@ -26,13 +29,39 @@ PATHWAYS = [
 ]
 
 
+#: The description fields of CELLxGENE-schema data after the cell type, in text order: field -> sentence.
+FIELD_SENTENCES = {
+    "tissue": " Tissue: {}.",
+    "disease": " Disease: {}.",
+    "development_stage": " Development stage: {}.",
+    "sex": " Sex: {}.",
+    "assay": " Assay: {}.",
+}
+
+
+def field_trigger(field: str) -> str:
+    """The text just before a field's value (" Tissue:"): where constrained decoding starts."""
+    return FIELD_SENTENCES[field].split("{}")[0].rstrip()
+
+
 def describe_target(label: str, tissue: str | None, disease: str | None, pathways: list[str], rng: random.Random) -> str:
     """One target text; ``rng`` picks the phrasing."""
     text = FIRST.format(label=label)
     if tissue and disease:
         text += rng.choice(CONTEXT).format(tissue=tissue, disease=disease)
-    if pathways:
-        titles = [pathway_title(p).lower() for p in pathways]
-        joined = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
-        text += rng.choice(PATHWAYS).format(pathways=joined)
-    return text
+    return text + _pathway_sentence(pathways, rng)
+
+
+def describe_fields(label: str, fields: dict[str, str], pathways: list[str], rng: random.Random) -> str:
+    """One target text for CELLxGENE-schema data: cell type, then each known field's fixed sentence, then pathways."""
+    text = FIRST.format(label=label)
+    text += "".join(FIELD_SENTENCES[f].format(fields[f]) for f in FIELD_SENTENCES if fields.get(f))
+    return text + _pathway_sentence(pathways, rng)
+
+
+def _pathway_sentence(pathways: list[str], rng: random.Random) -> str:
+    if not pathways:
+        return ""
+    titles = [pathway_title(p).lower() for p in pathways]
+    joined = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+    return rng.choice(PATHWAYS).format(pathways=joined)

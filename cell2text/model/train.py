@@ -1,23 +1,27 @@
 """Train Cell2Text in two stages, LLaVA-style: first the expression side, then the language side.
 
-Stage 1: encoder + classification head on the CL labels (cross-entropy), so the cell embedding
-carries the cell type before any text is involved. Stage 2: encoder and head frozen; projector
-and LoRA adapters learn to turn the embedding into the templated description (LM loss on the
-answer tokens only). A one-stage recipe that trained everything together reached 0.63 text
-accuracy against 0.84 for two stages (FINDINGS), hence this order.
+Stage 1: encoder + classification heads (cell type; with CELLxGENE data also tissue, disease,
+development stage, sex, assay) with cross-entropy, so the cell embedding carries the labels before
+any text is involved. Stage 2: encoder and heads frozen; projector and LoRA adapters learn to turn
+the embedding into the templated description (LM loss on the answer tokens only). A one-stage
+recipe that trained everything together reached 0.63 text accuracy against 0.84 for two stages
+(FINDINGS), hence this order.
 
     cell2text train --out runs/demo                                 # the shipped checkpoint's recipe
     torchrun --nproc_per_node 2 -m cell2text train --out runs/ddp  # data-parallel (gloo on CPU, nccl on GPU)
-    cell2text train --data atlas.h5ad --label-key cell_type --tissue-key tissue \\
-        --disease-key disease --donor-key donor_id --out runs/atlas --stage2-steps 3000 \\
-        --lm-path /models/Llama-3.2-1B-Instruct                      # a bigger run: config alone
+    cell2text train --data a.h5ad b.h5ad --out runs/atlas --stage2-steps 3000 \\
+        --lm-path /models/Llama-3.2-1B-Instruct                      # CELLxGENE-schema files, streamed
 
-An interrupted run continues from its last snapshot (every 25 stage-2 steps, beside ``--out``)
-when started again with the same ``--out``, and ends exactly as an uninterrupted run would.
-Under torchrun each process draws its own batches and gradients are averaged across processes
-after every backward pass (a plain all-reduce, no wrapper); rank 0 writes the checkpoint.
-Everything is seeded; the split is stratified by label (donor-disjoint with a donor key) and
-saved with the checkpoint (``split.json``) so evaluation uses the same held-out cells.
+Cells come from ``cells.py``: the demo or one file in memory, or CELLxGENE-schema files opened
+backed and read a chunk at a time, the chunks in shuffled order (``ChunkBatches``); the split holds
+out whole donors or files. An interrupted run continues from its last snapshot (every 25 stage-2
+steps, beside ``--out``) when started again with the same ``--out``, and ends exactly as an
+uninterrupted run would (CPU and CUDA random states included). Under torchrun every process joins
+the group (its own GPU with ``set_device``), draws its own batches, and trains through
+``DistributedDataParallel`` (bucketed gradient all-reduce); rank 0 writes the checkpoint and the
+group is shut down on the way out, error or not. Everything is seeded; the split is saved with the
+checkpoint (``split.json``) so evaluation uses the same held-out cells, and a model card
+(``MODEL_CARD.md``, ``model_card.json``) describes what the checkpoint was trained on.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,24 +40,35 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from cell2text.errors import InputError
+from cell2text.model.cells import (
+    IGNORE,
+    CellData,
+    ChunkBatches,
+    label_codes,
+    open_cells,
+    sample_positions,
+    split_cells,
+    split_data,
+)
 from cell2text.model.config import Cell2TextConfig
+from cell2text.model.encoder import pool
 from cell2text.model.lm import load_lm
 from cell2text.model.model import Cell2Text, resolve_device
-from cell2text.model.targets import describe_target
+from cell2text.model.targets import describe_fields, describe_target
 from cell2text.model.tokenizer import GeneTokenizer
 
 
 @dataclass
 class TrainConfig:
     out: str  # checkpoint folder to write
-    data: str | None = None  # .h5ad to train on; None = the demo dataset
-    label_key: str = "cell_type"  # obs column of cell types (CL labels, CURIEs, or names the standardiser maps)
-    tissue_key: str | None = "tissue"  # obs column of tissues, if present
-    disease_key: str | None = "disease"  # obs column of diseases, if present
-    donor_key: str | None = None  # obs column of donors: makes the split donor-disjoint
+    data: list[str] = field(default_factory=list)  # .h5ad files: CELLxGENE-schema files (any number), or one file of any kind; empty = the demo
+    label_key: str = "cell_type"  # one non-schema file: obs column of cell types (CL labels, CURIEs, or names the standardiser maps)
+    tissue_key: str | None = "tissue"  # one non-schema file: obs column of tissues, if present
+    disease_key: str | None = "disease"  # one non-schema file: obs column of diseases, if present
+    donor_key: str | None = None  # one non-schema file: obs column of donors (donor-disjoint split); CELLxGENE: donor_id
     seed: int = 0
     test_size: float = 0.2
     stage1_steps: int = 600
@@ -62,53 +80,17 @@ class TrainConfig:
     lora_lr: float = 1e-3
     warmup_steps: int = 10
     n_pathways: int = 2  # top pathways (Hallmark, per label, on training cells) in each target
-    calibration_fraction: float = 0.1  # training cells held out of stage 1 to fit the head's temperature
+    calibration_fraction: float = 0.1  # training cells held out of stage 1 to fit the heads' temperatures
+    chunk_cells: int = 4096  # cells read and held at a time (the demo's 700 fit one chunk)
+    backed: bool = True  # open CELLxGENE files backed (streamed); False reads them whole (same batches)
     snapshot_every: int = 25  # stage-2 steps between resumable snapshots ({out}.resume-rank{r}.pt); 0 = none
     resume: bool = True  # continue from a snapshot of an interrupted run with the same out
     model: Cell2TextConfig = field(default_factory=Cell2TextConfig)
 
-
-def _label_ids(adata: ad.AnnData, key: str) -> tuple[np.ndarray, dict[str, str]]:
-    """CL id of every cell, and id -> CL label; raises naming the labels that do not map."""
-    from cell2text.data.io import check_groupby
-    from cell2text.tools.ontology import load_ontology
-
-    ontology = load_ontology()
-    values = check_groupby(adata, key).astype(str)
-    paired = f"{key}_ontology_term_id"
-    if paired in adata.obs:
-        ids = adata.obs[paired].astype(str)
-    else:
-        mapping, bad = {}, []
-        for value in values.unique():
-            result = ontology.standardise(value)
-            if result.unsure or result.best is None:
-                bad.append(value)
-            else:
-                mapping[value] = result.best.id
-        if bad:
-            shown = ", ".join(bad[:8]) + (", ..." if len(bad) > 8 else "")
-            raise InputError(f"labels of '{key}' that do not map to Cell Ontology terms: {shown}. "
-                             f"Add obs['{paired}'] with CL ids, or rename them to CL labels.")
-        ids = values.map(mapping)
-    for term_id in ids.unique():
-        if term_id not in ontology or ontology.term(term_id).obsolete:
-            raise InputError(f"'{term_id}' in obs['{paired}'] is not a live Cell Ontology id. Fix or drop those cells.")
-    return ids.to_numpy(), {t: ontology.term(t).label for t in ids.unique()}
-
-
-def split_cells(labels: np.ndarray, donors: np.ndarray | None, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Train / test positions: stratified by label, or donor-disjoint when donors are given."""
-    from sklearn.model_selection import GroupShuffleSplit, train_test_split
-
-    positions = np.arange(len(labels))
-    if donors is not None:
-        splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
-        train, test = next(splitter.split(positions, labels, groups=donors))
-        return train, test
-    counts = {label: (labels == label).sum() for label in set(labels)}
-    stratify = labels if min(counts.values()) >= 2 else None
-    return tuple(train_test_split(positions, test_size=test_size, stratify=stratify, random_state=seed))
+    def __post_init__(self) -> None:
+        if isinstance(self.data, (str, Path)):  # one path, as earlier versions took it
+            self.data = [str(self.data)]
+        self.data = [str(p) for p in self.data or []]
 
 
 def _schedule(step: int, total: int, warmup: int) -> float:
@@ -118,58 +100,82 @@ def _schedule(step: int, total: int, warmup: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
-def distributed() -> tuple[int, int]:
-    """``(rank, world size)``; under torchrun, joins the process group (gloo on CPU, nccl on GPU) once."""
+@contextmanager
+def process_group() -> Iterator[tuple[int, int]]:
+    """``(rank, world size)``; under torchrun, joins the process group (nccl on CUDA, after ``set_device``
+    to this process's GPU; gloo on CPU) and leaves it on exit, also on error."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank() if world > 1 else 0), world
+    if world == 1:
+        yield 0, 1
+        return
+    cuda = resolve_device().type == "cuda"
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if cuda else "gloo")
+    try:
+        yield dist.get_rank(), world
+    finally:
+        dist.destroy_process_group()
 
 
-def _average_gradients(parameters: list[torch.nn.Parameter], world: int) -> None:
-    if world > 1:
-        for parameter in parameters:
-            if parameter.grad is not None:
-                dist.all_reduce(parameter.grad)
-                parameter.grad /= world
+def parallel(module: torch.nn.Module, world: int) -> torch.nn.Module:
+    """``module`` wrapped for data-parallel training when there are several processes (gradients averaged
+    in buckets during backward), else itself. Buffers are not re-broadcast every step: none is trained."""
+    if world == 1:
+        return module
+    device = next(module.parameters()).device
+    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None,
+                                   broadcast_buffers=False)
 
 
 class EncoderClassifier(torch.nn.Module):
-    """Encoder + head alone (what stage 1 trains), for models without a language side."""
+    """Encoder + heads (what stage 1 trains): logits of every head, by field."""
 
-    def __init__(self, encoder: torch.nn.Module, head: torch.nn.Module) -> None:
+    def __init__(self, encoder: torch.nn.Module, heads: torch.nn.ModuleDict) -> None:
         super().__init__()
-        self.encoder, self.head = encoder, head
+        self.encoder, self.heads = encoder, heads
 
-    def classify(self, dense: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        from cell2text.model.encoder import pool
+    def forward(self, dense: torch.Tensor, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+        pooled = pool(self.encoder(dense, tokens), tokens)  # (B, d_encoder)
+        return {name: head(pooled) for name, head in self.heads.items()}  # each (B, n_labels)
 
-        return self.head(pool(self.encoder(dense, tokens), tokens))
+
+def head_loss(logits: dict[str, torch.Tensor], y: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Cross-entropy of the cell-type head plus each field head's over the cells whose label is known."""
+    loss = F.cross_entropy(logits["cell_type"], y["cell_type"])  # every training cell has a cell type
+    for name in logits:
+        if name != "cell_type":
+            known = (y[name] != IGNORE).sum().clamp(min=1)  # no host sync: a batch may know none
+            loss = loss + F.cross_entropy(logits[name], y[name], ignore_index=IGNORE, reduction="sum") / known
+    return loss
 
 
-def fit_head(model, dense: torch.Tensor, tokens: torch.Tensor, y: torch.Tensor, train_pos: np.ndarray,
-             config: TrainConfig, batches: np.random.Generator, world: int = 1, progress: bool = True) -> list:
-    """Stage 1: train ``model.encoder`` and ``model.head`` with cross-entropy; returns their parameters."""
-    model.train()
-    parameters = list(model.encoder.parameters()) + list(model.head.parameters())
+def fit_head(classifier: EncoderClassifier, batches: ChunkBatches, codes: dict[str, np.ndarray], config: TrainConfig,
+             rng: np.random.Generator, world: int = 1, progress: bool = True) -> list[torch.nn.Parameter]:
+    """Stage 1: train the encoder and heads with cross-entropy on batches drawn by ``batches``; returns their parameters.
+
+    ``codes``: head index of every cell's label per field (``IGNORE`` where unknown).
+    """
+    classifier.train()
+    parameters = list(classifier.parameters())
     optimiser = torch.optim.AdamW(parameters, lr=config.stage1_lr, weight_decay=0.01)
-    device = model.head.weight.device
-    for _ in tqdm(range(config.stage1_steps), desc="stage 1: encoder + head", disable=not progress):
-        batch = torch.from_numpy(batches.choice(train_pos, config.stage1_batch))
-        loss = F.cross_entropy(model.classify(dense[batch].to(device), tokens[batch].to(device)), y[batch.to(device)])
+    step = parallel(classifier, world)
+    for _ in tqdm(range(config.stage1_steps), desc="stage 1: encoder + heads", disable=not progress):
+        batch, dense, tokens = batches.draw(rng, config.stage1_batch)
+        y = {name: torch.from_numpy(codes[name][batch]).to(dense.device) for name in classifier.heads}
+        loss = head_loss(step(dense, tokens), y)
         optimiser.zero_grad()
         loss.backward()
-        _average_gradients(parameters, world)
         optimiser.step()
     return parameters
 
 
-def fit_temperature(model, dense: torch.Tensor, tokens: torch.Tensor, y: torch.Tensor) -> float:
-    """The temperature minimising the head's negative log-likelihood on held-out cells (Guo et al. 2017)."""
-    model.eval()
-    with torch.no_grad():
-        logits = model.classify(dense, tokens)
-    log_t = torch.zeros(1, requires_grad=True)
+def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """The temperature minimising the head's negative log-likelihood on held-out cells (Guo et al. 2017).
+
+    The temperature lives on the logits' device (a GPU run crashed when it was created on the CPU).
+    """
+    log_t = torch.zeros(1, requires_grad=True, device=logits.device)
     optimiser = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
 
     def nll() -> torch.Tensor:
@@ -183,66 +189,88 @@ def fit_temperature(model, dense: torch.Tensor, tokens: torch.Tensor, y: torch.T
 
 
 def train(config: TrainConfig, *, adata: ad.AnnData | None = None, progress: bool = True) -> Path:
-    """Train and save a checkpoint to ``config.out``; returns its path."""
-    from cell2text.data.demo import load_dataset
-    from cell2text.tools.enrichment import score_pathways, top_pathways
+    """Train and save a checkpoint (with its model card) to ``config.out``; returns its path.
 
+    ``adata``: train on this in-memory AnnData instead of ``config.data`` (labels from ``label_key``).
+    """
     # before joining the process group: transformers saves only on rank 0 once torch.distributed is
     # up, which would leave other ranks' first-time copy of the bundled LM incomplete
     lm, text_tokenizer = load_lm(config.model.lm_path)
-    rank, world = distributed()
-    progress = progress and rank == 0
+    with process_group() as (rank, world):
+        return _train(config, adata, lm, text_tokenizer, rank, world, progress and rank == 0)
+
+
+def _train(config: TrainConfig, adata: ad.AnnData | None, lm, text_tokenizer, rank: int, world: int, progress: bool) -> Path:
+    from cell2text.tools.enrichment import score_pathways, top_pathways
+
+    started = time.perf_counter()
     rng = random.Random(config.seed + rank)  # target phrasings
     batches = np.random.default_rng(config.seed + rank)  # each process its own batches
     torch.manual_seed(config.seed)  # the same initial weights in every process
-    if adata is None:
-        adata, _, _ = load_dataset(config.data, config.label_key)
-    cell_ids, names = _label_ids(adata, config.label_key)
-    donors = adata.obs[config.donor_key].astype(str).to_numpy() if config.donor_key else None
-    train_pos, test_pos = split_cells(cell_ids, donors, config.test_size, config.seed)
+    data = open_cells(config.data, label_key=config.label_key, tissue_key=config.tissue_key, disease_key=config.disease_key,
+                      donor_key=config.donor_key, adata=adata, backed=config.backed)
+    cell_ids = data.labels["cell_type"]
+    train_pos, test_pos = split_data(data, config.test_size, config.seed)
 
-    # ---- targets: label, tissue/disease where the data has them, pathways per label on training cells
-    train_data = adata[train_pos].copy()
-    train_data.obs["_label"] = cell_ids[train_pos]
-    score_pathways(train_data)
-    pathways = top_pathways(train_data, "_label", n=config.n_pathways)
-    tissue = adata.obs[config.tissue_key].astype(str).to_numpy() if config.tissue_key in adata.obs else None
-    disease = adata.obs[config.disease_key].astype(str).to_numpy() if config.disease_key in adata.obs else None
+    # ---- the training cells' labels per field, and a sample of them for gene medians and pathways
+    vocabulary = {name: sorted(set(data.labels[name][train_pos]) - {""}) for name in data.labels}
+    names = {name: {t: data.vocabulary[name][t] for t in ids} for name, ids in vocabulary.items()}
+    codes = {name: label_codes(data.labels[name], ids) for name, ids in vocabulary.items()}
+    sampled = sample_positions(train_pos, config.seed)
+    sample = data.read(sampled).copy()
+    sample.obs["_label"] = cell_ids[sampled]
+    symbolic = sample.copy()
+    if data.schema:
+        symbolic.var_names = sample.var["feature_name"].astype(str)
+    score_pathways(symbolic)
+    pathways = top_pathways(symbolic, "_label", n=config.n_pathways)
 
     def target(position: int) -> str:
-        label_id = cell_ids[position]
-        return describe_target(names[label_id], tissue[position] if tissue is not None else None,
-                               disease[position] if disease is not None else None, pathways.get(label_id, []), rng)
+        return _target(data, names, pathways, position, rng)
 
     # ---- model
-    labels = sorted(names)
     model_config = config.model
-    model_config.labels, model_config.label_names = labels, [names[t] for t in labels]
+    model_config.labels, model_config.label_names = vocabulary["cell_type"], list(names["cell_type"].values())
+    model_config.fields = {f: labels for f, labels in names.items() if f != "cell_type" and labels}
+    if data.schema:  # room for every field's sentence (measured on a sample of targets, apart from the phrasing RNG)
+        probe = random.Random(0)
+        longest = max(len(text_tokenizer(_target(data, names, pathways, p, probe)).input_ids)
+                      for p in sample_positions(train_pos, config.seed, 1000))
+        model_config.max_new_tokens = max(model_config.max_new_tokens, longest + 8)
     device = resolve_device()
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    model = Cell2Text(model_config, GeneTokenizer.fit(train_data), lm, text_tokenizer).to(device)
-    dense, tokens = model.cell_inputs(adata)
-    y = torch.tensor([labels.index(t) for t in cell_ids], device=model.device)
+    model = Cell2Text(model_config, GeneTokenizer.fit(sample), lm, text_tokenizer).to(device)
+    del sample, symbolic
 
-    # ---- stage 1: encoder + head, then its temperature on held-out training cells
+    def load(start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        dense, tokens = model.cell_inputs(data.read(np.arange(start, stop)))
+        return dense.to(device), tokens.to(device)
+
+    bounds = data.chunks(config.chunk_cells)
+    classifier = EncoderClassifier(model.encoder, model.heads())
+
+    # ---- stage 1: encoder + heads, then their temperatures on held-out training cells
     # (skipped when resuming: the snapshot holds its result)
     snapshot_file = Path(f"{config.out}.resume-rank{rank}.pt")
-    snapshot = torch.load(snapshot_file, weights_only=False) if config.resume and snapshot_file.is_file() else None
+    snapshot = (torch.load(snapshot_file, weights_only=False, map_location="cpu")  # RNG states must stay CPU tensors
+                if config.resume and snapshot_file.is_file() else None)
     if snapshot is None:
         fit_pos, calibration_pos = train_pos, None
         if config.calibration_fraction > 0:
             inner_fit, inner_calibration = split_cells(cell_ids[train_pos], None, config.calibration_fraction, config.seed)
-            fit_pos, calibration_pos = train_pos[inner_fit], train_pos[inner_calibration]
-        stage1 = fit_head(model, dense, tokens, y, fit_pos, config, batches, world, progress)
+            fit_pos, calibration_pos = train_pos[inner_fit], sample_positions(train_pos[inner_calibration], config.seed)
+        stage1 = fit_head(classifier, ChunkBatches(bounds, fit_pos, load, config.seed + rank), codes, config, batches,
+                          world, progress)
         if calibration_pos is not None:
-            model.config.head_temperature = fit_temperature(model, dense[calibration_pos], tokens[calibration_pos],
-                                                            y[torch.from_numpy(calibration_pos).to(model.device)])
+            model.config.head_temperature, model.config.field_temperatures = _fit_temperatures(
+                classifier, *model.cell_inputs(data.read(calibration_pos)), codes, calibration_pos)
     else:
         model.load_trainable_state(snapshot["weights"])
-        stage1 = list(model.encoder.parameters()) + list(model.head.parameters())
+        stage1 = list(classifier.parameters())
+    stage1_s = time.perf_counter() - started
 
-    # ---- stage 2: projector + LoRA, encoder and head frozen
+    # ---- stage 2: projector + LoRA, encoder and heads frozen
     for parameter in stage1:
         parameter.requires_grad_(False)
     model.encoder.eval()
@@ -250,6 +278,7 @@ def train(config: TrainConfig, *, adata: ad.AnnData | None = None, progress: boo
     optimiser = torch.optim.AdamW([{"params": model.projector.parameters(), "lr": config.projector_lr},
                                    {"params": lora, "lr": config.lora_lr}], weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _schedule(s, config.stage2_steps, config.warmup_steps))
+    sampler = ChunkBatches(bounds, train_pos, load, config.seed + rank)
     start = 0
     if snapshot is not None:
         optimiser.load_state_dict(snapshot["optimiser"])
@@ -257,45 +286,109 @@ def train(config: TrainConfig, *, adata: ad.AnnData | None = None, progress: boo
         batches.bit_generator.state = snapshot["batches"]
         rng.setstate(snapshot["phrasing"])
         torch.set_rng_state(snapshot["torch"])
+        if device.type == "cuda" and snapshot.get("cuda") is not None:
+            torch.cuda.set_rng_state(snapshot["cuda"], device)
+        sampler.restore(snapshot["sampler"], config.stage2_batch)
         start = snapshot["step"]
     model.projector.train()
     model.lm.train()
+    step_model = parallel(model, world)
     bar = tqdm(range(start, config.stage2_steps), desc="stage 2: projector + LoRA", disable=not progress,
                initial=start, total=config.stage2_steps)
+    trainable = [p for group in optimiser.param_groups for p in group["params"]]
     for step in bar:
-        batch = batches.choice(train_pos, config.stage2_batch)
-        _, loss = model(dense[batch], tokens[batch], targets=[target(p) for p in batch])
+        batch, dense, tokens = sampler.draw(batches, config.stage2_batch)
+        _, loss = step_model(dense, tokens, targets=[target(p) for p in batch])
         optimiser.zero_grad()
         loss.backward()
-        trainable = [p for group in optimiser.param_groups for p in group["params"]]
-        _average_gradients(trainable, world)
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimiser.step()
         scheduler.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        if progress:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
         if config.snapshot_every and (step + 1) % config.snapshot_every == 0 and step + 1 < config.stage2_steps:
-            _save_snapshot(snapshot_file, step + 1, model, optimiser, scheduler, batches, rng)
+            _save_snapshot(snapshot_file, step + 1, model, optimiser, scheduler, batches, rng, sampler)
+    timing = {"stage1_s": stage1_s, "stage2_s": time.perf_counter() - started - stage1_s, "device": str(device),
+              "stage2_last_loss": float(loss.item()) if config.stage2_steps > start else None}
 
     out = Path(config.out)
     if rank == 0:
         model.save_pretrained(out)
-        split = {"train": adata.obs_names[train_pos].tolist(), "test": adata.obs_names[test_pos].tolist()}
+        if data.schema:
+            held_out = sorted(set(data.groups[test_pos]))
+            split = {"by": data.split_by, "files": data.names, "test_groups": held_out,
+                     "n_train": len(train_pos), "n_test": len(test_pos)}
+        else:
+            split = {"train": data.obs_names(train_pos), "test": data.obs_names(test_pos)}
         (out / "split.json").write_text(json.dumps(split) + "\n")
         recipe = asdict(config) | {"model": None, "pathways": pathways, "n_train": len(train_pos),
                                    "n_test": len(test_pos), "processes": world}
         (out / "train.json").write_text(json.dumps(recipe, indent=2) + "\n")
+        from cell2text.model.card import training_card, write_card
+
+        held_out_metrics = _held_out_heads(model, data, test_pos, config)
+        write_card(out, training_card(model, data, config, recipe, held_out_metrics, timing))
     snapshot_file.unlink(missing_ok=True)
     if world > 1:
         dist.barrier()
     return out
 
 
+def _target(data: CellData, names: dict[str, dict[str, str]], pathways: dict[str, list[str]], position: int,
+            rng: random.Random) -> str:
+    """The description a training cell is taught: CELLxGENE fields in fixed sentences, or the demo's phrasings."""
+    label_id = data.labels["cell_type"][position]
+    if data.schema:
+        known = {f: names[f][data.labels[f][position]] for f in names if f != "cell_type" and data.labels[f][position] in names[f]}
+        return describe_fields(names["cell_type"][label_id], known, pathways.get(label_id, []), rng)
+    tissue, disease = (data.context[k][position] if k in data.context else None for k in ("tissue", "disease"))
+    return describe_target(names["cell_type"][label_id], tissue, disease, pathways.get(label_id, []), rng)
+
+
+def _fit_temperatures(classifier: EncoderClassifier, dense: torch.Tensor, tokens: torch.Tensor,
+                      codes: dict[str, np.ndarray], positions: np.ndarray) -> tuple[float, dict[str, float]]:
+    """Each head's temperature on the calibration cells whose label it knows: (cell type, {field: temperature})."""
+    classifier.eval()
+    device = next(classifier.parameters()).device
+    with torch.no_grad():
+        logits = classifier(dense.to(device), tokens.to(device))
+    temperatures = {}
+    for name, values in logits.items():
+        y = torch.from_numpy(codes[name][positions]).to(device)
+        known = y != IGNORE
+        temperatures[name] = fit_temperature(values[known], y[known]) if bool(known.any()) else 1.0
+    return temperatures.pop("cell_type"), temperatures
+
+
+def _held_out_heads(model: Cell2Text, data: CellData, test_pos: np.ndarray, config: TrainConfig) -> dict:
+    """Accuracy and macro-F1 of every head on (up to 20,000 of) the held-out cells, for the model card."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    positions = sample_positions(test_pos, config.seed)
+    predicted: dict[str, list[str]] = {}
+    for start in range(0, len(positions), config.chunk_cells):
+        chunk = positions[start:start + config.chunk_cells]
+        for name, probabilities in model.head_probabilities(*model.cell_inputs(data.read(chunk))).items():
+            labels = model.config.labels if name == "cell_type" else list(model.config.fields[name])
+            predicted.setdefault(name, []).extend(labels[i] for i in probabilities.argmax(1))
+    result = {}
+    for name, guesses in predicted.items():
+        truth = data.labels[name][positions]
+        known = truth != ""
+        truth, guesses = truth[known].astype(str), np.asarray(guesses)[known]
+        result[name] = {"n": int(known.sum()), "accuracy": float(accuracy_score(truth, guesses)) if known.any() else None,
+                        "macro_f1": float(f1_score(truth, guesses, average="macro", labels=sorted(set(truth)), zero_division=0))
+                        if known.any() else None}
+    return result
+
+
 def _save_snapshot(path: Path, step: int, model: Cell2Text, optimiser, scheduler, batches: np.random.Generator,
-                   rng: random.Random) -> None:
-    """Everything stage 2 needs to continue exactly where it stopped (weights, optimiser, every RNG)."""
+                   rng: random.Random, sampler: ChunkBatches) -> None:
+    """Everything stage 2 needs to continue exactly where it stopped (weights, optimiser, every RNG, the chunk draw)."""
+    cuda = torch.cuda.get_rng_state(model.device) if model.device.type == "cuda" else None
     state = {"step": step, "weights": model.trainable_state(), "optimiser": optimiser.state_dict(),
              "scheduler": scheduler.state_dict(), "batches": batches.bit_generator.state, "phrasing": rng.getstate(),
-             "torch": torch.get_rng_state()}
+             "torch": torch.get_rng_state(), "cuda": cuda, "sampler": sampler.state()}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     tmp.replace(path)

@@ -9,9 +9,16 @@ import pytest
 import torch
 
 from cell2text.errors import InputError
-from cell2text.model.constrained import OntologyConstraint
+from cell2text.model.constrained import NameTrie, OntologyConstraint, Span
 from cell2text.model.evaluate import extract_cell_type, grade, score_texts
-from cell2text.model.model import PLACEHOLDER, SHIPPED_CHECKPOINT, Cell2Text, find_placeholder, pad_left, splice
+from cell2text.model.model import (
+    PLACEHOLDER,
+    SHIPPED_CHECKPOINT,
+    Cell2Text,
+    find_placeholder,
+    pad_left,
+    splice,
+)
 from cell2text.model.targets import describe_target
 from cell2text.model.train import TrainConfig, split_cells, train
 
@@ -94,15 +101,15 @@ def test_constraint_allows_only_ontology_names():
     from cell2text.model.lm import load_lm
 
     _, tokenizer = load_lm()
-    constraint = OntologyConstraint(tokenizer, ["B cell", "T cell", "natural killer cell"])
+    trie = NameTrie(tokenizer, [Span(" consists of a", ["B cell", "T cell", "natural killer cell"])])
     prefix = tokenizer("This sample consists of a", add_special_tokens=False).input_ids
     scores = torch.zeros(1, len(tokenizer))
-    masked = constraint(torch.tensor([prefix]), scores.clone())
+    masked = OntologyConstraint(trie)(torch.tensor([prefix]), scores.clone())
     allowed = torch.isfinite(masked[0]).nonzero().ravel().tolist()
     firsts = {tokenizer(" " + n, add_special_tokens=False).input_ids[0] for n in ["B cell", "T cell", "natural killer cell"]}
     assert set(allowed) == firsts
     done = prefix + tokenizer(" B cell.", add_special_tokens=False).input_ids
-    assert torch.isfinite(constraint(torch.tensor([done]), scores.clone())).all()  # free text after the name
+    assert torch.isfinite(OntologyConstraint(trie)(torch.tensor([done]), scores.clone())).all()  # free text after the name
 
 
 def test_extraction_and_grades(ontology):
@@ -186,11 +193,7 @@ def test_temperature_calibrates_an_overconfident_head():
     logits[torch.arange(400), y] += 1.5  # right about 70% of the time ...
     logits *= 6  # ... with near-certain confidence
 
-    class Fixed(torch.nn.Module):
-        def classify(self, dense, tokens):
-            return logits
-
-    temperature = fit_temperature(Fixed(), None, None, y)
+    temperature = fit_temperature(logits, y)
     assert temperature > 2
     correct = (logits.argmax(1) == y).numpy()
     before = expected_calibration_error(torch.softmax(logits, 1).max(1).values.numpy(), correct)

@@ -1,11 +1,13 @@
-"""An interrupted training run resumes from its snapshot and ends exactly as an uninterrupted one."""
+"""An interrupted training run resumes from its snapshot and ends exactly as an uninterrupted one (CPU, and CUDA when present)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -17,10 +19,13 @@ train(TrainConfig(out={out!r}, stage1_steps=20, stage2_steps=6, stage2_batch=2, 
 """
 
 
-def test_interrupted_run_resumes_exactly(tmp_path):
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_interrupted_run_resumes_exactly(tmp_path, monkeypatch, device):
+    monkeypatch.setenv("CELL2TEXT_DEVICE", device)
     out = tmp_path / "interrupted"
     snapshot = tmp_path / "interrupted.resume-rank0.pt"
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT.format(out=str(out))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT.format(out=str(out))], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=os.environ | {"CELL2TEXT_DEVICE": device})
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if snapshot.is_file() and torch.load(snapshot, weights_only=False)["step"] >= 2:
@@ -29,10 +34,11 @@ def test_interrupted_run_resumes_exactly(tmp_path):
         time.sleep(0.2)
     proc.wait()
     assert snapshot.is_file() and not out.exists(), "the run was not interrupted mid stage 2"
-    stopped_at = torch.load(snapshot, weights_only=False)["step"]
-    assert 2 <= stopped_at < 6
+    state = torch.load(snapshot, weights_only=False, map_location="cpu")
+    assert 2 <= state["step"] < 6
+    assert (state["cuda"] is not None) == (device == "cuda") and state["sampler"]["current"] == 0
 
-    config = dict(stage1_steps=20, stage2_steps=6, stage2_batch=2, snapshot_every=1)
+    config = {"stage1_steps": 20, "stage2_steps": 6, "stage2_batch": 2, "snapshot_every": 1}
     train(TrainConfig(out=str(out), **config), progress=False)  # picks up the snapshot
     assert not snapshot.exists()
     train(TrainConfig(out=str(tmp_path / "straight"), **config), progress=False)
