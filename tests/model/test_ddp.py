@@ -1,7 +1,8 @@
 """Data-parallel training under torchrun: 2 CPU processes (gloo).
 
 * Stage 1 through ``DistributedDataParallel`` matches one process that averages the two ranks'
-  gradients itself (same batches, dropout off): the all-reduce is the mean, and nothing else differs.
+  gradients itself (same batches, dropout off): each rank's step uses both ranks' batches, and
+  nothing else differs (a rank training on its own batches alone ends elsewhere).
 * The whole ``cell2text train`` runs under torchrun, rank 0 alone writes and reports, the group
   shuts down cleanly.
 """
