@@ -23,6 +23,7 @@ from cell2text.model.config import Cell2TextConfig
 from cell2text.model.encoder import build_encoder
 from cell2text.model.model import SHIPPED_CHECKPOINT
 from cell2text.model.tokenizer import GeneTokenizer
+from cell2text.model.cells import ChunkBatches, label_codes
 from cell2text.model.train import EncoderClassifier, TrainConfig, fit_head
 
 VARIANTS = {"MLP, log-expression (default)": {"encoder": "mlp"},
@@ -37,7 +38,7 @@ def main() -> None:
     test_pos = np.array([position[n] for n in split["test"]])
     ids = adata.obs["cell_type_ontology_term_id"].astype(str).to_numpy()
     labels = sorted(set(ids))
-    y = torch.tensor([labels.index(t) for t in ids])
+    codes = {"cell_type": label_codes(ids, labels)}
     genes = GeneTokenizer.fit(adata[train_pos])
     dense_np = genes.dense(adata)
     rows = []
@@ -48,14 +49,16 @@ def main() -> None:
         scores, seconds = [], []
         for seed in (0, 1, 2):
             torch.manual_seed(seed)
-            model = EncoderClassifier(build_encoder(config, len(genes)), torch.nn.Linear(config.d_encoder, len(labels)))
+            heads = torch.nn.ModuleDict({"cell_type": torch.nn.Linear(config.d_encoder, len(labels))})
+            model = EncoderClassifier(build_encoder(config, len(genes)), heads)
+            batches = ChunkBatches([(0, len(dense))], train_pos, lambda a, b: (dense[a:b], tokens[a:b]), seed)
             start = time.perf_counter()
-            fit_head(model, dense, tokens, y, train_pos, TrainConfig(out=""), np.random.default_rng(seed), progress=False)
+            fit_head(model, batches, codes, TrainConfig(out=""), np.random.default_rng(seed), progress=False)
             seconds.append(time.perf_counter() - start)
             model.eval()
             with torch.no_grad():
-                predicted = model.classify(dense[test_pos], tokens[test_pos]).argmax(1).numpy()
-            truth = y[test_pos].numpy()
+                predicted = model(dense[test_pos], tokens[test_pos])["cell_type"].argmax(1).numpy()
+            truth = codes["cell_type"][test_pos]
             scores.append((accuracy_score(truth, predicted), f1_score(truth, predicted, average="macro")))
         accuracy, macro = np.array(scores).T
         rows.append({"encoder": name, "accuracy_mean": float(accuracy.mean()), "accuracy_sd": float(accuracy.std()),
