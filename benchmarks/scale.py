@@ -233,18 +233,23 @@ def main() -> None:
                    "celltypist": _subprocess("_celltypist", str(path), str(model), timeout=args.timeout)}
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
+            _write(rows, args.sets)  # after every row, so a long run leaves what it measured
+
+
+def _write(rows: list[dict], sets: list[str]) -> None:
+    """benchmarks/results/scale.md and .json from the rows measured so far."""
     exponents = {kind: {tool: _exponent([(r["cells"], r[tool]["seconds"]) for r in rows if r["set"] == kind and "error" not in r[tool]])
-                        for tool in ("describe", "celltypist")} for kind in args.sets}
+                        for tool in ("describe", "celltypist")} for kind in sets}
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, CPU only, Python {platform.python_version()}"
-    payload = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "rows": rows, "exponents": exponents}
+    load = os.getloadavg()[2]
+    payload = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "load_15min": round(load, 1), "rows": rows, "exponents": exponents}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(payload, indent=2) + "\n")
-    text = f"# Scaling: describe vs CellTypist annotate\n\n{machine}, {payload['date']}.\n\n{_table(rows)}\n\n"
-    text += "Growth exponent (slope of log time on log cells): " + "; ".join(
+    text = f"# Scaling: describe vs CellTypist annotate\n\n{machine}, {payload['date']}; 15-minute load average {load:.1f} at the end.\n\n"
+    text += _table(rows) + "\n\nGrowth exponent (slope of log time on log cells): " + "; ".join(
         f"{k}: describe {v['describe']}, CellTypist {v['celltypist']}" for k, v in exponents.items()) + "\n"
     (RESULTS / "scale.md").write_text(text)
     print(text)
-
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_describe":
