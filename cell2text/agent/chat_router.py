@@ -142,7 +142,7 @@ def _fills(intent: str, slots: Slots, question: str) -> bool | None:
     None: the intent needs nothing in particular. A question naming one gene is about that gene,
     not about every gene that changes; one naming the ontology is about terms, not the data's groups.
     """
-    if intent == "condition_changes" and slots.genes or intent == "compare_groups" and re.search(r"\bontology\b", question, re.I):
+    if intent == "condition_changes" and slots.genes or intent == "compare_groups" and re.search(r"\bontology\b", question, re.IGNORECASE):
         return False
     if intent in ("rank_pathway", "geneset_genes"):
         return bool(slots.pathways)

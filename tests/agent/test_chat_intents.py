@@ -2,6 +2,8 @@
 
 Datasets: the demo, and the demo split into control / stimulated with a planted interferon-alpha
 shift (``benchmarks/conditions.py``), written to an .h5ad so the command reads it as a user's file.
+The tests on that file are marked slow: it is described once more (the demo's description is
+shared with the other agent tests), which takes longer than the default suite allows.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def test_which_group_has_the_most_of_a_pathway():
     assert f"{best['level']} ({best['n_cells']} cells): AUROC {best['auroc']:.2f}" in answer["text"] and "Mann-Whitney" in answer["text"]
 
 
+@pytest.mark.slow
 def test_which_condition_shows_the_planted_interferon_response(conditions):
     answer = ask("Which condition shows an interferon response?", str(conditions[0]), "-g", "bulk_labels")
     assert answer["tool"] == "rank_pathway" and answer["data"]["by"] == "condition"
@@ -83,6 +86,7 @@ def test_genes_separating_two_named_groups():
     assert all(r["logfc"] >= 0.5 and r["pval_adj"] <= 0.05 for r in answer["data"]["up"] + answer["data"]["down"])
 
 
+@pytest.mark.slow
 def test_genes_of_a_set_up_in_the_stimulated_cells_are_the_planted_ones(conditions):
     path, planted = conditions
     answer = ask("Which genes of the interferon alpha response are up in the stimulated cells?", str(path), "-g", "bulk_labels")
@@ -90,6 +94,7 @@ def test_genes_of_a_set_up_in_the_stimulated_cells_are_the_planted_ones(conditio
     assert set(answer["ids"][1:]) == set(planted)  # every planted gene, and nothing else of the set
 
 
+@pytest.mark.slow
 def test_what_changes_between_conditions_within_each_group(conditions):
     answer = ask("What changes between stimulated and control within each cell type?", str(conditions[0]), "-g", "bulk_labels")
     data = answer["data"]
@@ -111,13 +116,17 @@ def test_a_dataset_without_conditions_is_told_so(demo):
     assert answer.text.startswith("This dataset has no condition, sample or donor column") and answer.data["top"] is None
 
 
-def test_cells_per_value_metadata_and_uncertain_groups(conditions):
+@pytest.mark.slow
+def test_cells_per_value_and_metadata(conditions):
     counts = ask("How many cells per donor and condition?", str(conditions[0]), "-g", "bulk_labels")
     assert counts["tool"] == "counts" and counts["data"]["columns"] == ["donor_id", "condition"]
     assert sum(sum(row.values()) for row in counts["data"]["counts"].values()) == 700
     metadata = ask("What metadata columns are there?", str(conditions[0]), "-g", "bulk_labels")
     assert metadata["tool"] == "metadata" and metadata["data"]["conditions"] == ["condition", "donor_id"]
     assert "- condition: 2 values (control; stimulated) - a condition/sample column" in metadata["text"]
+
+
+def test_uncertain_groups_and_why():
     uncertain = ask("Which groups are uncertain and why?")
     assert uncertain["tool"] == "uncertain" and uncertain["data"]["top"] == ["CD4+/CD45RA+/CD25- Naive T"]
     assert "CL:0000895" in uncertain["text"] and "markers agree" in uncertain["text"]
