@@ -75,6 +75,7 @@ def evaluate_command(
     label_key: Annotated[str, typer.Option("--label-key", help="One non-schema file: obs column of the true cell types.")] = "cell_type",
     split: Annotated[str, typer.Option("--split", help="'test' (the checkpoint's held-out cells, when they are in the data) or 'all'.")] = "test",
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Cells per generation batch (default: 32 on CPU, from free memory on CUDA).")] = None,
+    max_cells: Annotated[Optional[int], typer.Option("--max-cells", min=1, help="Grade a seeded sample of at most this many cells (large held-out sets).")] = None,
     card: Annotated[bool, typer.Option("--card", help="Also record these metrics in the checkpoint's model card.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -90,7 +91,7 @@ def evaluate_command(
         recipe_file = path / "train.json"
         recipe = json.loads(recipe_file.read_text()) if recipe_file.is_file() else None
         held_out = json.loads((path / "split.json").read_text()) if (path / "split.json").is_file() and split == "test" else None
-        result, name, truth = _evaluate(model, files, label_key, held_out, recipe, batch_size)
+        result, name, truth = _evaluate(model, files, label_key, held_out, recipe, batch_size, max_cells)
         payload = {"model": str(path), "data": name, "split": split} | {k: v for k, v in result.items()
                                                                        if k not in ("texts", "predicted", "head_predicted")}
         payload["examples"] = [{"true": t, "text": x} for t, x in list(zip(truth, result["texts"]))[:5]]
@@ -102,11 +103,11 @@ def evaluate_command(
 
 
 def _evaluate(model, files: list[Path], label_key: str, held_out: dict | None, recipe: dict | None,
-              batch_size: int | None) -> tuple[dict, str, list[str]]:
+              batch_size: int | None, max_cells: int | None) -> tuple[dict, str, list[str]]:
     """Evaluate on CELLxGENE-schema files (streamed), or on the demo / one file in memory; (result, data name, truth)."""
     import numpy as np
 
-    from cell2text.model.cells import open_cells
+    from cell2text.model.cells import open_cells, sample_positions
     from cell2text.model.evaluate import evaluate_cells, evaluate_model
 
     data = open_cells(files, label_key=label_key)
@@ -119,6 +120,8 @@ def _evaluate(model, files: list[Path], label_key: str, held_out: dict | None, r
             positions = positions[np.isin(data.obs_names(positions), held_out["test"])]
         if len(positions) == 0:
             raise InputError("none of the checkpoint's held-out cells are in this data. Pass --split all.")
+    if max_cells:
+        positions = sample_positions(positions, seed=0, limit=max_cells)
     truth = [str(t) for t in data.labels["cell_type"][positions]]
     if data.schema:
         return evaluate_cells(model, data, positions, recipe, batch_size=batch_size), name, truth

@@ -95,3 +95,10 @@ def test_torchrun_two_processes(tmp_path):
     assert proc.stdout.count('"checkpoint"') == 1
     assert json.loads((out / "train.json").read_text())["processes"] == 2
     assert (out / "weights.safetensors").is_file() and (out / "model_card.json").is_file()
+
+
+def test_torchrun_bad_input_ends_every_rank(tmp_path):
+    """An error inside training leaves the process group on the way out: both ranks end with the one-line error."""
+    proc = torchrun("-m", "cell2text.cli", "train", "--out", str(tmp_path / "never"), "--label-key", "celltype")
+    assert proc.returncode != 0 and not (tmp_path / "never").exists()
+    assert proc.stderr.count("error: obs key 'celltype' not found") == 2  # torchrun then reports the failed ranks itself
