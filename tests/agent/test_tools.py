@@ -12,6 +12,7 @@ from cell2text.agent.claims import Claim
 from cell2text.agent.revise import no_metadata_note, revise
 from cell2text.agent.tools import common_parent, head_mass, verify
 from cell2text.data.io import prepare
+from cell2text.knowledge import load_markers
 from cell2text.tools.pagerank import pagerank_similarity
 
 B_CELLS = {"CL:0000236": 0.9, "CL:0000623": 0.06, "CL:0000451": 0.04}
@@ -87,7 +88,8 @@ def pbmc3k():
         pytest.skip(f"{PBMC3K} not found: the cross-dataset checks need the shared evaluation data")
     adata = prepare(anndata.read_h5ad(PBMC3K))
     adata.obs["cell_type"] = adata.obs["cell_type"].astype(str).astype("category")
-    return adata
+    known = load_markers("human").genes()
+    return adata[:, adata.var_names.isin(known)].copy()  # the genes the marker knowledge names: the tests' evidence, 5x faster
 
 
 def check_pbmc3k(claim, adata, group, head, ontology, ppr):
