@@ -190,7 +190,8 @@ def evaluate_cells(model, data, positions: np.ndarray, recipe: dict | None = Non
                    **{k: sum(p[k] for p in parts) for k in ("generate_s", "head_s", "new_tokens")}}
     true_ids = [str(t) for t in data.labels["cell_type"][positions]]
     true_fields = {f: [str(v) for v in data.labels[f][positions]] for f in model.config.fields if f in data.labels}
-    references = field_references(true_ids, true_fields, _labels(model), (recipe or {}).get("pathways", {}))
+    references = (field_references(true_ids, true_fields, _labels(model), (recipe or {}).get("pathways", {}))
+                  if model.config.fields else None)  # a demo-style model's references need obs columns: no text similarity
     return grade_predictions(model, predictions, true_ids, true_fields, recipe, references)
 
 

@@ -171,8 +171,8 @@ class Cell2Text(nn.Module):
             return logits, None
         embeds, mask, labels = self._batch(soft, targets)
         with self.lm_precision():
-            loss = self.lm(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
-        return logits, loss.float()
+            loss = self.lm(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss  # float32 (upcast inside)
+        return logits, loss
 
     def constraint(self) -> OntologyConstraint:
         """A fresh decoding constraint (it follows one generate call): the cell type spells a training label
