@@ -119,11 +119,12 @@ def test_overflowed_integer_counts_are_refused_with_the_fix(demo, tmp_path):
 
 def test_cells_and_genes_without_counts_are_described_with_a_note(demo, tmp_path):
     adata = _counts(demo, 400)
-    adata.X = adata.X.tolil()
-    adata.X[:7] = 0  # seven empty cells
-    adata.X = adata.X.tocsr()
-    adata.X[:, 3] = 0  # an empty gene
-    adata.X.eliminate_zeros()
+    X = adata.X.tolil()
+    X[:7] = 0  # seven empty cells
+    X[:, 3] = 0  # an empty gene
+    X = X.tocsr()
+    X.eliminate_zeros()
+    adata.X = X
     result = _invoke_describe(adata, tmp_path / "empty.h5ad", "-g", "bulk_labels", "--max-rounds", "1", "--json")
     assert result.exit_code == 0, result.output
     assert any("7 cells have no counts" in note for note in json.loads(result.stdout)["notes"])
