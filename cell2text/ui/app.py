@@ -102,8 +102,12 @@ def _use(session: UISession, adata, name: str, source: Path | None):
     return session, dropdown, summary, ""
 
 
-def load_upload(path: str | None, session: UISession, max_mb: float):
-    """Check and load an uploaded file; on any problem show the error and keep the session as it was."""
+def load_upload(path: str | None, session: UISession, max_mb: float | None = None):
+    """Check and load an uploaded file; on any problem show the error and keep the session as it was.
+
+    ``max_mb`` defaults to the configured upload limit (``CELL2TEXT_MAX_UPLOAD_MB``).
+    """
+    max_mb = get_settings().max_upload_mb if max_mb is None else max_mb
     if not path:
         return session, gr.update(), gr.update(), ""
     upload = Path(path)
