@@ -7,7 +7,10 @@
   not a change of case: ``HBB`` -> ``Hbb-bs``, ``CD16``'s ``FCGR3A`` -> ``Fcgr4``, or no 1:1
   ortholog at all), else by case (``CD3E`` <-> ``Cd3e``);
 * :func:`antigen_genes`: a CD antigen or protein name as cell biologists write it (``CD20``,
-  ``surfactant protein C``) -> its HGNC symbols, through ``cd_antigens.tsv``.
+  ``surfactant protein C``) -> its HGNC symbols, through ``cd_antigens.tsv``;
+* :func:`current_symbol`: a previous HGNC symbol that marker lists and older annotations still use
+  (``ACPP``, ``GUCY1A3``, ``C10orf11``) -> today's symbol (``ACP3``, ``GUCY1A1``, ``LRMDA``), through
+  ``gene_aliases.tsv``.
 """
 
 from __future__ import annotations
@@ -137,3 +140,15 @@ def _antigen_index() -> dict[str, tuple[str, ...]]:
 def antigen_genes(name: str) -> tuple[str, ...]:
     """The HGNC symbols of a CD antigen or protein name (``CD16`` -> FCGR3A, FCGR3B); empty when unknown."""
     return _antigen_index().get(name_key(name), ())
+
+
+@functools.cache
+def gene_aliases() -> dict[str, str]:
+    """``gene_aliases.tsv``: previous HGNC symbol -> current HGNC symbol."""
+    table = pd.read_csv(data_path("gene_aliases.tsv"), sep="\t", dtype=str, keep_default_na=False)
+    return dict(zip(table["previous"], table["symbol"]))
+
+
+def current_symbol(gene: str) -> str:
+    """Today's HGNC symbol of a human gene written with a previous one (``ACPP`` -> ``ACP3``); other genes unchanged."""
+    return gene_aliases().get(gene, gene)

@@ -12,7 +12,8 @@
   each row (1.0 defining, 0.5 supportive);
 * ``user``: the caller's own table (``extra``, :mod:`cell2text.knowledge.user`), weight as given.
 
-Every row: CL id, cl_label, species, tissue (UBERON id or empty), gene, sign (+/-), weight,
+Human symbols are today's HGNC ones (a source's previous symbol is renamed through
+``gene_aliases.tsv``). Every row: CL id, cl_label, species, tissue (UBERON id or empty), gene, sign (+/-), weight,
 source, basis, concept (rows of one concept stand for one marker: the genes of "CD16", or a
 source's panel of one cell type). Genes are written in the requested species' symbols: "both"
 rows convert from HGNC through orthologs, rows of the other species likewise at ``CROSS_SPECIES`` weight; terms
@@ -33,6 +34,7 @@ from cell2text.knowledge.genes import (
     cd_antigens,
     check_species,
     convert_gene,
+    current_symbol,
     data_path,
     detect_species,
 )
@@ -130,7 +132,8 @@ def _in_species(rows: pd.DataFrame, species: str, ontology: Ontology) -> pd.Data
     other = "mouse" if species == "human" else "human"
     rows = rows[rows["cl_label"].map(term_species) != other]
     source_species = rows["species"].replace({"both": "human"})
-    rows["gene"] = [convert_gene(g, s, species) for g, s in zip(rows["gene"], source_species)]
+    genes = [convert_gene(current_symbol(g) if s == "human" else g, s, species) for g, s in zip(rows["gene"], source_species)]
+    rows["gene"] = [current_symbol(g) if species == "human" and g else g for g in genes]
     crossed = rows["species"] == other
     rows.loc[crossed, "weight"] = rows.loc[crossed, "weight"] * CROSS_SPECIES
     rows.loc[crossed, "source"] = rows.loc[crossed, "source"] + " (ortholog)"

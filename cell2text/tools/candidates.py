@@ -45,6 +45,7 @@ import pandas as pd
 
 from cell2text.errors import InputError
 from cell2text.knowledge import MarkerKnowledge, load_markers
+from cell2text.knowledge.genes import gene_aliases
 from cell2text.tools.markers import group_markers
 from cell2text.tools.ontology import Ontology, load_ontology
 from cell2text.tools.pagerank import (
@@ -70,6 +71,7 @@ N_TOP = 50  # up genes of a DE table used as the query
 STATUSES = ("supported", "weak", "contradicted")
 _CNS = "UBERON:0001017"  # central nervous system
 _TRAVELLED = {"UBERON:0000178", "UBERON:0002371", "UBERON:0000029", "UBERON:0002106", "UBERON:0002370"}  # blood, bone marrow, lymph node, spleen, thymus
+_ALIASES = frozenset(gene_aliases())  # previous HGNC symbols (upper case already)
 _ROOT_TERMS = {"CL:0000000", "CL:0000003", "CL:0000255", "CL:0000548"}  # cell, native cell, eukaryotic cell, animal cell
 
 
@@ -106,13 +108,15 @@ class _Query:
 def _query(markers, min_logfc: float, max_pval: float, n_top: int, spelling: dict[str, str]) -> _Query:
     """A ranked gene list or a DE table -> the query genes (and the table for detection).
 
-    Typed symbols are matched to the knowledge's spelling without regard to case (``CD1c`` -> CD1C).
+    Typed symbols are matched to the knowledge's spelling without regard to case (``CD1c`` -> CD1C),
+    and previous HGNC symbols to today's (``ACPP`` -> ACP3, in a DE table too).
     """
     if isinstance(markers, pd.DataFrame):
         table = markers.rename(columns={"names": "gene"})
         if "gene" not in table.columns:
             raise InputError("the marker table has no 'gene' column. Pass group_markers() output or a list of gene symbols.")
-        table = table.drop_duplicates("gene").set_index("gene", drop=False)
+        renamed = table["gene"].astype(str).map(lambda g: spelling.get(g.upper(), g) if g.upper() in _ALIASES else g)
+        table = table.assign(gene=renamed).drop_duplicates("gene").set_index("gene", drop=False)
         up = table
         if "logfc" in table.columns:
             up = up[up["logfc"] >= min_logfc]
@@ -220,8 +224,10 @@ def _index(knowledge: MarkerKnowledge, ontology: Ontology) -> _Index:
     total = sum(tops.values())
     described = table[~table["source"].str.startswith("CL ")]  # CL's own rows say nothing about where a type occurs
     tissues = {t: set(rows["tissue"]) for t, rows in described.groupby("cell_type_ontology_term_id")}
-    return _Index(ontology, own_positive, own_negative, own_defining, {g: n / total for g, n in tops.items()}, tissues, known,
-                  {g.upper(): g for g in knowledge.genes()})
+    spelling = {g.upper(): g for g in knowledge.genes()}
+    if knowledge.species == "human":  # a previous HGNC symbol reads as today's, where the knowledge does not use the old one itself
+        spelling = {old: spelling[new.upper()] for old, new in gene_aliases().items() if new.upper() in spelling} | spelling
+    return _Index(ontology, own_positive, own_negative, own_defining, {g: n / total for g, n in tops.items()}, tissues, known, spelling)
 
 
 def _gain(index: _Index, gene: str, share: float) -> float:
