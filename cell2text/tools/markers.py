@@ -1,7 +1,10 @@
 """Marker genes of a group, and marker evidence for a claimed cell type.
 
 ``rank_markers`` runs ``scanpy.tl.rank_genes_groups`` (Wilcoxon, tie-corrected, with the fraction
-of cells expressing each gene); ``group_markers`` reads one group's table from it. For a claim
+of cells expressing each gene) on the genes detected in at least ``MIN_PCT`` of the cells of some
+group (Seurat's ``min.pct`` pre-filter: a gene almost no cell expresses cannot mark a group, and
+testing the ~20,000 such genes of a whole-transcriptome file is most of the test's time); the other
+genes keep their fractions and fold changes with p = 1. ``group_markers`` reads one group's table. For a claim
 "group G is cell type T", :func:`marker_evidence` looks up the known markers of T (and of its
 ancestors, e.g. CD3 genes for any T cell) in the marker knowledge
 (:func:`cell2text.knowledge.load_markers`, in the data's species) and reports which are up in G,
@@ -23,6 +26,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import anndata as ad
+import numpy as np
 import pandas as pd
 import scanpy as sc
 
@@ -32,6 +36,7 @@ from cell2text.knowledge import MarkerKnowledge, detect_species, load_markers
 from cell2text.tools.ontology import Ontology, load_ontology
 
 MIN_GROUP_CELLS = 2  # a group needs at least this many cells (and the rest as many) for a test
+MIN_PCT = 0.1  # genes detected in fewer than this share of the cells of every group are not tested (p = 1)
 SHARED = 0.5  # a positive marker expressed by at least this share of the group and of the rest is untestable
 
 
@@ -69,8 +74,10 @@ def rank_markers(
 
     Returns
     -------
-    ``adata.uns[key_added]``: scanpy's result (names, scores, logfoldchanges, pvals, pvals_adj,
-    pts, pts_rest) with its ``params``. Returns the AnnData when ``copy``.
+    ``adata.uns[key_added]``: scanpy's result for the tested genes (names, scores, logfoldchanges,
+    pvals, pvals_adj, pts, pts_rest) with its ``params``, and ``untested``: for the genes below
+    ``MIN_PCT`` in every group, DataFrames (genes x groups) ``logfoldchanges``, ``pts``, ``pts_rest``.
+    Returns the AnnData when ``copy``.
     """
     adata = adata.copy() if copy else adata
     column = check_groupby(adata, groupby)
@@ -80,8 +87,26 @@ def rank_markers(
         raise InputError(f"groups {', '.join(map(str, small.index))} of '{groupby}' have fewer than {MIN_GROUP_CELLS} cells. Merge or drop them.")
     if not isinstance(column.dtype, pd.CategoricalDtype):
         adata.obs[groupby] = column.astype(str).astype("category")
-    sc.tl.rank_genes_groups(adata, groupby, method=method, pts=True, tie_correct=method == "wilcoxon", key_added=key_added, use_raw=False)
+    stats = _group_stats(adata, groupby)
+    tested = (stats["pts"] >= MIN_PCT).any(axis=1).to_numpy()
+    sc.tl.rank_genes_groups(adata, groupby, mask_var=tested, method=method, pts=True, tie_correct=method == "wilcoxon",
+                            key_added=key_added, use_raw=False)
+    adata.uns[key_added]["untested"] = {name: frame.loc[~tested] for name, frame in stats.items()}
     return adata if copy else None
+
+
+def _group_stats(adata: ad.AnnData, groupby: str) -> dict[str, pd.DataFrame]:
+    """Per gene and group (genes x groups): the fraction of the group's cells and of the rest's expressing it, and
+    the log2 fold change of the group against the rest as scanpy computes it (from the means of log values)."""
+    aggregated = sc.get.aggregate(adata, groupby, func=["count_nonzero", "sum"])
+    groups = aggregated.obs_names
+    sizes = adata.obs[groupby].value_counts().reindex(groups).to_numpy(dtype=float)[:, None]
+    nonzero, total = aggregated.layers["count_nonzero"], aggregated.layers["sum"]
+    rest = adata.n_obs - sizes
+    mean_in, mean_out = total / sizes, (total.sum(0) - total) / rest
+    frames = {"pts": nonzero / sizes, "pts_rest": (nonzero.sum(0) - nonzero) / rest,
+              "logfoldchanges": np.log2((np.expm1(mean_in) + 1e-9) / (np.expm1(mean_out) + 1e-9))}
+    return {name: pd.DataFrame(np.asarray(values).T, index=adata.var_names, columns=groups) for name, values in frames.items()}
 
 
 def group_markers(adata: ad.AnnData, groupby: str, group: str, *, key: str = "cell2text_markers") -> pd.DataFrame:
@@ -94,6 +119,12 @@ def group_markers(adata: ad.AnnData, groupby: str, group: str, *, key: str = "ce
     if key not in adata.uns or adata.uns[key]["params"]["groupby"] != groupby:
         rank_markers(adata, groupby, key_added=key)
     table = sc.get.rank_genes_groups_df(adata, group=str(group), key=key)
+    untested = adata.uns[key].get("untested")
+    if untested is not None and len(untested["pts"]):
+        rest = pd.DataFrame({"names": untested["pts"].index, "scores": 0.0, "logfoldchanges": untested["logfoldchanges"][str(group)].to_numpy(),
+                             "pvals": 1.0, "pvals_adj": 1.0, "pct_nz_group": untested["pts"][str(group)].to_numpy(),
+                             "pct_nz_reference": untested["pts_rest"][str(group)].to_numpy()})
+        table = pd.concat([table, rest], ignore_index=True).sort_values("scores", ascending=False, kind="stable")
     table = table.rename(columns={"names": "gene", "scores": "score", "logfoldchanges": "logfc", "pvals": "pval",
                                   "pvals_adj": "pval_adj", "pct_nz_group": "pct_in", "pct_nz_reference": "pct_out"})
     return table.reset_index(drop=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import scanpy as sc
 
 from cell2text.errors import InputError
 from cell2text.knowledge import MarkerKnowledge, load_markers
-from cell2text.tools.markers import group_markers, marker_evidence, rank_markers
+from cell2text.tools.markers import MIN_PCT, group_markers, marker_evidence, rank_markers
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +98,16 @@ def test_bad_groups(demo):
         rank_markers(adata, "tiny")
     with pytest.raises(InputError, match="1 cell"):
         group_markers(adata, "tiny", "single")
+
+
+def test_rarely_detected_genes_are_not_tested_but_keep_their_numbers(adata):
+    untested = adata.uns["cell2text_markers"]["untested"]["pts"]
+    assert len(untested) and (untested.max(axis=1) < MIN_PCT).all()
+    table = group_markers(adata, "bulk_labels", "CD19+ B").set_index("gene")
+    assert len(table) == adata.n_vars
+    gene = untested["CD19+ B"].idxmax()
+    in_group = (adata.obs["bulk_labels"] == "CD19+ B").to_numpy()
+    detected = sc.get.obs_df(adata, [gene])[gene].to_numpy() > 0
+    row = table.loc[gene]
+    assert row["pval_adj"] == 1 and row["score"] == 0
+    assert row["pct_in"] == pytest.approx(detected[in_group].mean()) and row["pct_out"] == pytest.approx(detected[~in_group].mean())
