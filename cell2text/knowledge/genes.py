@@ -63,13 +63,9 @@ def detect_species(genes: Iterable[str] | ad.AnnData, default: str | None = None
                 if found:
                     return found
         genes = genes.var["feature_name"].astype(str) if "feature_name" in genes.var.columns else genes.var_names
-    title = upper = 0
-    for gene in genes:
-        gene = str(gene).strip()
-        if not re.search(r"[A-Za-z]", gene):
-            continue
-        title += bool(_TITLE_CASE.match(gene))
-        upper += bool(_UPPER_CASE.match(gene))
+    symbols = pd.Series(list(genes), dtype=object).astype(str).str.strip()
+    symbols = symbols[symbols.str.contains("[A-Za-z]", regex=True)]
+    title, upper = int(symbols.str.match(_TITLE_CASE).sum()), int(symbols.str.match(_UPPER_CASE).sum())
     counted = title + upper
     if counted == 0:
         return default

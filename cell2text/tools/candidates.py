@@ -100,6 +100,7 @@ class Candidate:
 class _Query:
     genes: tuple[str, ...]  # ranked positive evidence
     table: pd.DataFrame | None  # the DE table indexed by gene, when given
+    measured: frozenset[str] = frozenset()  # the table's genes (every term's score asks)
 
     def weight(self, gene: str) -> float:
         return 1.0 / math.sqrt(1.0 + self.genes.index(gene) / RANK_SCALE)
@@ -122,7 +123,7 @@ def _query(markers, min_logfc: float, max_pval: float, n_top: int, spelling: dic
             up = up[up["logfc"] >= min_logfc]
         if "pval_adj" in table.columns:
             up = up[up["pval_adj"] <= max_pval]
-        return _Query(tuple(str(g) for g in up.index[:n_top]), table)
+        return _Query(tuple(str(g) for g in up.index[:n_top]), table, frozenset(table.index))
     if isinstance(markers, str):
         markers = re.split(r"[,;\s]+", markers)
     genes = tuple(dict.fromkeys(spelling.get(str(g).strip().upper(), str(g).strip()) for g in markers if str(g).strip()))
@@ -304,7 +305,7 @@ def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str]
     markers, negative = view.positive, view.negative
     found = [g for g in query.genes if g in markers]
     negatives = [g for g in query.genes if g in negative]
-    measurable = markers.keys() if query.table is None else markers.keys() & set(query.table.index)
+    measurable = markers.keys() if query.table is None else markers.keys() & query.measured
     mass = sum(markers[g] for g in measurable) + SMOOTHING
     support = sum(query.weight(g) * _gain(index, g, markers[g] / mass) for g in found)
     penalty = NEGATIVE * sum(query.weight(g) * _gain(index, g, negative[g] / mass) for g in negatives)
