@@ -305,7 +305,7 @@ def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str]
     markers, negative = view.positive, view.negative
     found = [g for g in query.genes if g in markers]
     negatives = [g for g in query.genes if g in negative]
-    measurable = markers.keys() if query.table is None else markers.keys() & query.measured
+    measurable = markers.keys() if query.table is None else [g for g in markers if g in query.measured]
     mass = sum(markers[g] for g in measurable) + SMOOTHING
     support = sum(query.weight(g) * _gain(index, g, markers[g] / mass) for g in found)
     penalty = NEGATIVE * sum(query.weight(g) * _gain(index, g, negative[g] / mass) for g in negatives)
@@ -317,7 +317,7 @@ def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str]
     detection, absent = {}, []
     if query.table is not None and "pct_in" in query.table.columns:
         for concept, genes in defining.items():
-            measured = [g for g in genes if g in query.table.index]
+            measured = [g for g in genes if g in query.measured]
             for g in measured:
                 detection[g] = round(float(query.table.at[g, "pct_in"]), 3)
             if measured and max(detection[g] for g in measured) <= min_detection:
