@@ -28,6 +28,7 @@ from cell2text.agent.claims import Claim
 from cell2text.agent.describe import CLUSTER_KEY, Progress, describe, read_result
 from cell2text.agent.tools import Thresholds, active_pathways, verify_cell_type
 from cell2text.config import get_settings
+from cell2text.data import large
 from cell2text.data.io import prepare
 from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase
@@ -130,9 +131,13 @@ class DatasetSession:
 
     @functools.cached_property
     def work(self) -> ad.AnnData:
-        """Prepared expression with the groups as a categorical column, for the marker and pathway tests."""
+        """Prepared expression with the groups as a categorical column, for the marker and pathway tests.
+
+        A large dataset (:func:`cell2text.data.large.out_of_core`) is never read whole: the answers
+        work on the per-group sample describe tested on (:func:`cell2text.data.large.group_sample`).
+        """
         groupby = self.result()["groupby"]
-        work = prepare(self.adata, groupby)
+        work = large.group_sample(self.adata, groupby) if large.out_of_core(self.adata) else prepare(self.adata, groupby)
         work.obs[groupby] = work.obs[groupby].astype(str).astype("category")
         return work
 

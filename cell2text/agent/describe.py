@@ -171,7 +171,7 @@ def describe(
     if groupby is not None:
         check_groups(adata, groupby)
     ontology = ontology or load_ontology()
-    out_of_core = adata.isbacked or adata.n_obs > settings.in_memory_cells
+    out_of_core = large.out_of_core(adata)
     if not out_of_core:
         work, groupby, notes = _inputs(adata, groupby, report)
         groups, probabilities = work.obs[groupby].to_numpy(), None  # the draft node writes each cell's probabilities

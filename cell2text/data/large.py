@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import scanpy as sc
 
+from cell2text.config import get_settings
 from cell2text.data.io import prepare
 from cell2text.errors import InputError
 
@@ -60,6 +61,19 @@ def _duration(seconds: float) -> str:
 def chunks(n_obs: int, chunk_size: int) -> list[slice]:
     """Consecutive row ranges of at most ``chunk_size`` cells covering ``n_obs`` cells."""
     return [slice(start, min(start + chunk_size, n_obs)) for start in range(0, n_obs, chunk_size)]
+
+
+def out_of_core(adata: ad.AnnData) -> bool:
+    """Whether ``adata`` is worked on in chunks: opened backed, or more than ``Settings.in_memory_cells`` cells."""
+    return bool(adata.isbacked or adata.n_obs > get_settings().in_memory_cells)
+
+
+def group_sample(adata: ad.AnnData, groupby: str, progress: Progress | None = None) -> ad.AnnData:
+    """The prepared cells describe tests on: at most ``Settings.cells_per_group`` cells of each group of ``obs[groupby]``,
+    seeded (:func:`per_group_sample`), read chunk by chunk."""
+    settings = get_settings()
+    keep = per_group_sample(adata.obs[groupby].astype(str).to_numpy(), settings.cells_per_group)
+    return read_rows(adata, keep, chunk_size=settings.chunk_size, progress=progress)
 
 
 def per_group_sample(groups: np.ndarray, cap: int, *, seed: int = 0) -> np.ndarray:

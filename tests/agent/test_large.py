@@ -16,8 +16,11 @@ import pytest
 import scipy.sparse as sp
 from typer.testing import CliRunner
 
+from cell2text.agent.answers import DatasetSession
+from cell2text.agent.chat import Chat
 from cell2text.agent.describe import CLUSTER_KEY, describe, read_result
 from cell2text.cli import app
+from cell2text.data.io import read_dataset
 
 runner = CliRunner()
 N_CELLS = 8_492  # past scanpy's 8,192-cell switch to approximate neighbours
@@ -85,6 +88,13 @@ def test_out_of_core_describe_without_groupby_on_more_cells_than_exact_neighbour
     assert np.isfinite(annotated.obs["cell2text_confidence"]).all() and annotated.X.nnz > 0
     assert (tmp_path / "report" / "report.html").stat().st_size > 10_000
     assert big_file.read_bytes() == before  # the input is never written
+
+    # chat on the annotated file opened backed: answers come from the tested sample, never the whole matrix
+    session = DatasetSession(read_dataset(out), out.name, result=read_result(annotated))
+    assert session.adata.isbacked
+    answer = Chat(session).ask("Where is GNLY expressed?")
+    assert answer.tool == "gene_expression" and "GNLY" in answer.text, answer.text
+    assert session.work.n_obs <= 150 * len(payload["groups"]) < N_CELLS
 
 
 def _invoke_describe(adata: ad.AnnData, path, *args: str):
