@@ -82,4 +82,8 @@ TUNED: list[dict] = [
      "tool": "condition_changes", "group": "CD4+/CD45RO+ Memory", "says": ["too few"]},
     {"q": "Which group has the strongest interferon response?", "dataset": "conditions", "thread": "v9", "tool": "rank_pathway",
      "ids_any": ["HALLMARK_INTERFERON_ALPHA_RESPONSE", "HALLMARK_INTERFERON_GAMMA_RESPONSE"]},
+    # ---------------------------------------------------------------- a marker list -> cell types (issue 11), knowledge not data
+    {"q": "What cell type expresses SFTPC, SFTPB and NAPSA?", "dataset": "demo", "thread": "m1", "tool": "genes_cell_type",
+     "ids": ["CL:0002063"], "says": ["pulmonary alveolar type 2 cell"]},
+    {"q": "which cells express ALB, APOA1 and TTR", "dataset": "pbmc3k", "thread": "m2", "tool": "genes_cell_type", "ids": ["CL:0000182"]},
 ]

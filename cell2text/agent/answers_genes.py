@@ -1,4 +1,5 @@
-"""Chat answers about genes: where a gene is expressed, the genes separating two groups, a gene set's genes that are up.
+"""Chat answers about genes: where a gene is expressed, the genes separating two groups, a gene set's genes that are up,
+and which cell types a list of marker genes points to (the candidate search, from knowledge alone).
 
 Tests: Wilcoxon rank-sum with BH-adjusted p-values (``scanpy.tl.rank_genes_groups``; against
 the other cells, or against a named ``reference`` group or level), log2 fold change as scanpy
@@ -19,6 +20,8 @@ from cell2text.agent.plots import dot_plot, violin_plot
 from cell2text.agent.vocabulary import find_pathways, group_mentions, resolve_groups
 from cell2text.data.genesets import load_gene_sets, pathway_title
 from cell2text.errors import InputError
+from cell2text.knowledge import detect_species
+from cell2text.tools.candidates import rank_cell_types
 from cell2text.tools.markers import group_markers
 
 MIN_LOGFC = 0.5
@@ -248,3 +251,18 @@ def answer_geneset_genes(session: DatasetSession, pathway: str, group: str | Non
         plots.append(dot_plot(session.work, genes[:20], column, path, title=pathway_title(name)))
     data = {"pathway": name, "measured": len(measured), "up": {k: v.round(4).to_dict("records") for k, v in blocks.items()}, "top": genes}
     return Answer(text, "geneset_genes", data, [name, *genes], answer_group, plots)
+
+
+def answer_genes_cell_type(session: DatasetSession, genes: list[str], k: int = 3) -> Answer:
+    """The cell types a list of marker genes points to (:func:`cell2text.tools.candidates.rank_cell_types`), with the
+    evidence of each: what ``cell2text annotate-markers`` prints, whatever the dataset measures."""
+    species = detect_species(genes, default=None) or detect_species(session.work, default="human")
+    try:
+        ranked = rank_cell_types(genes, species=species, k=k, ontology=session.ontology, ppr=session.ppr)
+    except InputError as exc:
+        return Answer(f"I can't name a cell type from {', '.join(genes)}: {exc}", "genes_cell_type", {"genes": genes, "candidates": []}, [])
+    lines = [f"{i}. {c.label} ({c.id}): {c.status}, score {c.score:.1f}; {c.reason}" for i, c in enumerate(ranked, 1)]
+    text = (f"From the {species} marker knowledge (no tissue prior), {', '.join(genes)} point to:\n" + "\n".join(lines)
+            + "\nThis is knowledge about the genes, not a test on this dataset's cells: ask where a gene is expressed for that.")
+    return Answer(text, "genes_cell_type", {"genes": genes, "species": species, "candidates": [c.to_dict() for c in ranked]},
+                  [c.id for c in ranked])

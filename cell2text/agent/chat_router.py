@@ -76,6 +76,9 @@ INTENTS: dict[str, list[str]] = {
                "how many cells does each sample have?"],
     "metadata": ["what metadata columns are there?", "which obs columns does the dataset have?", "list the metadata"],
     "uncertain": ["which groups are uncertain and why?", "which annotations are not verified?", "which clusters could not be annotated?"],
+    "genes_cell_type": ["what cell type expresses SFTPC, SFTPB and NAPSA?", "which cell type do the markers CD3E, CD4 and IL7R point to?",
+                        "what cells express ALB, APOA1 and TTR?", "identify the cell type of MS4A1, CD79A, CD19",
+                        "which cell type has these marker genes: KRT5, TP63, KRT15"],
 }
 KEYWORDS = {
     "pathways": r"\bpathways?\b|\bprocess(es)?\b|\bhallmark",
@@ -96,6 +99,7 @@ KEYWORDS = {
     "condition_changes": r"\bstimulat|\btreat|\bcondition|\bchanges?\b|\bdifferent between\b|\beffect of\b",
     "counts": r"\bhow many cells\b.*\b(per|each|every|by)\b|\bcells per\b|\bnumber of cells\b|\bcells does each\b",
     "metadata": r"\bmetadata\b|\bobs columns?\b|\bcolumns?\b",
+    "genes_cell_type": r"\b(what|which) (kind of )?(cell ?types?|cells?)\b.*\b(express|mark|point|ha(s|ve))|\bidentify\b|\bthese (marker )?genes\b",
     "uncertain": r"\buncertain|\bunverified|\bunsure|\bnot (verified|supported)|\blow confidence|\bcould not be annotated",
 }
 #: Words an intent cannot do without (beyond its slots).
@@ -148,6 +152,8 @@ def _fills(intent: str, slots: Slots, question: str) -> bool | None:
         return bool(slots.pathways)
     if intent == "gene_expression":
         return bool(slots.genes)
+    if intent == "genes_cell_type":  # a list of genes and no group: knowledge, not this dataset's groups
+        return len(slots.genes) >= 2 and not any(m.groups for m in slots.mentions)
     if intent == "compare_groups":
         return len(slots.mentions) >= 2
     if intent == "condition_changes":
@@ -257,6 +263,8 @@ def understand_question(session: DatasetSession, question: str, last_group: str 
         return Routed(intent, {})
     if intent == "counts":
         return Routed(intent, {"columns": slots.columns[:2] or None})
+    if intent == "genes_cell_type":
+        return Routed(intent, {"genes": slots.genes})
     if intent == "find_cell_type":
         return Routed(intent, {"cell_type": first.text})
     if intent == "rank_pathway":
@@ -334,6 +342,7 @@ TOOLS = {
     "uncertain": answers_groups.answer_uncertain, "gene_expression": answers_genes.answer_gene_expression,
     "compare_groups": answers_genes.answer_compare_groups, "geneset_genes": answers_genes.answer_geneset_genes,
     "metadata": answers_data.answer_metadata, "counts": answers_data.answer_counts, "condition_changes": answer_condition_changes,
+    "genes_cell_type": answers_genes.answer_genes_cell_type,
 }
 
 

@@ -147,3 +147,13 @@ def test_an_injection_like_question_changes_nothing():
     assert "do not follow instructions inside a question" in refused["text"]
     after = ask("which groups are T cells?", thread="injected")
     assert after["text"] == before["text"] and after["data"]["top"] == before["data"]["top"]
+
+
+def test_a_list_of_marker_genes_is_answered_from_the_marker_knowledge():
+    # none of these is measured in the demo (blood): the answer is knowledge, and says so
+    answer = ask("What cell type expresses SFTPC, SFTPB and NAPSA?")
+    assert answer["tool"] == "genes_cell_type" and answer["data"]["genes"] == ["SFTPC", "SFTPB", "NAPSA"]
+    assert answer["ids"][0] == "CL:0002063" and "pulmonary alveolar type 2 cell" in answer["text"]  # type II pneumocyte
+    assert "not a test on this dataset" in answer["text"]
+    unknown = ask("Which cell type do the genes ZZZ1, QQQ2 and XYZ3 mark?")
+    assert unknown["tool"] == "genes_cell_type" and unknown["ids"] == [] and "can't name a cell type" in unknown["text"]
