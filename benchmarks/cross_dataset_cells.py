@@ -187,8 +187,10 @@ def main() -> None:
         lines.append(f"- {method}: {called}")
     lines += ["", "Seurat label → CL id, and why:", ""]
     lines += [f"- {s} → {cl} ({why})" for s, (cl, why) in SEURAT_TO_CL.items()]
-    lines += ["", "Cell2Text text: greedy and constrained, generated up to the end of the cell-type sentence, "
-              f"{statistics.mean(e['text_seconds'] for e in extras.values()):.0f} s per seed for {query.n_obs} cells."]
+    # per seed, not a mean: on shared cores the time depends on what else runs
+    seconds = ", ".join(f"{extras[s]['text_seconds']:.0f}" for s in SEEDS)
+    lines += ["", f"Cell2Text text: greedy and constrained, at most as many new tokens as the longest cell-type sentence; "
+              f"{seconds} s (seeds {', '.join(map(str, SEEDS))}) for {query.n_obs} cells."]
     write_results("cross_dataset_cells", report, lines)
 
 
