@@ -18,6 +18,8 @@ written too) records the wall time and the peak memory so far at the end of each
 CellTypist 1.7.1 (``celltypist.train`` on the demo's 560-cell training split, the same model for
 every size) runs ``annotate`` on the same file. The growth exponent is the slope of
 log(time) on log(cells) over the sizes measured.
+A run keeps the earlier rows of the sets and sizes it does not measure; each row says when it
+was measured and the 1-minute load average before it (other work on the machine slows it).
 """
 
 from __future__ import annotations
@@ -170,6 +172,8 @@ def _subprocess(*args: str, timeout: int) -> dict:
         done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout} s", "seconds": round(time.perf_counter() - started, 1)}
+    if done.returncode == -9:  # SIGKILL: on this machine, the kernel's out-of-memory killer
+        return {"error": "killed (out of memory)", "seconds": round(time.perf_counter() - started, 1)}
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["?"])[-1][:200]
         return {"error": f"exit {done.returncode}: {tail}", "seconds": round(time.perf_counter() - started, 1)}
@@ -184,20 +188,39 @@ def _exponent(points: list[tuple[int, float]]) -> float | None:
 
 
 def _table(rows: list[dict]) -> str:
-    lines = ["| data | cells | genes | file GB | describe total | describe peak GB | CellTypist annotate | CellTypist peak GB | ratio |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| data | cells | genes | file GB | describe total | describe peak GB | CellTypist annotate | CellTypist peak GB | ratio | load before |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         d, c = r["describe"], r["celltypist"]
         ours = f"{d['seconds']:.0f} s" if "error" not in d else f"failed: {d['error']}"
         theirs = f"{c['seconds']:.0f} s" if "error" not in c else f"failed: {c['error']}"
         ratio = f"{d['seconds'] / c['seconds']:.1f}x" if "error" not in d and "error" not in c else "-"
         lines.append(f"| {r['set']} | {r['cells']:,} | {r['genes']:,} | {r['file_gb']:.2f} | {ours} | {d.get('peak_gb', '-')} | "
-                     f"{theirs} | {c.get('peak_gb', '-')} | {ratio} |")
+                     f"{theirs} | {c.get('peak_gb', '-')} | {ratio} | {r.get('load_before', '-')} |")
     lines += ["", "Stages of describe (seconds; peak GB so far):", ""]
     for r in rows:
         if "stages" in r["describe"]:
             stages = ", ".join(f"{s['stage']} {s['seconds']:.1f} s ({s['peak_gb']} GB)" for s in r["describe"]["stages"])
             lines.append(f"- {r['set']} {r['cells']:,}: {stages}")
+    return "\n".join(lines)
+
+
+def _goals(rows: list[dict]) -> str:
+    """The issue's goals, each met / not met / not measured, from the wide (whole-transcriptome) rows."""
+    wide = {r["cells"]: r for r in rows if r["set"] == "wide"}
+    lines = ["Goals (wide set):"]
+    big = wide.get(1_000_000, {}).get("describe", {})
+    if big and "error" not in big:
+        met = big["seconds"] < 15 * 60 and big["peak_gb"] < 8
+        lines.append(f"- 1M cells in < 15 min within 8 GB: {'met' if met else 'not met'} ({big['seconds'] / 60:.1f} min, {big['peak_gb']} GB)")
+    else:
+        lines.append(f"- 1M cells in < 15 min within 8 GB: not measured{' (' + big['error'] + ')' if big else ''}")
+    mid = wide.get(100_000)
+    if mid and "error" not in mid["describe"] and "error" not in mid["celltypist"]:
+        ratio = mid["describe"]["seconds"] / mid["celltypist"]["seconds"]
+        lines.append(f"- 100k cells within 3x CellTypist's annotate: {'met' if ratio <= 3 else 'not met'} ({ratio:.1f}x)")
+    else:
+        lines.append("- 100k cells within 3x CellTypist's annotate: not measured")
     return "\n".join(lines)
 
 
@@ -212,7 +235,7 @@ def main() -> None:
     model = args.data_dir / "celltypist_demo.pkl"
     if not model.is_file():
         train_celltypist(model)
-    rows = []
+    rows = _earlier_rows(args.sets, args.sizes)
     for kind in args.sets:
         for n in args.sizes:
             path = args.data_dir / f"{kind}_{n}.h5ad"
@@ -229,15 +252,27 @@ def main() -> None:
             for stale in ("annotated.h5ad",):
                 (out / stale).unlink(missing_ok=True)
             row = {"set": kind, "cells": n, "genes": genes, "file_gb": round(path.stat().st_size / 1e9, 2),
+                   "measured_at": time.strftime("%Y-%m-%d %H:%M"),
+                   "load_before": round(os.getloadavg()[0], 1),  # 1-minute load average: other work on the machine
                    "describe": _subprocess("_describe", str(path), str(out), timeout=args.timeout),
                    "celltypist": _subprocess("_celltypist", str(path), str(model), timeout=args.timeout)}
             rows.append(row)
+            rows.sort(key=lambda r: (r["set"] != "wide", r["cells"]))
             print(json.dumps(row), file=sys.stderr)
-            _write(rows, args.sets)  # after every row, so a long run leaves what it measured
+            _write(rows)  # after every row, so a long run leaves what it measured
 
 
-def _write(rows: list[dict], sets: list[str]) -> None:
+def _earlier_rows(sets: list[str], sizes: list[int]) -> list[dict]:
+    """Rows of the last results for the (set, size) pairs this run does not measure, so a partial re-run keeps the rest."""
+    path = RESULTS / "scale.json"
+    if not path.is_file():
+        return []
+    return [r for r in json.loads(path.read_text())["rows"] if not (r["set"] in sets and r["cells"] in sizes)]
+
+
+def _write(rows: list[dict]) -> None:
     """benchmarks/results/scale.md and .json from the rows measured so far."""
+    sets = list(dict.fromkeys(r["set"] for r in rows))
     exponents = {kind: {tool: _exponent([(r["cells"], r[tool]["seconds"]) for r in rows if r["set"] == kind and "error" not in r[tool]])
                         for tool in ("describe", "celltypist")} for kind in sets}
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, CPU only, Python {platform.python_version()}"
@@ -248,6 +283,7 @@ def _write(rows: list[dict], sets: list[str]) -> None:
     text = f"# Scaling: describe vs CellTypist annotate\n\n{machine}, {payload['date']}; 15-minute load average {load:.1f} at the end.\n\n"
     text += _table(rows) + "\n\nGrowth exponent (slope of log time on log cells): " + "; ".join(
         f"{k}: describe {v['describe']}, CellTypist {v['celltypist']}" for k, v in exponents.items()) + "\n"
+    text += "\n" + _goals(rows) + "\n"
     (RESULTS / "scale.md").write_text(text)
     print(text)
 
