@@ -89,8 +89,10 @@ HELD_OUT: list[dict] = [
     {"q": "How many cells and genes?", "dataset": "pbmc3k", "thread": "p11", "tool": "summary", "says": ["2,638", "13,714"]},
     {"q": "Which metadata columns are available?", "dataset": "pbmc3k", "thread": "p12", "tool": "metadata",
      "says": ["seurat_clusters", "percent_mt"]},
+    # since the marker-evidence agent (issue 11) every pbmc3k group ends supported (benchmarks/cross_dataset.py: 9/9 right),
+    # so the right answer is that none is uncertain; it was "Platelet" and "Memory CD4 T" when this set was written
     {"q": "Which annotations are uncertain and why?", "dataset": "pbmc3k", "thread": "p13", "tool": "uncertain",
-     "says": ["Platelet", "Memory CD4 T"]},
+     "says": ["all 9 groups", "supported"]},
     {"q": "Tell me about the monocytes", "dataset": "pbmc3k", "thread": "p14", "tool": "clarify", "says": ["CD14+ Mono", "FCGR3A+ Mono"]},
     {"q": "FCGR3A+ Mono", "dataset": "pbmc3k", "thread": "p14", "tool": "describe_group", "group": "FCGR3A+ Mono"},
     {"q": "how many cells per seurat cluster?", "dataset": "pbmc3k", "thread": "p15", "tool": "counts", "says": ["697"]},

@@ -59,7 +59,8 @@ TUNED: list[dict] = [
      "ids_any": ["CD79A", "MS4A1"]},
     {"q": "How many cells per cell type?", "dataset": "pbmc3k", "thread": "u7", "tool": "counts", "says": ["Naive CD4 T", "697"]},
     {"q": "What obs columns does it have?", "dataset": "pbmc3k", "thread": "u8", "tool": "metadata", "says": ["cell_type"]},
-    {"q": "Which groups have an uncertain annotation?", "dataset": "pbmc3k", "thread": "u9", "tool": "uncertain", "says": ["Platelet"]},
+    {"q": "Which groups have an uncertain annotation?", "dataset": "pbmc3k", "thread": "u9", "tool": "uncertain",
+     "says": ["all 9 groups"]},  # every pbmc3k group ends supported since issue 11 (was: Platelet)
     {"q": "Describe the CD4 T cells", "dataset": "pbmc3k", "thread": "u10", "tool": "clarify", "says": ["Naive CD4 T", "Memory CD4 T"]},
     {"q": "Memory CD4 T", "dataset": "pbmc3k", "thread": "u10", "tool": "describe_group", "group": "Memory CD4 T"},
     {"q": "Which genes of the apoptosis set are up in the CD8 T cells?", "dataset": "pbmc3k", "thread": "u11", "tool": "geneset_genes",

@@ -129,15 +129,17 @@ class Slots:
     columns: list[str]
     levels: list[tuple[str, str]]
     conditions: list[str] = field(default_factory=list)  # the dataset's condition columns
+    symbols: list[str] = field(default_factory=list)  # every gene the question names, measured here or not, in order
 
 
 def read_slots(session: DatasetSession, question: str) -> Slots:
     """Everything the question names from the dataset's vocabularies."""
     mentions = group_mentions(session, question)
     rest = without_mentions(question, mentions)
-    genes = find_genes(session, rest) or gene_like_words(rest)
-    return Slots(mentions, genes, find_pathways(question), find_columns(session, question), find_levels(session, question),
-                 session.condition_columns())
+    measured, written = find_genes(session, rest), gene_like_words(rest)
+    symbols = sorted(set(measured) | set(written), key=lambda g: rest.find(g) if g in rest else rest.upper().find(g.upper()))
+    return Slots(mentions, measured or written, find_pathways(question), find_columns(session, question), find_levels(session, question),
+                 session.condition_columns(), symbols)
 
 
 def _fills(intent: str, slots: Slots, question: str) -> bool | None:
@@ -153,7 +155,7 @@ def _fills(intent: str, slots: Slots, question: str) -> bool | None:
     if intent == "gene_expression":
         return bool(slots.genes)
     if intent == "genes_cell_type":  # a list of genes and no group: knowledge, not this dataset's groups
-        return len(slots.genes) >= 2 and not any(m.groups for m in slots.mentions)
+        return len(slots.symbols) >= 2 and not any(m.groups for m in slots.mentions)
     if intent == "compare_groups":
         return len(slots.mentions) >= 2
     if intent == "condition_changes":
@@ -264,7 +266,7 @@ def understand_question(session: DatasetSession, question: str, last_group: str 
     if intent == "counts":
         return Routed(intent, {"columns": slots.columns[:2] or None})
     if intent == "genes_cell_type":
-        return Routed(intent, {"genes": slots.genes})
+        return Routed(intent, {"genes": slots.symbols})
     if intent == "find_cell_type":
         return Routed(intent, {"cell_type": first.text})
     if intent == "rank_pathway":
