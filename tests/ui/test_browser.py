@@ -1,10 +1,13 @@
 """The Gradio app and the HTML report in a real chromium: load, describe, browse, chat, download, bad uploads.
 
-Screenshots of the main screens are saved under docs/ for the README.
+Screenshots of the main screens go to a temporary folder, or to the folder in
+``CELL2TEXT_SCREENSHOTS`` (``CELL2TEXT_SCREENSHOTS=docs make test`` refreshes the README's images),
+so a test run leaves the checkout as it was.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from pathlib import Path
@@ -12,7 +15,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 DESCRIBE_TIMEOUT = 240_000  # ms: model load and describe on a 2-core CPU
 
 
@@ -20,6 +22,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory) -> Path:
+    """Where screenshots go: ``CELL2TEXT_SCREENSHOTS`` when set, else a temporary folder."""
+    return Path(os.environ["CELL2TEXT_SCREENSHOTS"]) if os.environ.get("CELL2TEXT_SCREENSHOTS") else tmp_path_factory.mktemp("screens")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +58,7 @@ def page(browser, server):
     context.close()
 
 
-def test_describe_shows_each_step_the_embedding_and_the_groups(page):
+def test_describe_shows_each_step_the_embedding_and_the_groups(page, shots):
     steps = page.locator("#steps textarea").input_value()
     for step in ("Loaded the Cell2Text model", "Drafted", "Verified each claim", "Retrieved definitions", "Revised", "Finalised"):
         assert step in steps
@@ -59,10 +67,10 @@ def test_describe_shows_each_step_the_embedding_and_the_groups(page):
     table.get_by_text("CL:0000236").first.wait_for()
     assert "natural killer cell" in table.inner_text()
     assert page.locator("#embedding img").evaluate("img => img.complete && img.naturalWidth > 0")
-    page.screenshot(path=str(DOCS / "ui_describe.png"), full_page=True)
+    page.screenshot(path=str(shots / "ui_describe.png"), full_page=True)
 
 
-def test_a_group_card_shows_claims_with_evidence_and_links(page):
+def test_a_group_card_shows_claims_with_evidence_and_links(page, shots):
     page.get_by_role("tab", name="Groups").click()
     card = page.locator("#group-card")
     card.get_by_text("CD14-positive monocyte").first.wait_for()
@@ -70,10 +78,10 @@ def test_a_group_card_shows_claims_with_evidence_and_links(page):
     assert card.locator(".status.supported").count() >= 3
     card.locator("summary", has_text="evidence").first.click()
     assert "head" in card.locator("details[open]").first.inner_text()
-    page.screenshot(path=str(DOCS / "ui_groups.png"), full_page=True)
+    page.screenshot(path=str(shots / "ui_groups.png"), full_page=True)
 
 
-def test_the_chat_answers_from_the_tools_and_cites_cl_ids(page):
+def test_the_chat_answers_from_the_tools_and_cites_cl_ids(page, shots):
     page.get_by_role("tab", name="Chat").click()
     page.locator("#question textarea").fill("why do you call CD56+ NK natural killer cells?")
     page.locator("#ask").click()
@@ -84,10 +92,10 @@ def test_the_chat_answers_from_the_tools_and_cites_cl_ids(page):
     page.locator("#question textarea").fill("and which pathways are active in it?")
     page.locator("#ask").click()
     page.locator("#chatbot").get_by_text(re.compile("HALLMARK_")).first.wait_for(timeout=60_000)  # "it" = CD56+ NK
-    page.screenshot(path=str(DOCS / "ui_chat.png"), full_page=True)
+    page.screenshot(path=str(shots / "ui_chat.png"), full_page=True)
 
 
-def test_the_chat_shows_a_plot_for_a_gene_question(page):
+def test_the_chat_shows_a_plot_for_a_gene_question(page, shots):
     page.get_by_role("tab", name="Chat").click()
     page.locator("#question textarea").fill("where is GNLY expressed?")
     page.locator("#ask").click()
@@ -96,7 +104,7 @@ def test_the_chat_shows_a_plot_for_a_gene_question(page):
     figure.wait_for(timeout=60_000)
     page.wait_for_function("img => img.complete && img.naturalWidth > 200", arg=figure.element_handle(), timeout=30_000)
     figure.scroll_into_view_if_needed()
-    page.screenshot(path=str(DOCS / "ui_chat_plot.png"), full_page=True)
+    page.screenshot(path=str(shots / "ui_chat_plot.png"), full_page=True)
 
 
 def test_the_report_downloads(page, tmp_path):
@@ -141,7 +149,7 @@ def test_sessions_do_not_share_data(browser, server, page):
     other.context.close()
 
 
-def test_the_html_report_renders_offline_without_errors(browser, tmp_path, page):
+def test_the_html_report_renders_offline_without_errors(browser, tmp_path, page, shots):
     from cell2text.agent.describe import describe
     from cell2text.data.demo import load_demo
     from cell2text.report import write_report
@@ -161,6 +169,6 @@ def test_the_html_report_renders_offline_without_errors(browser, tmp_path, page)
     assert view.locator("#groups tr").count() == 11
     assert view.locator("a[href^='http://purl.obolibrary.org/obo/CL_']").count() >= 10
     assert not problems
-    view.screenshot(path=str(DOCS / "report.png"))
-    view.locator("#group-2").screenshot(path=str(DOCS / "report_card.png"))
+    view.screenshot(path=str(shots / "report.png"))
+    view.locator("#group-2").screenshot(path=str(shots / "report_card.png"))
     context.close()
