@@ -256,7 +256,7 @@ def answer_geneset_genes(session: DatasetSession, pathway: str, group: str | Non
 def answer_genes_cell_type(session: DatasetSession, genes: list[str], k: int = 3) -> Answer:
     """The cell types a list of marker genes points to (:func:`cell2text.tools.candidates.rank_cell_types`), with the
     evidence of each: what ``cell2text annotate-markers`` prints, whatever the dataset measures."""
-    species = detect_species(genes, default=None) or detect_species(session.work, default="human")
+    species = detect_species(genes, default=None) or detect_species(session.adata, default="human")  # no describe needed
     try:
         ranked = rank_cell_types(genes, species=species, k=k, ontology=session.ontology, ppr=session.ppr)
     except InputError as exc:

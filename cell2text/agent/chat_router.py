@@ -137,7 +137,7 @@ def read_slots(session: DatasetSession, question: str) -> Slots:
     mentions = group_mentions(session, question)
     rest = without_mentions(question, mentions)
     measured, written = find_genes(session, rest), gene_like_words(rest)
-    symbols = sorted(set(measured) | set(written), key=lambda g: rest.find(g) if g in rest else rest.upper().find(g.upper()))
+    symbols = sorted(set(measured) | set(written), key=lambda g: rest.upper().find(g.upper()))  # in the order written
     return Slots(mentions, measured or written, find_pathways(question), find_columns(session, question), find_levels(session, question),
                  session.condition_columns(), symbols)
 
