@@ -43,9 +43,14 @@ STEPS = {
 Progress = Callable[[str, str], None]
 
 
-def cluster(adata: ad.AnnData, *, resolution: float = 1.0, seed: int = 0, key_added: str = CLUSTER_KEY) -> None:
-    """Leiden clusters of a prepared AnnData in ``adata.obs[key_added]`` (PCA and neighbours computed if absent)."""
-    embedding.leiden(adata, resolution=resolution, seed=seed, key_added=key_added)
+def cluster(adata: ad.AnnData, *, resolution: float | None = None, seed: int = 0, key_added: str = CLUSTER_KEY) -> float:
+    """Leiden clusters of a prepared AnnData in ``adata.obs[key_added]`` (PCA and neighbours computed if absent).
+
+    Without a resolution, one that describe can use: at most ``MAX_GROUPS`` clusters of at least
+    ``MIN_GROUP_CELLS`` cells each (:func:`cell2text.tools.embedding.leiden`). Returns the resolution used.
+    """
+    return embedding.leiden(adata, resolution=resolution, seed=seed, key_added=key_added, max_clusters=MAX_GROUPS,
+                            min_cluster_cells=MIN_GROUP_CELLS)
 
 
 def _model_version(path: Path) -> str:
@@ -78,7 +83,8 @@ def _inputs(adata: ad.AnnData, groupby: str | None, report: Progress) -> tuple[a
         cluster(work)
         report("cluster", "No groupby key given: clustered the cells with Leiden (scanpy)")
         groupby = CLUSTER_KEY
-        notes.append(f"No groupby key was given, so the cells were clustered with Leiden (resolution 1.0) into obs['{CLUSTER_KEY}'].")
+        summary = embedding.leiden_summary(work.uns[CLUSTER_KEY]["params"])
+        notes.append(f"No groupby key was given, so the cells were clustered with Leiden ({summary}) into obs['{CLUSTER_KEY}'].")
         check_groups(work, groupby)
     work.obs[groupby] = work.obs[groupby].astype(str).astype("category")
     return work, groupby, notes
@@ -96,13 +102,14 @@ def _large_inputs(adata: ad.AnnData, groupby: str | None, model: Cell2Text, sett
     head = lambda chunk_data: model.probabilities(*model.cell_inputs(chunk_data))  # noqa: E731
     if groupby is None:
         sample, clusters = large.cluster_sample(adata, n_cells=settings.cluster_cells, chunk_size=chunk, key=CLUSTER_KEY,
-                                                progress=report)
+                                                max_clusters=MAX_GROUPS, progress=report)
         report("cluster", f"Clustered a random sample of {sample.n_obs:,} cells with Leiden (scanpy)")
         groups, probabilities, _ = large.scan(adata, probabilities=head, assign=lambda c, rows: clusters.assign(c),
                                               chunk_size=chunk, progress=report)
         work = sample[large.per_group_sample(sample.obs[CLUSTER_KEY].to_numpy(), cap)].copy()
         groupby = CLUSTER_KEY
-        notes.append(f"No groupby key was given: Leiden clusters (resolution 1.0) of a random sample of {sample.n_obs:,} cells,"
+        summary = embedding.leiden_summary(sample.uns[CLUSTER_KEY]["params"])
+        notes.append(f"No groupby key was given: Leiden clusters ({summary}) of a random sample of {sample.n_obs:,} cells,"
                      f" every other cell assigned to the nearest cluster centroid in the sample's PCA space; in obs['{CLUSTER_KEY}'].")
         check_groups(ad.AnnData(obs=pd.DataFrame({CLUSTER_KEY: groups})), CLUSTER_KEY)
     else:

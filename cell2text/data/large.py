@@ -132,16 +132,20 @@ class Clusters:
         return self.labels[distances.argmin(1)]
 
 
-def cluster_sample(adata: ad.AnnData, *, n_cells: int, chunk_size: int, key: str, seed: int = 0,
+def cluster_sample(adata: ad.AnnData, *, n_cells: int, chunk_size: int, key: str, max_clusters: int, seed: int = 0,
                    progress: Progress | None = None) -> tuple[ad.AnnData, Clusters]:
-    """Leiden on a seeded random sample of ``n_cells`` cells (its UMAP too); the clusters extend to every cell."""
+    """Leiden on a seeded random sample of ``n_cells`` cells (its UMAP too); the clusters extend to every cell.
+
+    The resolution is chosen automatically (at most ``max_clusters`` clusters, see
+    :func:`cell2text.tools.embedding.leiden`); it and the other parameters are in ``sample.uns[key]["params"]``.
+    """
     from cell2text.tools import embedding
 
     rng = np.random.default_rng(seed)
     positions = np.sort(rng.choice(adata.n_obs, min(n_cells, adata.n_obs), replace=False))
     sample = read_rows(adata, positions, chunk_size=chunk_size, progress=progress, what="Read the clustering sample")
     sc.pp.pca(sample, n_comps=min(50, sample.n_vars - 1, sample.n_obs - 1), random_state=seed)
-    embedding.leiden(sample, seed=seed, key_added=key)
+    embedding.leiden(sample, seed=seed, key_added=key, max_clusters=max_clusters)
     sample.obs["cell2text_position"] = positions
     return sample, Clusters.fit(sample, key)
 
