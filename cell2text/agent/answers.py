@@ -308,7 +308,8 @@ def answer_explain(session: DatasetSession, group: str, cell_type: str | None = 
         return Answer(text, "explain", {"group": group, "claim": final}, [final["id"], wanted.best.id], group)
     if wanted is not None and (final is None or wanted.best.id != final["id"]):
         claim = verify_cell_type(Claim("cell_type", cell_type, wanted.best.id), adata=session.work, groupby=session.groupby, group=group,
-                                 head=g["head"], ontology=session.ontology, ppr=session.ppr, thresholds=Thresholds())
+                                 head=g["head"], ontology=session.ontology, ppr=session.ppr, thresholds=Thresholds(),
+                                 head_weight=g.get("head_weight", 1.0), tissue=session.result().get("context", {}).get("tissue"))
         called = f"I call {group} {_term(session.ontology, final['id'])}" if final else f"I do not assign {group} a verified cell type"
         text = (f"{called}, not {_term(session.ontology, claim.id)}. Checked now, that claim is {claim.status}: {claim.reason}.\n- "
                 + "\n- ".join(_evidence_lines(claim.to_dict())))

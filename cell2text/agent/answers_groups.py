@@ -131,7 +131,8 @@ def _checked(session: DatasetSession, term_id: str, label: str) -> list[dict]:
                  "status": "not proposed", "reason": "neither the candidate search nor the model head proposes it", "holds": False}
         if candidate is not None or head >= thresholds.max_contradicted:
             claim = verify_cell_type(Claim("cell_type", label, term_id), adata=session.work, groupby=session.groupby, group=name,
-                                     head=g["head"], ontology=session.ontology, ppr=session.ppr, thresholds=thresholds)
+                                     head=g["head"], ontology=session.ontology, ppr=session.ppr, thresholds=thresholds,
+                                     head_weight=g.get("head_weight", 1.0), tissue=session.result().get("context", {}).get("tissue"))
             check.update(status=claim.status, reason=claim.reason, holds=claim.status == "supported")
         checks.append(check)
     strength = {"supported": 0, "weak": 1, "contradicted": 2}

@@ -8,6 +8,8 @@ import anndata as ad
 
 from cell2text.agent.tools import Thresholds
 from cell2text.kb.store import KnowledgeBase
+from cell2text.knowledge import MarkerKnowledge
+from cell2text.model.fit import ModelFit
 from cell2text.model.model import Cell2Text
 from cell2text.tools.ontology import Ontology
 from cell2text.tools.pagerank import PageRankSimilarity
@@ -21,7 +23,10 @@ class DescribeContext:
     groupby: str  # obs column with the groups to describe
     ontology: Ontology  # CL, UBERON, MONDO
     ppr: PageRankSimilarity  # PageRank similarity on CL
-    model: Cell2Text  # drafts the descriptions and gives the head's probabilities
+    model: Cell2Text | None  # drafts the descriptions and gives the head's probabilities; None when it does not fit (see fit)
+    fit: ModelFit  # the model's genes measured in the data; the draft node adds the groups' agreement and the weights
+    knowledge: MarkerKnowledge  # marker knowledge in the data's species, with the user's own markers
+    tissue: str | None = None  # UBERON id of the tissue the user gave (--tissue): the candidates' prior; else obs metadata
     kb: KnowledgeBase | None = None  # definitions; None leaves them out
     max_rounds: int = 2  # revise at most this many times, then finalise
     thresholds: Thresholds = field(default_factory=Thresholds)  # when evidence supports or contradicts

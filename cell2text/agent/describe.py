@@ -18,14 +18,18 @@ from cell2text.agent.context import DescribeContext
 from cell2text.agent.graph import graph
 from cell2text.agent.state import DescribeState
 from cell2text.agent.tools import Thresholds, head_mass, labels_under
-from cell2text.data.genesets import LIBRARIES
 from cell2text.config import Settings, get_settings
 from cell2text.data import large
+from cell2text.data.genesets import LIBRARIES
 from cell2text.data.io import check_groupby, prepare
 from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase
-from cell2text.model.model import Cell2Text, load_model
+from cell2text.knowledge import detect_species, load_markers
+from cell2text.model.fit import ModelFit, gene_fit
+from cell2text.model.model import Cell2Text, load_model, model_checkpoint
+from cell2text.model.tokenizer import GeneTokenizer
 from cell2text.tools import embedding
+from cell2text.tools.candidates import tissue_id
 from cell2text.tools.markers import MIN_GROUP_CELLS
 from cell2text.tools.ontology import Ontology, load_ontology
 from cell2text.tools.pagerank import pagerank_similarity
@@ -34,6 +38,7 @@ CLUSTER_KEY = "cell2text_leiden"
 MAX_GROUPS = 200  # describe drafts and verifies one text per group
 STEPS = {
     "draft": "Drafted a description of each group with the Cell2Text model",
+    "draft_evidence": "Drafted each group's cell type from its marker evidence (the Cell2Text model does not fit this data)",
     "extract": "Extracted the claims and mapped them to ontology ids",
     "verify": "Verified each claim (model head, PageRank, markers, pathways, metadata)",
     "retrieve": "Retrieved definitions from the knowledge base",
@@ -75,9 +80,9 @@ def check_groups(adata: ad.AnnData, groupby: str) -> pd.Series:
     return sizes
 
 
-def _inputs(adata: ad.AnnData, groupby: str | None, report: Progress) -> tuple[ad.AnnData, str, list[str]]:
-    """In memory: the whole dataset prepared, clustered with Leiden when there is no groupby."""
-    work = prepare(adata)
+def _inputs(adata: ad.AnnData, groupby: str | None, report: Progress, **reading) -> tuple[ad.AnnData, str, list[str]]:
+    """In memory: the whole dataset prepared (``reading``: :func:`prepare`'s layer and species), clustered with Leiden when there is no groupby."""
+    work = prepare(adata, **reading)
     notes = list(work.uns["cell2text"]["preprocessing"]["notes"])
     if groupby is None:
         cluster(work)
@@ -90,7 +95,7 @@ def _inputs(adata: ad.AnnData, groupby: str | None, report: Progress) -> tuple[a
     return work, groupby, notes
 
 
-def _large_inputs(adata: ad.AnnData, groupby: str | None, model: Cell2Text, settings: Settings,
+def _large_inputs(adata: ad.AnnData, groupby: str | None, model: Cell2Text | None, settings: Settings,
                   report: Progress) -> tuple[ad.AnnData, np.ndarray, np.ndarray, str, list[str]]:
     """Out of core (see :mod:`cell2text.data.large`): every cell's group and head probabilities in one chunked pass,
     and the per-group sample the graph tests markers and pathways on."""
@@ -99,7 +104,7 @@ def _large_inputs(adata: ad.AnnData, groupby: str | None, model: Cell2Text, sett
         raise InputError("X is stored by columns (CSC), so cells cannot be read in chunks. Save it as CSR (adata.X = adata.X.tocsr()).")
     notes = [f"{adata.n_obs:,} cells: read in chunks of {chunk:,} cells; each cell's head probabilities come from all cells,"
              f" marker genes and pathways were tested on at most {cap:,} randomly chosen cells per group (seed 0)."]
-    head = lambda chunk_data: model.probabilities(*model.cell_inputs(chunk_data))  # noqa: E731
+    head = (lambda chunk_data: model.probabilities(*model.cell_inputs(chunk_data))) if model is not None else None  # noqa: E731
     if groupby is None:
         sample, clusters = large.cluster_sample(adata, n_cells=settings.cluster_cells, chunk_size=chunk, key=CLUSTER_KEY,
                                                 max_clusters=MAX_GROUPS, progress=report)
@@ -126,35 +131,56 @@ def describe(
     adata: ad.AnnData,
     groupby: str | None = None,
     *,
-    model: Cell2Text | None = None,
+    model: Cell2Text | str | Path | None = None,
+    use_model: bool = True,
     ontology: Ontology | None = None,
     kb: KnowledgeBase | None = None,
     drafts: dict[str, str] | None = None,
     max_rounds: int = 2,
     thresholds: Thresholds | None = None,
+    species: str | None = None,
+    tissue: str | None = None,
+    markers: str | Path | None = None,
+    layer: str | None = None,
     progress: Progress | None = None,
     copy: bool = False,
 ) -> ad.AnnData | None:
-    """Describe each group of ``adata`` with the Cell2Text model, verify every claim, revise, and annotate.
+    """Describe each group of ``adata``, verify every claim, revise, and annotate.
+
+    The Cell2Text model is one source of evidence, weighted by how well it fits the data
+    (:mod:`cell2text.model.fit`): where it fits, it drafts each group's description and its head
+    counts; where it does not (too few of its genes measured, its labels contradicted by the
+    markers), the drafts come from the marker evidence and the head is not used. No dataset is
+    refused because the model does not cover it.
 
     Parameters
     ----------
     adata
-        Counts, log-normalised or scaled-with-.raw expression; gene symbols as var_names or in
-        ``var['feature_name']``. Not modified beyond the keys below (and never on disk). Opened
-        backed, or with more than ``Settings.in_memory_cells`` cells, it is described out of core
-        (:mod:`cell2text.data.large`): read in chunks, never whole; every cell gets its own head
-        probabilities, while markers and pathways are tested on at most ``Settings.cells_per_group``
-        cells per group (the result's notes say so).
+        Counts, CPM/TPM, log-normalised or scaled-with-.raw expression (or ``layer``); gene
+        symbols, previous symbols or Ensembl ids, human or mouse (:func:`cell2text.data.io.prepare`
+        maps them to human symbols and says what it did). Not modified beyond the keys below (and
+        never on disk). Opened backed, or with more than ``Settings.in_memory_cells`` cells, it is
+        described out of core (:mod:`cell2text.data.large`): read in chunks, never whole; every cell
+        gets its own head probabilities, while markers and pathways are tested on at most
+        ``Settings.cells_per_group`` cells per group (the result's notes say so).
     groupby
         obs column with the groups. None: Leiden clusters are computed first (``obs['cell2text_leiden']``).
-    model, ontology, kb
-        Loaded resources; default the shipped model (or ``CELL2TEXT_MODEL``), the shipped
-        ontologies and the local knowledge base.
+    model
+        A loaded model or a checkpoint folder (``cell2text train``); default ``CELL2TEXT_MODEL``, else the shipped one.
+    use_model
+        False: the evidence path alone, whatever the model's fit (to compare the two, or where the model is not wanted).
+    ontology, kb
+        Loaded resources; default the shipped ontologies and the local knowledge base.
     drafts
         group -> a draft to verify instead of the model's (another LM's text, or a test's).
     max_rounds
         Revise at most this many times.
+    species, layer
+        Passed to :func:`cell2text.data.io.prepare` (None: species detected; expression from X or .raw).
+    tissue
+        Tissue name or UBERON id: the prior of the candidate search (else each group's tissue metadata).
+    markers
+        The user's own marker table (:func:`cell2text.knowledge.load_markers` ``extra``), added to the knowledge.
     progress
         Called with (node name, readable step) as each step finishes: "cluster", "load", then
         the graph's nodes; out of core, the chunked stages "sample" and "scan" report every few
@@ -163,11 +189,11 @@ def describe(
     Returns
     -------
     ``adata.obs``: ``cell2text_cell_type`` (CL label), ``cell2text_cell_type_ontology_term_id``,
-    ``cell2text_confidence`` (each cell's head probability for its group's final type) and
-    ``cell2text_status`` (that claim's status); ``adata.uns['cell2text']``: ``groups`` (DataFrame,
-    one row per group), ``result`` (JSON: per group the draft, final text, definition, claims
-    before and after revision with status and evidence; model, ontology and parameters).
-    Returns the AnnData when ``copy``.
+    ``cell2text_confidence`` (each cell's weighted head probability for its group's final type; NaN
+    where the model was not used) and ``cell2text_status`` (that claim's status);
+    ``adata.uns['cell2text']``: ``groups`` (DataFrame, one row per group), ``result`` (JSON: per
+    group the draft and who wrote it, final text, definition, claims before and after revision with
+    status and evidence; the model's fit, the context, ontology and parameters). Returns the AnnData when ``copy``.
     """
     if max_rounds < 1:
         raise InputError(f"max_rounds must be at least 1, got {max_rounds}.")
@@ -178,33 +204,51 @@ def describe(
     if groupby is not None:
         check_groups(adata, groupby)
     ontology = ontology or load_ontology()
+    tissue_term = tissue_id(tissue, ontology) if tissue else None
+    reading = {"layer": layer, "species": species}
     out_of_core = large.out_of_core(adata)
     if not out_of_core:
-        work, groupby, notes = _inputs(adata, groupby, report)
+        work, groupby, notes = _inputs(adata, groupby, report, **reading)
         groups, probabilities = work.obs[groupby].to_numpy(), None  # the draft node writes each cell's probabilities
-    model_path = None
-    if model is None:
-        model, model_path = load_model()
+    loaded, model_path = _model(model, prepare(adata, rows=slice(0, min(adata.n_obs, 50)), **reading) if out_of_core else work,
+                                use_model)
+    fit, model = loaded
+    if model is not None:
         report("load", "Loaded the Cell2Text model")
     if out_of_core:
         work, groups, probabilities, groupby, notes = _large_inputs(adata, groupby, model, settings, report)
     if CLUSTER_KEY == groupby:
         adata.obs[CLUSTER_KEY] = pd.Categorical(groups)
+    knowledge = load_markers(detect_species(work, default="human"), extra=markers, ontology=ontology)
     context = DescribeContext(adata=work, groupby=groupby, ontology=ontology, ppr=pagerank_similarity(ontology, "CL"),
-                              model=model, kb=kb if kb is not None else KnowledgeBase(ontology=ontology), max_rounds=max_rounds,
+                              model=model, fit=fit, knowledge=knowledge, tissue=tissue_term,
+                              kb=kb if kb is not None else KnowledgeBase(ontology=ontology), max_rounds=max_rounds,
                               thresholds=thresholds or Thresholds())
     state = DescribeState(drafts=dict(drafts or {}))
     final: dict = {}
     for update in graph.stream(state, context=context, stream_mode="updates"):
         for node, values in update.items():
             final.update(values or {})
-            report(node, STEPS.get(node, node))
-    if probabilities is None:
+            report(node, STEPS.get(node, node) if node != "draft" or final["model_fit"].used else STEPS["draft_evidence"])
+    state = DescribeState(**final)
+    if probabilities is None and state.model_fit.used:
         probabilities = work.obsm["cell2text_probabilities"]  # written by the draft node
-    result = _result(DescribeState(**final), context, groupby, notes, model_path, time.perf_counter() - started,
-                     sizes=pd.Series(groups).value_counts())
+    notes = notes + [state.model_fit.reason]
+    result = _result(state, context, groupby, notes, model_path, time.perf_counter() - started,
+                     sizes=pd.Series(groups).value_counts(), markers=markers)
     _write_back(adata, groups, probabilities, result, ontology, work.uns["cell2text"]["preprocessing"])
     return adata if copy else None
+
+
+def _model(model: Cell2Text | str | Path | None, prepared: ad.AnnData, use: bool) -> tuple[tuple[ModelFit, Cell2Text | None], Path | None]:
+    """The model's gene fit on prepared data, and the model itself where its genes are measured and it is wanted (else not loaded)."""
+    path = None if isinstance(model, Cell2Text) else model_checkpoint(model)
+    fit = gene_fit(model.genes if isinstance(model, Cell2Text) else GeneTokenizer.load(path / "genes.json"), prepared)
+    if not use:
+        fit.used, fit.weight, fit.reason = False, 0.0, "The Cell2Text model was not used (asked for the evidence path alone)."
+    if not fit.used:
+        return (fit, None), path
+    return (fit, model if isinstance(model, Cell2Text) else load_model(path)[0]), path
 
 
 def _claims(claims: list[Claim]) -> list[dict]:
@@ -212,35 +256,43 @@ def _claims(claims: list[Claim]) -> list[dict]:
 
 
 def _result(state: DescribeState, ctx: DescribeContext, groupby: str, notes: list[str], model_path: Path | None, seconds: float,
-            *, sizes: pd.Series) -> dict:
+            *, sizes: pd.Series, markers: str | Path | None) -> dict:
     groups = {}
     tested = ctx.adata.obs[groupby].astype(str).value_counts()
+    fit = state.model_fit
     for g, text in state.texts.items():
         cell_type = next((c for c in state.claims[g] if c.kind == "cell_type"), None)
+        weight = fit.group_weight(g)
+        confidence = weight * head_mass(state.head[g], cell_type.id, ctx.ontology) if cell_type and weight > 0 else None
         groups[g] = {
             "n_cells": int(sizes[g]),
             "n_cells_tested": int(tested[g]),
             "draft": state.drafts[g],
+            "draft_source": state.draft_source[g],  # model | evidence | given
             "text": text,
             "cell_type": cell_type.label if cell_type else None,
             "cell_type_ontology_term_id": cell_type.id if cell_type else None,
             "status": cell_type.status if cell_type else None,
-            "confidence": round(head_mass(state.head[g], cell_type.id, ctx.ontology), 3) if cell_type else None,
+            "confidence": round(confidence, 3) if confidence is not None else None,
             "definition": state.definitions.get(cell_type.id) if cell_type else None,
             "claims": _claims(state.claims[g]),
             "draft_claims": _claims(state.first_claims[g]),
             "candidates": _claims(state.candidates.get(g, [])),  # cell types the group's markers proposed, each verified
             "rounds": [_claims(r[g]) for r in state.revisions],
             "head": dict(sorted(state.head[g].items(), key=lambda kv: -kv[1])),
+            "head_weight": weight,
         }
+    model = {"path": str(model_path) if model_path else "given", "version": _model_version(model_path) if model_path else "given",
+             "labels": list(ctx.model.config.labels) if ctx.model is not None else [], "fit": fit.to_dict()}
     return {
         "groupby": groupby,
         "groups": groups,
         "definitions": state.definitions,
         "rounds": state.round,
         "notes": notes,
-        "model": {"path": str(model_path) if model_path else "given", "version": _model_version(model_path) if model_path else "given",
-                  "labels": list(ctx.model.config.labels)},
+        "model": model,
+        "context": {"species": fit.species, "tissue": ctx.tissue, "tissue_label": ctx.ontology.term(ctx.tissue).label if ctx.tissue else None,
+                    "markers": str(markers) if markers else None, "knowledge": ctx.knowledge.version},
         "ontology": ctx.ontology.version,
         "gene_sets": dict(LIBRARIES),
         "params": {"max_rounds": ctx.max_rounds, **vars(ctx.thresholds)},
@@ -249,27 +301,48 @@ def _result(state: DescribeState, ctx: DescribeContext, groupby: str, notes: lis
     }
 
 
-def _write_back(adata: ad.AnnData, groups: np.ndarray, probabilities: np.ndarray, result: dict, ontology: Ontology,
+def _write_back(adata: ad.AnnData, groups: np.ndarray, probabilities: np.ndarray | None, result: dict, ontology: Ontology,
                 preprocessing: dict) -> None:
-    """The result into ``adata.obs`` (each cell: its group's final type, status, its own confidence) and ``uns``."""
+    """The result into ``adata.obs`` (each cell: its group's final type, status, its own confidence) and ``uns``.
+
+    Every value is of a type h5ad stores (strings, floats with NaN for missing, the full result as one JSON string),
+    whatever the group names and values are.
+    """
     table = pd.DataFrame.from_dict(result["groups"], orient="index")
+    table.index = table.index.astype(str)
+    groups = np.asarray(groups).astype(str)
     cell_ids = table["cell_type_ontology_term_id"].reindex(groups).to_numpy()
     adata.obs["cell2text_cell_type"] = pd.Categorical(table["cell_type"].reindex(groups).to_numpy())
     adata.obs["cell2text_cell_type_ontology_term_id"] = pd.Categorical(cell_ids)
     adata.obs["cell2text_status"] = pd.Categorical(table["status"].reindex(groups).to_numpy())
     confidence = np.full(adata.n_obs, np.nan)
-    for term_id in set(cell_ids) - {None}:
-        mask = cell_ids == term_id
-        confidence[mask] = probabilities[mask][:, labels_under(term_id, result["model"]["labels"], ontology)].sum(1)
+    if probabilities is not None:
+        weights = table["head_weight"].reindex(groups).to_numpy(dtype=float)
+        for term_id in {i for i in cell_ids if isinstance(i, str)}:
+            mask = (cell_ids == term_id) & (weights > 0)  # a group where the head did not count has no head confidence
+            confidence[mask] = weights[mask] * probabilities[mask][:, labels_under(term_id, result["model"]["labels"], ontology)].sum(1)
     adata.obs["cell2text_confidence"] = confidence
-    flat = table[["n_cells", "cell_type", "cell_type_ontology_term_id", "status", "confidence", "text", "draft"]].copy()
-    flat.index.name = "group"
+    flat = pd.DataFrame({
+        "n_cells": table["n_cells"].astype(int),
+        "confidence": pd.to_numeric(table["confidence"], errors="coerce").astype(float),
+        **{column: table[column].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+           for column in ("cell_type", "cell_type_ontology_term_id", "status", "text", "draft", "draft_source")},
+    }, index=pd.Index(table.index, name="group"))
     adata.uns["cell2text"] = {
-        "preprocessing": preprocessing,
-        "groupby": result["groupby"],
-        "groups": flat.fillna("").astype({"n_cells": int}),
-        "result": json.dumps(result, ensure_ascii=False),
+        "preprocessing": json.loads(json.dumps(preprocessing, default=_plain)),
+        "groupby": str(result["groupby"]),
+        "groups": flat,
+        "result": json.dumps(result, ensure_ascii=False, default=_plain),
     }
+
+
+def _plain(value: object) -> object:
+    """JSON for what ``json`` cannot write itself: numpy scalars and arrays, paths, anything else as text."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
 
 
 def read_result(adata: ad.AnnData) -> dict:

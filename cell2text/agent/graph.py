@@ -18,19 +18,48 @@ from cell2text.agent.context import DescribeContext
 from cell2text.agent.revise import no_metadata_note, render, revise
 from cell2text.agent.state import DescribeInput, DescribeState
 from cell2text.data.io import check_groupby
+from cell2text.model.fit import group_fit, weigh
+from cell2text.tools.markers import group_markers
 
 
 def draft(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
-    """The model's description of each group (its mean expression), and the head's mean per-cell probabilities."""
+    """Each group's draft, from the model where it fits the data, else from the evidence path.
+
+    Where the model's genes are measured (:func:`cell2text.model.fit.gene_fit`), its head's mean
+    per-cell probabilities per group are weighed against the markers (:func:`cell2text.model.fit.weigh`);
+    where the head keeps a weight, the model writes each group's description (its mean
+    expression). Otherwise each draft names the cell type the group's markers support best
+    (:func:`tools.propose_cell_types`), and the model is not used.
+    """
     ctx = runtime.context
     groups = check_groupby(ctx.adata, ctx.groupby).astype(str).to_numpy()
-    probabilities = ctx.model.probabilities(*ctx.model.cell_inputs(ctx.adata))  # (cells, labels)
-    ctx.adata.obsm["cell2text_probabilities"] = probabilities  # per-cell confidence, written back at the end
-    head = {g: dict(zip(ctx.model.config.labels, probabilities[groups == g].mean(0).round(4).tolist())) for g in sorted(set(groups))}
-    missing = [g for g in head if g not in state.drafts]
-    generated = ctx.model.describe(ctx.adata[np.isin(groups, missing)], ctx.groupby)["text"].to_dict() if missing else {}
-    drafts = {g: state.drafts.get(g) or generated[g] for g in head}
-    return {"drafts": drafts, "head": head, "texts": dict(drafts)}
+    names = sorted(set(groups))
+    fit = copy.deepcopy(ctx.fit)
+    head: dict[str, dict[str, float]] = {g: {} for g in names}
+    if fit.used:
+        probabilities = ctx.model.probabilities(*ctx.model.cell_inputs(ctx.adata))  # (cells, labels)
+        ctx.adata.obsm["cell2text_probabilities"] = probabilities  # per-cell confidence, written back at the end
+        head = {g: dict(zip(ctx.model.config.labels, probabilities[groups == g].mean(0).round(4).tolist())) for g in names}
+        fit = weigh(fit, {g: group_fit(head[g], group_markers(ctx.adata, ctx.groupby, g), knowledge=ctx.knowledge, ontology=ctx.ontology,
+                                       min_logfc=ctx.thresholds.min_logfc, max_pval=ctx.thresholds.max_fdr) for g in names})
+    missing = [g for g in names if g not in state.drafts]
+    if fit.used:
+        written = ctx.model.describe(ctx.adata[np.isin(groups, missing)], ctx.groupby)["text"].to_dict() if missing else {}
+    else:
+        written = {g: _evidence_draft(ctx, g) for g in missing}
+    drafts = {g: state.drafts.get(g) or written[g] for g in names}
+    source = {g: "given" if state.drafts.get(g) else "model" if fit.used else "evidence" for g in names}
+    return {"drafts": drafts, "head": head, "texts": dict(drafts), "model_fit": fit, "draft_source": source}
+
+
+def _evidence_draft(ctx: DescribeContext, group: str) -> str:
+    """A draft from the evidence path: the cell type the group's markers support best, as a claim to verify."""
+    _, proposed = tools.propose_cell_types(ctx.adata, ctx.groupby, group, ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds,
+                                           k=3, tissue=ctx.tissue, knowledge=ctx.knowledge)
+    best = next((c for c in proposed if c.status != "contradicted"), None)
+    if best is None:
+        return ""
+    return render([Claim("cell_type", best.label, best.id, best.label, status="supported" if best.status == "supported" else "unverified")])
 
 
 def extract(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
@@ -44,7 +73,8 @@ def verify(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     ctx = runtime.context
     checked = {
         g: [tools.verify(c, adata=ctx.adata, groupby=ctx.groupby, group=g, head=state.head[g], ontology=ctx.ontology,
-                         ppr=ctx.ppr, thresholds=ctx.thresholds) for c in claims]
+                         ppr=ctx.ppr, thresholds=ctx.thresholds, head_weight=state.model_fit.group_weight(g), tissue=ctx.tissue,
+                         knowledge=ctx.knowledge) for c in claims]
         for g, claims in state.claims.items()
     }
     return {"claims": checked} | ({"first_claims": copy.deepcopy(checked)} if state.round == 0 else {})
@@ -63,12 +93,15 @@ def retrieve(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     for g, group_claims in state.claims.items():
         group_claims = copy.deepcopy(group_claims)
         cell_type = next((c for c in group_claims if c.kind == "cell_type"), None)
-        out_of_domain = max(state.head[g].values()) < ctx.thresholds.min_probability
+        weight = state.model_fit.group_weight(g)
+        out_of_domain = weight <= 0 or weight * max(state.head[g].values()) < ctx.thresholds.min_probability
         unsettled = cell_type is None or (cell_type.status != "supported" and cell_type.alternative is None)
         if (unsettled or out_of_domain) and g not in candidates:
-            _, proposed = tools.propose_cell_types(ctx.adata, ctx.groupby, g, ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds, k=3)
+            _, proposed = tools.propose_cell_types(ctx.adata, ctx.groupby, g, ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds,
+                                                   k=3, tissue=ctx.tissue, knowledge=ctx.knowledge)
             candidates[g] = [tools.verify(Claim("cell_type", c.label, c.id, c.label), adata=ctx.adata, groupby=ctx.groupby, group=g,
-                                          head=state.head[g], ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds) for c in proposed]
+                                          head=state.head[g], ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds,
+                                          head_weight=weight, tissue=ctx.tissue, knowledge=ctx.knowledge) for c in proposed]
         best = next((c for c in candidates.get(g, []) if c.status == "supported"), None)
         if cell_type is not None and unsettled and best is not None and best.id != cell_type.id:
             cell_type.alternative = best.id
@@ -85,11 +118,11 @@ def revise_texts(state: DescribeState, runtime: Runtime[DescribeContext]) -> dic
     texts, acted = {}, {}
     for g, claims in state.claims.items():
         claims = copy.deepcopy(claims)
-        top = max(state.head[g], key=state.head[g].get)
+        top = max(state.head[g], key=state.head[g].get) if state.model_fit.group_weight(g) > 0 else None  # stated if the draft names none
         pathways = tools.active_pathways(ctx.adata, ctx.groupby, g, n=2, max_fdr=ctx.thresholds.max_fdr)["pathway"].tolist()
         texts[g], _ = revise(claims, ontology=ctx.ontology, fallback_cell_type=top, pathways=pathways,
                              markers_for=lambda cell_type, g=g: tools.top_markers(ctx.adata, ctx.groupby, g, cell_type, ctx.ontology,
-                                                                                  thresholds=ctx.thresholds))
+                                                                                  thresholds=ctx.thresholds, knowledge=ctx.knowledge))
         acted[g] = claims
     return {"texts": texts, "revisions": [*state.revisions, acted], "round": state.round + 1}
 

@@ -70,19 +70,19 @@ def no_metadata_note(claims: list[Claim]) -> str:
     return f"The data has no {' or '.join(kinds)} metadata, so the model's guess about {'them' if len(kinds) > 1 else 'it'} is not stated."
 
 
-def revise(claims: list[Claim], *, ontology: Ontology, fallback_cell_type: str,
+def revise(claims: list[Claim], *, ontology: Ontology, fallback_cell_type: str | None,
            pathways: list[str], markers_for: Callable[[str], list[str]]) -> tuple[str, list[Claim]]:
     """The revised text and the claims it makes (new ones pending verification).
 
     ``claims`` are verified claims; their ``action`` is filled in. ``fallback_cell_type`` (the
-    head's top label) is stated when the draft names no cell type. ``pathways`` (the group's
+    head's top label; None where the model does not count) is stated when the draft names no cell type. ``pathways`` (the group's
     strongest, from the data) and ``markers_for(cell type)`` (its markers, for the cell type the
     revision states, else the fallback) are added when no claim of that kind is supported.
     """
     kept: list[Claim] = []
     for kind in ("cell_type", "tissue", "disease"):
         decided = [c for c in (_decide(c, ontology) for c in claims if c.kind == kind) if c is not None]
-        if kind == "cell_type" and not decided and not any(c.kind == kind for c in claims):
+        if kind == "cell_type" and not decided and fallback_cell_type is not None and not any(c.kind == kind for c in claims):
             decided = [_term_claim(kind, fallback_cell_type, ontology, "added: the draft named no cell type")]
         kept += decided[:1]
     stated = next((c.id for c in kept if c.kind == "cell_type"), fallback_cell_type)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cell2text.agent.claims import Claim
+from cell2text.model.fit import ModelFit
 
 
 @dataclass
@@ -26,3 +27,5 @@ class DescribeState(DescribeInput):
     definitions: dict[str, dict] = field(default_factory=dict)  # id -> knowledge-base document
     candidates: dict[str, list[Claim]] = field(default_factory=dict)  # group -> cell types its markers propose, each verified
     round: int = 0  # revisions done so far
+    model_fit: ModelFit | None = None  # how well the model fits the data, and its head's weight per group (set by draft)
+    draft_source: dict[str, str] = field(default_factory=dict)  # group -> model | evidence | given: who wrote the draft

@@ -19,7 +19,7 @@ from cell2text.agent.claims import NORMAL, Claim
 from cell2text.data.io import check_group
 from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase
-from cell2text.knowledge import detect_species, load_markers
+from cell2text.knowledge import MarkerKnowledge, detect_species, load_markers
 from cell2text.tools.candidates import (
     NEAR_TIE,
     Candidate,
@@ -71,16 +71,21 @@ def _ranked(probabilities: dict[str, float]) -> list[tuple[str, float]]:
 
 
 def propose_cell_types(adata: ad.AnnData, groupby: str, group: str, *, ontology: Ontology, ppr: PageRankSimilarity,
-                       thresholds: Thresholds = Thresholds(), k: int = 5) -> tuple[pd.DataFrame, list[Candidate]]:
+                       thresholds: Thresholds = Thresholds(), k: int = 5, tissue: str | None = None,
+                       knowledge: MarkerKnowledge | None = None) -> tuple[pd.DataFrame, list[Candidate]]:
     """The group's DE table and the cell types its markers point to (:func:`rank_cell_types`), best first.
 
-    Species from the data (:func:`detect_species`); the tissue prior from the group's tissue metadata, when present.
+    ``knowledge``: the marker knowledge to rank with (default: :func:`load_markers` for the data's
+    species). ``tissue`` (UBERON id, e.g. the user's ``--tissue``) sets the tissue prior; without
+    it, the group's tissue metadata does, when present.
     """
     table = group_markers(adata, groupby, group)
-    knowledge = load_markers(detect_species(adata, default="human"), ontology=ontology)
-    tissue = group_metadata(adata, groupby, group, "tissue", ontology)
+    knowledge = knowledge or load_markers(detect_species(adata, default="human"), ontology=ontology)
+    if tissue is None:
+        found = group_metadata(adata, groupby, group, "tissue", ontology)
+        tissue = found["id"] if found else None
     try:
-        ranked = rank_cell_types(table, species=knowledge.species, tissue=tissue["id"] if tissue else None, k=k, knowledge=knowledge,
+        ranked = rank_cell_types(table, species=knowledge.species, tissue=tissue, k=k, knowledge=knowledge,
                                  ontology=ontology, ppr=ppr, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
     except InputError:  # no up gene is a known marker
         ranked = []
@@ -99,17 +104,21 @@ def _own_marker_not_up(table: pd.DataFrame, own: dict[str, tuple[str, ...]], thr
 
 
 def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, head: dict[str, float],
-                     ontology: Ontology, ppr: PageRankSimilarity, thresholds: Thresholds = Thresholds()) -> Claim:
+                     ontology: Ontology, ppr: PageRankSimilarity, thresholds: Thresholds = Thresholds(),
+                     head_weight: float = 1.0, tissue: str | None = None, knowledge: MarkerKnowledge | None = None) -> Claim:
     """Check "group is cell type X" with the ontology, the head's probabilities, PPR, known markers and the candidate search.
 
-    ``head`` holds the group's mean per-cell probability of each label the model knows. The
-    claim is scored like every candidate the group's markers propose
-    (:func:`cell2text.tools.candidates.check_cell_type`): it is contradicted when its defining
-    markers are absent from the group's cells or a defining negative marker is up, whatever the
-    head says; a head-supported claim one of whose own defining markers is not up is refined to the
-    descendant the markers clearly prefer (``alternative``); a claim the head cannot judge (a term
-    it was not trained on) is supported when it is the markers' best candidate and the head's own
-    label is not supported by the markers.
+    ``head`` holds the group's mean per-cell probability of each label the model knows, and
+    ``head_weight`` how much the head counts here (:mod:`cell2text.model.fit`: 1 where the model
+    fits the data, 0 where it does not). The claim is scored like every candidate the group's
+    markers propose (:func:`cell2text.tools.candidates.check_cell_type`, with ``knowledge`` and the
+    ``tissue`` prior): it is contradicted when its defining markers are absent from the group's
+    cells or a defining negative marker is up, whatever the head says. With the head counting
+    (its probability times its weight is what the thresholds see): a head-supported claim one of
+    whose own defining markers is not up is refined to the descendant the markers clearly prefer
+    (``alternative``); a claim the head cannot judge (a term it was not trained on) is supported
+    when it is the markers' best candidate and the head's own label is not supported by the markers.
+    Without the head (weight 0): the markers' best candidates, and their ancestors, are supported.
     """
     if claim.id is None:
         return replace(claim, status="unverified", reason=f"'{claim.text}' matches no Cell Ontology term")
@@ -117,43 +126,76 @@ def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: st
     if term.obsolete:
         new = ontology.replacement(term.id)
         return replace(claim, status="contradicted", reason=f"{term.id} is obsolete", alternative=new.id if new else None)
-    ranked = _ranked(head)
-    (top, p1), (second, p2) = ranked[0], ranked[1] if len(ranked) > 1 else (ranked[0][0], 0.0)
-    mass = head_mass(head, term.id, ontology)
-    similarity = ppr.similarity(term.id, top)
-    evidence = [{"source": "model head", "probability": round(mass, 3), "top_label": top, "top_probability": round(p1, 3),
-                 "second_label": second, "second_probability": round(p2, 3), "margin": round(p1 - p2, 3)},
-                {"source": "PageRank", "similarity_to_top": round(similarity, 3),
-                 "neighbours": [{"id": t, "label": ontology.term(t).label, "similarity": round(s, 3)} for t, s in ppr.neighbours(term.id, 5)]}]
-    markers = marker_evidence(adata, groupby, group, term.id, ontology=ontology, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
-    evidence.append({"source": "markers", "score": markers.score, "relation": markers.relation,
-                     "up": [m["gene"] for m in markers.up], "not_up": [m["gene"] for m in markers.not_up],
-                     "negative_violated": [m["gene"] for m in markers.negative_violated], "not_measured": len(markers.not_measured)})
-    table, candidates = propose_cell_types(adata, groupby, group, ontology=ontology, ppr=ppr, thresholds=thresholds)
-    knowledge = load_markers(detect_species(adata, default="human"), ontology=ontology)
-    check = check_cell_type(table, term.id, knowledge=knowledge, ontology=ontology, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
-    top_check = check if top == term.id else check_cell_type(table, top, knowledge=knowledge, ontology=ontology,
-                                                              min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
+    knowledge = knowledge or load_markers(detect_species(adata, default="human"), ontology=ontology)
+    markers = marker_evidence(adata, groupby, group, term.id, ontology=ontology, knowledge=knowledge,
+                              min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
+    table, candidates = propose_cell_types(adata, groupby, group, ontology=ontology, ppr=ppr, thresholds=thresholds,
+                                           tissue=tissue, knowledge=knowledge)
+    check = check_cell_type(table, term.id, knowledge=knowledge, ontology=ontology, tissue=tissue,
+                            min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
     best = next((c for c in candidates if c.status == "supported"), None)
-    evidence.append({"source": "candidates", "claim": {"status": check.status, "score": check.score, "reason": check.reason,
-                                                       "negative_hits": check.negative_hits, "detection": check.detection},
-                     "proposed": [{"id": c.id, "label": c.label, "score": c.score, "status": c.status} for c in candidates[:3]]})
+    top = max(head, key=head.get) if head_weight > 0 else None
+    pagerank = {"source": "PageRank"} | ({"similarity_to_top": round(ppr.similarity(term.id, top), 3)} if top else {})
+    evidence = [pagerank | {"neighbours": [{"id": t, "label": ontology.term(t).label, "similarity": round(s, 3)}
+                                           for t, s in ppr.neighbours(term.id, 5)]},
+                {"source": "markers", "score": markers.score, "relation": markers.relation,
+                 "up": [m["gene"] for m in markers.up], "not_up": [m["gene"] for m in markers.not_up],
+                 "negative_violated": [m["gene"] for m in markers.negative_violated], "not_measured": len(markers.not_measured)},
+                {"source": "candidates", "claim": {"status": check.status, "score": check.score, "reason": check.reason,
+                                                   "negative_hits": check.negative_hits, "detection": check.detection},
+                 "proposed": [{"id": c.id, "label": c.label, "score": c.score, "status": c.status} for c in candidates[:3]]}]
     evidence += dataset_evidence(adata, groupby, group, term.id, ppr)
+    if top is not None:
+        (_, p1), (second, p2) = _ranked(head)[0], (_ranked(head) + [(top, 0.0)])[1]
+        evidence.insert(0, {"source": "model head", "probability": round(head_mass(head, term.id, ontology), 3), "weight": round(head_weight, 3),
+                            "top_label": top, "top_probability": round(p1, 3), "second_label": second,
+                            "second_probability": round(p2, 3), "margin": round(p1 - p2, 3)})
     claim = replace(claim, evidence=evidence, label=term.label)
     organism = group_organism(adata, groupby, group)
     species = _term_species(term.label)
     if organism is not None and species is not None and species != organism["species"]:
         reason = f"the term is specific to {species} cells, but {organism['source']} says {organism['value']}"
-        return replace(claim, status="contradicted", reason=reason, alternative=top if top != term.id else None)
+        alternative = best.id if best is not None and best.id != term.id else None
+        return replace(claim, status="contradicted", reason=reason, alternative=alternative)
+    if head_weight <= 0:
+        return _judge_by_markers(claim, term.id, check, best, ontology)
+    return _judge_with_head(claim, term.id, head, head_weight, check, best, candidates, markers, table, knowledge, ontology, ppr, thresholds)
+
+
+def _judge_by_markers(claim: Claim, term_id: str, check: Candidate, best: Candidate | None, ontology: Ontology) -> Claim:
+    """The evidence path alone (the model does not fit the data): the markers' best candidates and their ancestors hold."""
+    if check.status == "contradicted":
+        alternative = best.id if best is not None and best.id != term_id else None
+        return replace(claim, status="contradicted", reason=f"markers: {check.reason}", alternative=alternative)
+    if best is not None and check.status == "supported" and check.score >= best.score - NEAR_TIE:
+        return replace(claim, status="supported", reason=f"markers: {check.reason} (score {check.score:.1f}, the best candidate scores {best.score:.1f})")
+    if best is not None and term_id in ontology.ancestors(best.id):
+        return replace(claim, status="supported", reason=f"a more general term for the markers' best candidate, {best.label} ({best.score:.1f}: {best.reason})")
+    if best is None:
+        return replace(claim, status="unverified", reason=f"markers: {check.reason}; no cell type is clearly supported by the group's markers")
+    return replace(claim, status="unverified", alternative=best.id,
+                   reason=f"markers: {check.reason}; the markers support {best.label} better ({best.score:.1f} vs {check.score:.1f})")
+
+
+def _judge_with_head(claim: Claim, term_id: str, head: dict[str, float], weight: float, check: Candidate, best: Candidate | None,
+                     candidates: list[Candidate], markers, table: pd.DataFrame, knowledge: MarkerKnowledge, ontology: Ontology,
+                     ppr: PageRankSimilarity, thresholds: Thresholds) -> Claim:
+    """The head's probabilities (times ``weight``) with the markers: see :func:`verify_cell_type`."""
+    ranked = _ranked(head)
+    (top, p1), (second, p2) = ranked[0], ranked[1] if len(ranked) > 1 else (ranked[0][0], 0.0)
+    mass = weight * head_mass(head, term_id, ontology)
+    top_check = check if top == term_id else check_cell_type(table, top, knowledge=knowledge, ontology=ontology,
+                                                              min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
     head_fits = top_check.status == "supported"  # the markers support the head's own label: the model is in its domain
     if check.status == "contradicted":  # the head's label replaces it unless the markers contradict that too (then: candidates)
         return replace(claim, status="contradicted", reason=f"markers: {check.reason}",
-                       alternative=top if top != term.id and top_check.status != "contradicted" else None)
+                       alternative=top if top != term_id and top_check.status != "contradicted" else None)
     measured = len(markers.up) + len(markers.not_up) + len(markers.negative_ok) + len(markers.negative_violated)
     markers_disagree = markers.score is not None and measured >= 3 and markers.score < thresholds.min_marker_score
+    weighted = "" if weight >= 1 else f" (weight {weight:.2f})"
 
     ambiguous = p1 - p2 < thresholds.ambiguity_margin and ppr.similarity(top, second) >= thresholds.ppr_close
-    if ambiguous and mass < p1 + p2 - 1e-9:
+    if ambiguous and mass < weight * (p1 + p2) - 1e-9:
         parent = common_parent(ontology, top, second, ppr)
         reason = (f"the model cannot separate {ontology.term(top).label} ({p1:.2f}) from {ontology.term(second).label} ({p2:.2f}),"
                   f" which are close in the ontology (PPR {ppr.similarity(top, second):.3f}); their common parent"
@@ -161,26 +203,26 @@ def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: st
         return replace(claim, status="unverified", reason=reason, alternative=parent)
     if mass >= thresholds.min_probability:
         if markers_disagree:
-            return replace(claim, status="unverified", reason=f"head probability {mass:.2f}, but only {markers.score:.0%} of the known markers agree")
-        support = f"head probability {mass:.2f}" + (f"; marker agreement {markers.score:.0%}" if markers.score is not None else "")
-        missing = _own_marker_not_up(table, own_defining(knowledge, ontology, term.id), thresholds)
-        finer = [c for c in candidates if c.status == "supported" and term.id in ontology.ancestors(c.id) and c.score >= check.score + NEAR_TIE]
+            return replace(claim, status="unverified", reason=f"head probability {mass:.2f}{weighted}, but only {markers.score:.0%} of the known markers agree")
+        support = f"head probability {mass:.2f}{weighted}" + (f"; marker agreement {markers.score:.0%}" if markers.score is not None else "")
+        missing = _own_marker_not_up(table, own_defining(knowledge, ontology, term_id), thresholds)
+        finer = [c for c in candidates if c.status == "supported" and term_id in ontology.ancestors(c.id) and c.score >= check.score + NEAR_TIE]
         if missing and finer:
             reason = (f"{support}; but its own defining marker {missing} is not up, and the markers support the more specific"
                       f" {finer[0].label} ({finer[0].score:.1f} vs {check.score:.1f}: {finer[0].reason})")
             return replace(claim, status="supported", reason=reason, alternative=finer[0].id)
         return replace(claim, status="supported", reason=support)
-    if best is not None and check.status == "supported" and check.score >= best.score - NEAR_TIE and (not head_fits or top in ontology.ancestors(term.id)):
+    if best is not None and check.status == "supported" and check.score >= best.score - NEAR_TIE and (not head_fits or top in ontology.ancestors(term_id)):
         reason = (f"markers: {check.reason} (score {check.score:.1f}, the best candidate scores {best.score:.1f}); the model's head"
                   f" does not know this term (its label {ontology.term(top).label} gets {p1:.2f}"
                   + (", and the markers do not support it)" if not head_fits else ", an ancestor)"))
         return replace(claim, status="supported", reason=reason)
-    if term.id in ontology.ancestors(top) or top in ontology.ancestors(term.id) | {term.id}:
+    if term_id in ontology.ancestors(top) or top in ontology.ancestors(term_id) | {term_id}:
         return replace(claim, status="unverified", reason=f"more specific than the model can tell; it supports {ontology.term(top).label} ({p1:.2f})")
-    if mass < thresholds.max_contradicted and p1 >= thresholds.min_probability:
-        reason = f"the model gives it {mass:.2f} and {ontology.term(top).label} {p1:.2f} (PPR similarity {similarity:.3f})"
+    if mass < thresholds.max_contradicted and weight * p1 >= thresholds.min_probability:
+        reason = f"the model gives it {mass:.2f} and {ontology.term(top).label} {p1:.2f} (PPR similarity {ppr.similarity(term_id, top):.3f})"
         return replace(claim, status="contradicted", reason=reason, alternative=top)
-    return replace(claim, status="unverified", reason=f"head probability {mass:.2f}; the model is unsure (top {ontology.term(top).label} {p1:.2f})")
+    return replace(claim, status="unverified", reason=f"head probability {mass:.2f}{weighted}; the model is unsure (top {ontology.term(top).label} {p1:.2f})")
 
 
 # --------------------------------------------------------------------------- metadata
@@ -249,9 +291,11 @@ def group_metadata(adata: ad.AnnData, groupby: str, group: str, kind: str, ontol
     return None
 
 
-def verify_metadata(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, ontology: Ontology) -> Claim:
-    """Check a tissue or disease claim against the dataset's own obs columns."""
+def verify_metadata(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, ontology: Ontology, tissue: str | None = None) -> Claim:
+    """Check a tissue or disease claim against the dataset's own obs columns, or a tissue claim against the user's ``tissue``."""
     meta = group_metadata(adata, groupby, group, claim.kind, ontology)
+    if meta is None and claim.kind == "tissue" and tissue is not None:
+        meta = {"source": "the tissue given (--tissue)", "value": ontology.term(tissue).label, "id": tissue, "share": 1.0, "values": 1}
     if claim.id is None:
         return replace(claim, status="unverified", reason=f"'{claim.text}' matches no ontology term",
                        alternative=meta["id"] if meta else None, evidence=[meta] if meta else [])
@@ -332,10 +376,11 @@ def verify_marker(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, 
 
 
 def top_markers(adata: ad.AnnData, groupby: str, group: str, cell_type_id: str | None, ontology: Ontology,
-                n: int = 4, thresholds: Thresholds = Thresholds()) -> list[str]:
+                n: int = 4, thresholds: Thresholds = Thresholds(), knowledge: MarkerKnowledge | None = None) -> list[str]:
     """Genes to name as markers: known markers of the cell type that are up, else the group's top-ranked genes."""
     if cell_type_id is not None:
-        known = marker_evidence(adata, groupby, group, cell_type_id, ontology=ontology, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
+        known = marker_evidence(adata, groupby, group, cell_type_id, ontology=ontology, knowledge=knowledge,
+                                min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
         up = sorted(known.up, key=lambda m: -m["logfc"])
         if up:
             return list(dict.fromkeys(m["gene"] for m in up))[:n]
@@ -344,12 +389,14 @@ def top_markers(adata: ad.AnnData, groupby: str, group: str, cell_type_id: str |
 
 # --------------------------------------------------------------------------- dispatch and retrieval
 def verify(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, head: dict[str, float], ontology: Ontology,
-           ppr: PageRankSimilarity, thresholds: Thresholds = Thresholds()) -> Claim:
-    """Verify one claim with the tool for its kind."""
+           ppr: PageRankSimilarity, thresholds: Thresholds = Thresholds(), head_weight: float = 1.0, tissue: str | None = None,
+           knowledge: MarkerKnowledge | None = None) -> Claim:
+    """Verify one claim with the tool for its kind (``head_weight``, ``tissue``, ``knowledge``: see :func:`verify_cell_type`)."""
     if claim.kind == "cell_type":
-        return verify_cell_type(claim, adata=adata, groupby=groupby, group=group, head=head, ontology=ontology, ppr=ppr, thresholds=thresholds)
+        return verify_cell_type(claim, adata=adata, groupby=groupby, group=group, head=head, ontology=ontology, ppr=ppr,
+                                thresholds=thresholds, head_weight=head_weight, tissue=tissue, knowledge=knowledge)
     if claim.kind in METADATA_COLUMNS:
-        return verify_metadata(claim, adata=adata, groupby=groupby, group=group, ontology=ontology)
+        return verify_metadata(claim, adata=adata, groupby=groupby, group=group, ontology=ontology, tissue=tissue)
     if claim.kind == "pathway":
         return verify_pathway(claim, adata=adata, groupby=groupby, group=group, thresholds=thresholds)
     return verify_marker(claim, adata=adata, groupby=groupby, group=group, thresholds=thresholds)

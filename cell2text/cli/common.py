@@ -34,6 +34,24 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(code=2) from None
 
 
+@contextmanager
+def finished_parts(written: dict[str, str], step: str) -> Iterator[None]:
+    """A late output step: an unexpected error becomes one line naming what failed and what is already on disk, exit 2.
+
+    Bad input (``InputError``) passes through to :func:`user_errors` as usual.
+    """
+    try:
+        yield
+    except InputError:
+        raise
+    except Exception as exc:  # any failure of a late step: the finished outputs stay, the user gets one line
+        kept = ", ".join(written.values()) or "nothing yet"
+        reason = str(exc).splitlines()[0][:160] if str(exc) else ""
+        err_console.print(f"[bold red]error:[/] writing {step} failed ({type(exc).__name__}: {reason}). Already written: {kept}."
+                          " Please report this with the command you ran.", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+
+
 def emit(payload: Any, as_json: bool, render: Any) -> None:
     """Print ``payload`` as JSON, or call ``render(payload)`` for the readable form."""
     if as_json:

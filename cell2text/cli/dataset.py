@@ -17,10 +17,12 @@ from cell2text.cli.common import (
     check_source,
     console,
     emit,
+    finished_parts,
     progress_printer,
     raw_dataset,
     user_errors,
 )
+from cell2text.errors import InputError
 
 
 @app.command()
@@ -89,10 +91,26 @@ def describe(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the report (report.json, report.html) into this folder.")] = None,
     formats: Annotated[str, typer.Option("--format", "-f", help="Report formats besides JSON, comma-separated: html, md.")] = "html",
     write: Annotated[Optional[Path], typer.Option("--write", "-w", help="Also write the annotated AnnData to this new .h5ad file.")] = None,
+    species: Annotated[Optional[str], typer.Option("--species", help="human or mouse (default: from obs['organism'] or the gene names).")] = None,
+    tissue: Annotated[Optional[str], typer.Option("--tissue", help="Tissue as UBERON id or name (e.g. pancreas): a prior for the cell types"
+                                                                   " (default: obs['tissue'] when present).")] = None,
+    markers: Annotated[Optional[Path], typer.Option("--markers", help="Your own marker table (TSV cell_type/gene/sign, GMT or JSON),"
+                                                                      " added to the marker knowledge.")] = None,
+    layer: Annotated[Optional[str], typer.Option("--layer", help="Read expression from adata.layers[LAYER] (e.g. counts) instead of X.")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="A Cell2Text checkpoint folder from 'cell2text train' (default:"
+                                                                  " CELL2TEXT_MODEL, else the shipped one); weighted by how well it fits.")] = None,
+    no_model: Annotated[bool, typer.Option("--no-model", help="Use the evidence path alone, without the Cell2Text model.")] = False,
     max_rounds: Annotated[int, typer.Option("--max-rounds", help="Revise at most this many times.")] = 2,
     as_json: JsonOption = False,
 ) -> None:
-    """Describe every group with the Cell2Text model, verify each claim with the tools, and revise until supported or marked."""
+    """Describe every group, verify each claim with the tools, and revise until supported or marked.
+
+    Any tissue, species (human, mouse), gene panel or units (counts, CPM/TPM, log1p, log2): the
+    Cell2Text model drafts and its head counts as much as it fits the data; where it does not fit,
+    the cell types come from marker evidence alone, and the report says so. Outputs are written in
+    order (report.json, the .h5ad, then the HTML/Markdown report): if a late step fails, what was
+    finished stays on disk.
+    """
     from cell2text.agent.describe import describe as run_describe
     from cell2text.agent.describe import read_result
     from cell2text.data.io import check_output_path, write_h5ad_atomic
@@ -112,15 +130,23 @@ def describe(
 
             check_formats(chosen)
             check_output_path(out / "report.json", inputs) if out.is_dir() else check_output_path(out, inputs)
-        run_describe(adata, groupby, max_rounds=max_rounds, progress=progress_printer(as_json))
+        if markers is not None and not markers.is_file():
+            raise InputError(f"marker file '{markers}' not found. Pass a TSV (cell_type, gene, sign), GMT or JSON file.")
+        run_describe(adata, groupby, max_rounds=max_rounds, species=species, tissue=tissue, markers=markers, layer=layer,
+                     model=model, use_model=not no_model, progress=progress_printer(as_json))
         result = read_result(adata)
-        written = {}
+        written: dict[str, str] = {}
         if out is not None:
             from cell2text.report import write_report
 
-            written = {k: str(v) for k, v in write_report(adata, out, name=name, formats=chosen, inputs=inputs).items()}
+            with finished_parts(written, "the JSON report"):
+                written |= {k: str(v) for k, v in write_report(adata, out, name=name, formats=(), inputs=inputs).items()}
         if write is not None:
-            written["h5ad"] = str(write_h5ad_atomic(adata, write, inputs=inputs))
+            with finished_parts(written, "the annotated .h5ad file"):
+                written["h5ad"] = str(write_h5ad_atomic(adata, write, inputs=inputs))
+        if out is not None and chosen:
+            with finished_parts(written, f"the {'/'.join(chosen)} report"):
+                written |= {k: str(v) for k, v in write_report(adata, out, name=name, formats=chosen, inputs=inputs).items()}
         emit(result | {"dataset": name, "written": written}, as_json, _render_describe)
 
 

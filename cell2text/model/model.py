@@ -314,11 +314,20 @@ class Cell2Text(nn.Module):
 SHIPPED_CHECKPOINT = Path(__file__).parent / "checkpoint"
 
 
-def load_model(path: str | Path | None = None) -> tuple[Cell2Text, Path]:
-    """The model in force: ``path``, else ``CELL2TEXT_MODEL``, else the shipped checkpoint."""
+def model_checkpoint(path: str | Path | None = None) -> Path:
+    """The checkpoint folder in force: ``path``, else ``CELL2TEXT_MODEL``, else the shipped checkpoint; checked."""
     from cell2text.config import get_settings
 
-    path = Path(path) if path else get_settings().model_path or SHIPPED_CHECKPOINT
+    path = Path(path).expanduser() if path else get_settings().model_path or SHIPPED_CHECKPOINT
+    missing = [name for name in ("config.json", "genes.json", "weights.safetensors") if not (Path(path) / name).is_file()]
+    if missing:
+        raise InputError(f"'{path}' is not a Cell2Text checkpoint (missing {', '.join(missing)}). Pass a folder written by 'cell2text train'.")
+    return Path(path)
+
+
+def load_model(path: str | Path | None = None) -> tuple[Cell2Text, Path]:
+    """The model in force (:func:`model_checkpoint`), loaded."""
+    path = model_checkpoint(path)
     return Cell2Text.from_pretrained(path), path
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from cell2text.errors import InputError
+from cell2text.knowledge.genes import current_symbol
 
 PAD = 0  # token id 0 pads; gene i of the vocabulary is token i + 1
 MIN_OVERLAP = 0.5  # a dataset must contain at least this share of the model's genes
@@ -58,10 +59,12 @@ class GeneTokenizer:
     def overlap(self, adata: ad.AnnData) -> tuple[np.ndarray, int]:
         """Column of each vocabulary gene in ``adata`` (-1 if absent) and how many are present.
 
-        By symbol, or by Ensembl id when the vocabulary has ids and they match more of the var_names.
+        By symbol (a previous HGNC symbol of the vocabulary matches today's in the data), or by Ensembl id when the
+        vocabulary has ids and they match more of the var_names.
         """
         position = {g: i for i, g in enumerate(map(str, adata.var_names))}
-        columns = np.array([position.get(g, -1) for g in self.genes])
+        # prepare() names genes by today's HGNC symbols; a vocabulary fitted on older files may use previous ones (IGJ -> JCHAIN)
+        columns = np.array([position.get(g, position.get(current_symbol(g), -1)) for g in self.genes])
         if self.ids is not None:
             by_id = np.array([position.get(g, -1) for g in self.ids])
             if (by_id >= 0).sum() > (columns >= 0).sum():

@@ -58,6 +58,6 @@ def report_data(adata: ad.AnnData, *, name: str, figures: dict[str, str] | None 
         "groups": groups,
         "claims": totals,
         "definitions": result["definitions"],
-        "methods": {k: result[k] for k in ("model", "ontology", "gene_sets", "params", "cell2text_version", "rounds", "runtime_s")},
+        "methods": {k: result[k] for k in ("model", "context", "ontology", "gene_sets", "params", "cell2text_version", "rounds", "runtime_s")},
         "figures": figures or {},
     }
