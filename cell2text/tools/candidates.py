@@ -241,7 +241,9 @@ def _organ_mentions(ontology: Ontology) -> dict[str, frozenset[str]]:
     """CL term -> the organs its label or the first sentence of its definition names ("central nervous system macrophage").
 
     Organs: CELLxGENE's organ list and the central nervous system, without blood and the lymphoid
-    organs (immune cells travel: "found in the blood" does not tie a cell to blood).
+    organs (immune cells travel: "found in the blood" does not tie a cell to blood), each named by
+    its own labels and synonyms and by those of its parts (UBERON part_of/is_a: "colon macrophage"
+    names the intestine, "islet of Langerhans" the pancreas).
     """
     from cellxgene_ontology_guide.curated_ontology_term_lists import (
         get_curated_ontology_term_list,
@@ -249,13 +251,18 @@ def _organ_mentions(ontology: Ontology) -> dict[str, frozenset[str]]:
     from cellxgene_ontology_guide.entities import CuratedOntologyTermList
 
     organs = [o for o in get_curated_ontology_term_list(CuratedOntologyTermList.ORGAN) if o in ontology and o not in _TRAVELLED]
-    names = {n.lower(): o for o in [*organs, _CNS] for n in (ontology.term(o).label, *ontology.term(o).synonyms) if len(n) > 3}
+    names: dict[str, set[str]] = {}
+    for organ in [*organs, _CNS]:
+        for part in {organ} | {d for d in ontology.descendants(organ) if d.startswith("UBERON:")}:
+            for name in (ontology.term(part).label, *ontology.term(part).synonyms):
+                if len(name) > 3:
+                    names.setdefault(name.lower(), set()).add(organ)
     pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
     mentions = {}
     for t in ontology.ids("CL"):
         term = ontology.term(t)
         text = f"{term.label}. {(term.definition or '').split('. ')[0]}".lower()
-        mentions[t] = frozenset(names[m] for m in pattern.findall(text))
+        mentions[t] = frozenset(o for m in pattern.findall(text) for o in names[m])
     return mentions
 
 
