@@ -10,6 +10,12 @@
   (:mod:`cell2text.knowledge.definitions`);
 * ``curated``: ``curated_markers.tsv``, written from well-established biology, with the basis of
   each row (1.0 defining, 0.5 supportive);
+* ``cellconsensus`` (only when asked: ``cellconsensus=True``): ``cellconsensus_markers.tsv.gz``
+  (MIT), the consensus of many published marker lists per CL type, human, extracted by
+  ``scripts/extract_cellconsensus.py``; a gene's weight is its consensus weight over the type's top
+  gene (kept from ``CELLCONSENSUS_MIN_RELATIVE``), times ``CELLCONSENSUS_WEIGHT``. Off by default:
+  on the development marker lists it lowers the held-out agreement
+  (``benchmarks/results/marker_annotation.md``);
 * ``user``: the caller's own table (``extra``, :mod:`cell2text.knowledge.user`), weight as given.
 
 Human symbols are today's HGNC ones (a source's previous symbol is renamed through
@@ -43,6 +49,13 @@ from cell2text.tools.ontology import Ontology, load_ontology
 
 PEGASUS_FILES = ("human_immune", "human_lung", "human_brain", "mouse_immune", "mouse_lung", "mouse_brain", "mouse_liver")
 PEGASUS_WEIGHT = 0.8
+#: cellconsensus's setting, the best of benchmarks/marker_annotation.py's grid on the development marker lists: weight
+#: factor (below candidates.DEFINING, 0.75: a data-driven gene missing from a group never contradicts a type), the
+#: smallest relative weight kept and the fewest lists a type's consensus must pool. The best factor is the grid's
+#: smallest: the less cellconsensus weighs, the better these lists are answered.
+CELLCONSENSUS_WEIGHT = 0.05
+CELLCONSENSUS_MIN_RELATIVE = 0.2
+CELLCONSENSUS_MIN_LISTS = 1
 CROSS_SPECIES = 0.7  # weight factor for a marker known in the other species only
 COLUMNS = ["cell_type_ontology_term_id", "cl_label", "species", "tissue", "gene", "sign", "weight", "source", "basis", "concept"]
 
@@ -109,6 +122,23 @@ def _curated() -> pd.DataFrame:
     return table
 
 
+def cellconsensus_rows(weight: float = CELLCONSENSUS_WEIGHT, *, min_relative: float = CELLCONSENSUS_MIN_RELATIVE,
+                       min_lists: int = CELLCONSENSUS_MIN_LISTS) -> pd.DataFrame:
+    """cellconsensus's consensus markers (human, no tissue) as source rows, one concept per type.
+
+    A gene's weight is ``weight`` times its relative weight in the type (kept when at least
+    ``min_relative``), for types whose consensus pools at least ``min_lists`` published lists.
+    """
+    table = pd.read_csv(data_path("cellconsensus_markers.tsv.gz"), sep="\t", dtype={"gene": str}, keep_default_na=False)
+    table = table[(table["weight"] >= min_relative) & (table["sources"] >= min_lists)]
+    return pd.DataFrame({
+        "cell_type_ontology_term_id": table["cell_type_ontology_term_id"], "species": "human", "tissue": "",
+        "gene": table["gene"], "sign": "+", "weight": weight * table["weight"], "source": "cellconsensus",
+        "basis": "cellconsensus 1.2.0, '" + table["cell_type"] + "': consensus of " + table["sources"].astype(str) + " marker lists",
+        "concept": "cellconsensus: " + table["cell_type"],
+    })
+
+
 @functools.cache
 def known_symbols() -> frozenset[str]:
     """HGNC symbols cell2text knows: the bundled gene sets, the antigen table, human pegasus and curated genes."""
@@ -140,10 +170,12 @@ def _in_species(rows: pd.DataFrame, species: str, ontology: Ontology) -> pd.Data
     return rows[rows["gene"].notna() & (rows["gene"] != "")]
 
 
-def load_markers(species: str = "human", extra: str | Path | None = None, *, ontology: Ontology | None = None) -> MarkerKnowledge:
-    """The marker knowledge for ``species`` (human | mouse): pegasus, CL, curated and the user's ``extra`` table.
+def load_markers(species: str = "human", extra: str | Path | None = None, *, ontology: Ontology | None = None,
+                 cellconsensus: bool = False) -> MarkerKnowledge:
+    """The marker knowledge for ``species`` (human | mouse): pegasus, CL, curated, the user's ``extra`` table and,
+    with ``cellconsensus``, cellconsensus's consensus markers.
 
-    Cached per species, ``extra`` file (path and modification time) and ontology.
+    Cached per species, ``extra`` file (path and modification time), ontology and ``cellconsensus``.
     """
     species = check_species(species)
     ontology = ontology or load_ontology()
@@ -151,20 +183,32 @@ def load_markers(species: str = "human", extra: str | Path | None = None, *, ont
     if extra is not None:
         path = Path(extra).expanduser().resolve()
         key = (str(path), path.stat().st_mtime_ns) if path.is_file() else (str(path), None)
-    return _load(species, key, ontology)
+    return _load(species, key, ontology, cellconsensus)
+
+
+def with_rows(knowledge: MarkerKnowledge, rows: pd.DataFrame, ontology: Ontology) -> MarkerKnowledge:
+    """``knowledge`` plus one more source's rows (any species, converted to the knowledge's): to compare sources and settings."""
+    return _assemble([knowledge.table, _in_species(rows, knowledge.species, ontology)[COLUMNS]], knowledge.species)
 
 
 @functools.lru_cache(maxsize=8)
-def _load(species: str, extra: tuple[str, int | None] | None, ontology: Ontology) -> MarkerKnowledge:
+def _load(species: str, extra: tuple[str, int | None] | None, ontology: Ontology, cellconsensus: bool) -> MarkerKnowledge:
     parts = [_pegasus(name) for name in PEGASUS_FILES]
     parts.append(definition_markers(ontology, known_symbols()).assign(tissue=""))
     parts.append(_curated())
+    if cellconsensus:
+        parts.append(cellconsensus_rows())
     if extra is not None:
         user = read_user_markers(extra[0], ontology)
         user_species = detect_species(user["gene"], default=species)
         parts.append(user.assign(species=user_species, tissue="", source=f"user {Path(extra[0]).name}",
                                  concept="user: " + user["cell_type"]))
-    table = pd.concat([_in_species(p, species, ontology) for p in parts], ignore_index=True)[COLUMNS]
+    return _assemble([_in_species(p, species, ontology)[COLUMNS] for p in parts], species)
+
+
+def _assemble(tables: list[pd.DataFrame], species: str) -> MarkerKnowledge:
+    """Marker rows already in ``species``' symbols as one sorted table, with its content hash as the version."""
+    table = pd.concat(tables, ignore_index=True)
     table = table.sort_values(["cell_type_ontology_term_id", "sign", "weight", "gene"], ascending=[True, True, False, True],
                               kind="stable").reset_index(drop=True)
     version = format(pd.util.hash_pandas_object(table, index=False).sum() & 0xFFFFFFFFFFFF, "012x")
