@@ -16,8 +16,13 @@ offline, no language model); its top-1 and every peer's CL ids are scored with t
 
 Also our top-3 (best agreement among the first three candidates) and the mean symmetric PPR
 similarity of the top-1 to the manual term (rows with a manual CL id), for us and the peers.
-The knowledge holds nothing from these rows. Writes ``benchmarks/results/marker_annotation.md``
-and ``.json``.
+The knowledge holds nothing from these rows.
+
+Then the cellconsensus source (:func:`cell2text.knowledge.markers.cellconsensus_rows`, off by
+default) at every setting of ``GRID``, beside the shipped knowledge without it: on all rows, and
+held out by tissue (7 folds) and by dataset (2 folds), where the setting is chosen on the other
+folds' rows, so no figure rests on a choice made on the rows it scores. Writes
+``benchmarks/results/marker_annotation.md`` and ``.json``.
 
     .venv/bin/python benchmarks/marker_annotation.py
 """
@@ -33,10 +38,17 @@ import pandas as pd
 from _common import machine, write_results
 
 from cell2text.errors import InputError
-from cell2text.knowledge import load_markers
+from cell2text.knowledge import MarkerKnowledge, load_markers
+from cell2text.knowledge.markers import (
+    CELLCONSENSUS_MIN_LISTS,
+    CELLCONSENSUS_MIN_RELATIVE,
+    CELLCONSENSUS_WEIGHT,
+    cellconsensus_rows,
+    with_rows,
+)
 from cell2text.tools.candidates import rank_cell_types
 from cell2text.tools.ontology import Ontology, load_ontology
-from cell2text.tools.pagerank import pagerank_similarity
+from cell2text.tools.pagerank import PageRankSimilarity, pagerank_similarity
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 PEERS = {"gpt4aug3": "GPT-4 (Aug 2023)", "gpt4mar23": "GPT-4 (Mar 2023)", "gpt3.5aug3": "GPT-3.5 (Aug 2023)",
@@ -44,6 +56,11 @@ PEERS = {"gpt4aug3": "GPT-4 (Aug 2023)", "gpt4mar23": "GPT-4 (Mar 2023)", "gpt3.
 #: The rows' tissue names as UBERON terms (the tissue prior).
 TISSUES = {"Breast": "UBERON:0000310", "Esophagus": "UBERON:0001043", "Heart": "UBERON:0000948", "Lung": "UBERON:0002048",
            "Prostate": "UBERON:0002367", "Skeletal muscle": "UBERON:0001134", "Skin": "UBERON:0002097"}
+#: cellconsensus settings (weight factor, smallest relative weight, fewest pooled lists) the held-out figures choose
+#: from; factors stay below candidates.DEFINING (0.75), cuts within the shipped table's (relative >= 0.1, every type).
+GRID = [(factor, min_relative, min_lists) for factor in (0.05, 0.1, 0.25, 0.5) for min_relative in (0.1, 0.2, 0.3) for min_lists in (1, 3)]
+A_PRIORI = (0.5, 0.1, 1)  # the curated table's "supportive" weight, the whole shipped table: chosen before any measurement
+OPT_IN = (CELLCONSENSUS_WEIGHT, CELLCONSENSUS_MIN_RELATIVE, CELLCONSENSUS_MIN_LISTS)  # load_markers(cellconsensus=True)
 
 
 def cl_ids(value) -> list[str]:
@@ -98,6 +115,61 @@ class Scorer:
         return 0.5 if self.expand(theirs) & self.expand(ours) else 0.0
 
 
+def similarity(ppr: PageRankSimilarity, predicted: list[str], row: pd.Series) -> float | None:
+    """Symmetric PPR similarity of the closest (predicted, manual) pair; None when the row has no manual CL id."""
+    manual = [m for m in cl_ids(row["manual_CLID"]) if m in ppr.index]
+    predicted = [p for p in predicted if p in ppr.index]
+    if not manual:
+        return None
+    return max((ppr.similarity(p, m) for p in predicted for m in manual), default=0.0)
+
+
+def evaluate(rows: pd.DataFrame, knowledge: MarkerKnowledge, ontology: Ontology, ppr: PageRankSimilarity,
+             scorer: Scorer) -> tuple[pd.DataFrame, list[float]]:
+    """cell2text's answer for every row with ``knowledge``: top-1 agreement, best of top-3, PPR similarity; and the timings."""
+    records, timings = [], []
+    for _, row in rows.iterrows():
+        started = time.perf_counter()
+        try:
+            candidates = rank_cell_types(row["marker"], species="human", tissue=TISSUES[row["tissue"]], k=5, knowledge=knowledge,
+                                         ontology=ontology, ppr=ppr)
+        except InputError:  # none of the genes is a known marker: no answer, agreement 0
+            candidates = []
+        timings.append(time.perf_counter() - started)
+        top = [c.id for c in candidates]
+        records.append({"tissue": row["tissue"], "dataset": row["dataset"], "manual": row["manual_CLname"], "manual_id": row["manual_CLID"],
+                        "cell2text": candidates[0].label if candidates else None, "cell2text_id": top[0] if top else None,
+                        "cell2text_status": candidates[0].status if candidates else None,
+                        "agreement": scorer.agreement(top[:1], row),
+                        "top3": max((scorer.agreement([t], row) for t in top[:3]), default=0.0),
+                        "ppr": similarity(ppr, top[:1], row)})
+    return pd.DataFrame(records, index=rows.index), timings
+
+
+def setting_name(factor: float, min_relative: float, min_lists: int) -> str:
+    """A cellconsensus setting as the results name it."""
+    return f"cellconsensus x{factor}, relative >= {min_relative}, lists >= {min_lists}"
+
+
+def figures(result: pd.DataFrame) -> dict[str, float]:
+    """Mean top-1 agreement, best of top-3, PPR similarity of some rows."""
+    return {"top1": float(result["agreement"].mean()), "top3": float(result["top3"].mean()), "ppr": float(result["ppr"].dropna().mean())}
+
+
+def held_out(results: dict[str, pd.DataFrame], folds: pd.Series, choices: list[str]) -> dict:
+    """Leave one fold out: the choice with the best mean top-1 agreement on the other folds' rows, scored on the fold.
+
+    The figures are means over folds; ties go to the earlier choice.
+    """
+    per_fold = {}
+    for fold in sorted(folds.unique()):
+        train, test = folds != fold, folds == fold
+        chosen = max(choices, key=lambda c: (results[c].loc[train, "agreement"].mean(), -choices.index(c)))
+        per_fold[fold] = {"chosen": chosen, "rows": int(test.sum())} | figures(results[chosen].loc[test])
+    means = {k: round(float(sum(f[k] for f in per_fold.values()) / len(per_fold)), 3) for k in ("top1", "top3", "ppr")}
+    return means | {"folds": per_fold}
+
+
 def main() -> None:
     if not (SHARED / "gptcelltype_dev.csv").is_file():
         sys.exit(f"skipped: {SHARED / 'gptcelltype_dev.csv'} not found (evaluation data lives in ../shared, not in the repository)")
@@ -109,34 +181,28 @@ def main() -> None:
     knowledge = load_markers("human", ontology=ontology)
     load_s = time.perf_counter() - start
 
-    def similarity(predicted: list[str], row: pd.Series) -> float | None:
-        manual = [m for m in cl_ids(row["manual_CLID"]) if m in ppr.index]
-        predicted = [p for p in predicted if p in ppr.index]
-        if not manual:
-            return None
-        return max((ppr.similarity(p, m) for p in predicted for m in manual), default=0.0)
-
-    records, timings = [], []
+    table, timings = evaluate(rows, knowledge, ontology, ppr, scorer)
     for _, row in rows.iterrows():
-        started = time.perf_counter()
-        try:
-            candidates = rank_cell_types(row["marker"], species="human", tissue=TISSUES[row["tissue"]], k=5, knowledge=knowledge,
-                                         ontology=ontology, ppr=ppr)
-        except InputError:  # none of the genes is a known marker: no answer, agreement 0
-            candidates = []
-        timings.append(time.perf_counter() - started)
-        top = [c.id for c in candidates]
-        record = {"tissue": row["tissue"], "manual": row["manual_CLname"], "manual_id": row["manual_CLID"],
-                  "cell2text": candidates[0].label if candidates else None, "cell2text_id": top[0] if top else None,
-                  "cell2text_status": candidates[0].status if candidates else None,
-                  "agreement": scorer.agreement(top[:1], row), "top3": max((scorer.agreement([t], row) for t in top[:3]), default=0.0),
-                  "ppr": similarity(top[:1], row)}
         for peer in PEERS:
             if not pd.isna(row[f"{peer}_agreement"]):
-                record[peer] = scorer.agreement(cl_ids(row[f"{peer}_CLID"]), row)
-                record[f"{peer}_ppr"] = similarity(cl_ids(row[f"{peer}_CLID"]), row)
-        records.append(record)
-    table = pd.DataFrame(records)
+                table.loc[row.name, peer] = scorer.agreement(cl_ids(row[f"{peer}_CLID"]), row)
+                table.loc[row.name, f"{peer}_ppr"] = similarity(ppr, cl_ids(row[f"{peer}_CLID"]), row)
+
+    # the shipped knowledge (without cellconsensus), and with it at every setting the held-out figures choose from
+    results = {"without cellconsensus": table}
+    for factor, min_relative, min_lists in GRID:
+        extended = with_rows(knowledge, cellconsensus_rows(factor, min_relative=min_relative, min_lists=min_lists), ontology)
+        results[setting_name(factor, min_relative, min_lists)] = evaluate(rows, extended, ontology, ppr, scorer)[0]
+    grid = [setting_name(*setting) for setting in GRID]
+    fixed = ["without cellconsensus", setting_name(*A_PRIORI), setting_name(*OPT_IN)]
+    comparison = {n: {"development": {k: round(v, 3) for k, v in figures(results[n]).items()},
+                      "leave_one_tissue_out": held_out(results, rows["tissue"], [n]),
+                      "leave_one_dataset_out": held_out(results, rows["dataset"], [n])} for n in fixed}
+    comparison["cellconsensus, weight and cut chosen on the other folds"] = {
+        "development": None, "leave_one_tissue_out": held_out(results, rows["tissue"], grid),
+        "leave_one_dataset_out": held_out(results, rows["dataset"], grid)}
+    grid_development = {name: round(float(results[name]["agreement"].mean()), 3) for name in grid}
+    factors, cuts = list(dict.fromkeys(f for f, _, _ in GRID)), list(dict.fromkeys((r, n) for _, r, n in GRID))
 
     def summary(column: str, ppr_column: str) -> dict:
         scored = table[column].dropna()
@@ -150,7 +216,6 @@ def main() -> None:
     on_99 = table[table["SingleR"].notna()]
     ours_99 = round(float(on_99["agreement"].mean()), 3)
     per_tissue = table.groupby("tissue")[["agreement", "gpt4aug3"]].mean().round(3)
-    table["dataset"] = rows["dataset"].to_numpy()
     per_dataset = table.groupby("dataset")[["agreement", "gpt4aug3"]].mean().round(3)
     lines = [
         "# Marker list -> cell type (GPTCelltype development rows)",
@@ -161,8 +226,8 @@ def main() -> None:
         "",
         "| method | rows | mean agreement | full / partial | mean PPR similarity to the manual term | paper's own score |",
         "|---|---|---|---|---|---|",
-        f"| **cell2text candidates (top-1)** | {ours['rows']} | **{ours['mean_agreement']:.3f}** | {ours['full']} / {ours['partial']} |"
-        f" {ours['mean_ppr']:.3f} | - |",
+        (f"| **cell2text candidates (top-1)** | {ours['rows']} | **{ours['mean_agreement']:.3f}** | {ours['full']} / {ours['partial']} |"
+        f" {ours['mean_ppr']:.3f} | - |"),
         f"| cell2text candidates (best of top-3) | {ours['rows']} | {ours['top3_mean_agreement']:.3f} | - | - | - |",
     ]
     for name, peer in peers.items():
@@ -177,13 +242,44 @@ def main() -> None:
                                    for d, r in per_dataset.iterrows())
         + " (the HCA lists are single-nucleus top genes, few of them textbook markers; the literature lists are the markers papers used).",
         "",
-        f"Knowledge: {len(knowledge.table):,} marker rows, {len(knowledge.terms):,} CL terms (version {knowledge.version}), loaded in"
+        (f"Knowledge: {len(knowledge.table):,} marker rows, {len(knowledge.terms):,} CL terms (version {knowledge.version}), loaded in"
         f" {load_s:.1f} s; ranking takes {1000 * sum(timings[1:]) / max(1, len(timings) - 1):.1f} ms per list after the first"
-        f" ({timings[0]:.1f} s: indexing).",
+        f" ({timings[0]:.1f} s: indexing)."),
+        "",
+        "## The cellconsensus source, on the development rows and held out",
+        "",
+        "Development: all 189 rows. Leave one tissue out (7 folds) / one dataset out (2 folds: HCA, literature): a choice made",
+        "from the data (cellconsensus's weight factor and cut) is made on the other folds' rows by mean top-1 agreement and",
+        "scored on the held-out fold; figures are means over folds. Rows without a choice are scored the same way, fold by fold.",
+        "The curated table was written while looking at all seven tissues, so 'without cellconsensus' is not truly held out.",
+        "",
+        "| knowledge | dev top-1 | dev top-3 | dev PPR | tissue-out top-1 | tissue-out top-3 | tissue-out PPR | dataset-out top-1 | dataset-out top-3 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    labels = {"without cellconsensus": " (shipped default)", setting_name(*A_PRIORI): " (a priori)",
+              setting_name(*OPT_IN): " (load_markers(cellconsensus=True))"}
+    for name, c in comparison.items():
+        dev, tissue, dataset = c["development"], c["leave_one_tissue_out"], c["leave_one_dataset_out"]
+        dev_cells = f"{dev['top1']:.3f} | {dev['top3']:.3f} | {dev['ppr']:.3f}" if dev else "- | - | -"
+        lines.append(f"| {name}{labels.get(name, '')} | {dev_cells} | {tissue['top1']:.3f} | {tissue['top3']:.3f} | {tissue['ppr']:.3f} |"
+                     f" {dataset['top1']:.3f} | {dataset['top3']:.3f} |")
+    chosen = collections.Counter(f["chosen"] for f in comparison["cellconsensus, weight and cut chosen on the other folds"]
+                                 ["leave_one_tissue_out"]["folds"].values())
+    lines += [
+        "",
+        "Chosen in the tissue folds: " + "; ".join(f"{n} ({k}x)" for n, k in chosen.most_common()) + ".",
+        "",
+        "Development top-1 over the grid (weight factor x cut):",
+        "",
+        "| factor | " + " | ".join(f"relative >= {r}, lists >= {n}" for r, n in cuts) + " |",
+        "|---|" + "---|" * len(cuts),
+    ]
+    for factor in factors:
+        lines.append(f"| {factor} | " + " | ".join(f"{grid_development[setting_name(factor, r, n)]:.3f}" for r, n in cuts) + " |")
     report = {"machine": machine(), "rows": len(rows), "cell2text": ours, "cell2text_on_99_rows": ours_99, "peers": peers,
               "per_tissue": per_tissue.to_dict(orient="index"), "per_dataset": per_dataset.to_dict(orient="index"), "knowledge_version": knowledge.version,
-              "knowledge_rows": len(knowledge.table), "predictions": table.where(table.notna(), None).to_dict(orient="records")}
+              "knowledge_rows": len(knowledge.table), "cellconsensus": comparison, "cellconsensus_grid_development_top1": grid_development,
+              "predictions": table.where(table.notna(), None).to_dict(orient="records")}
     write_results("marker_annotation", report, lines)
 
 
