@@ -7,10 +7,10 @@ and the fix; nothing here writes to the input file.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anndata as ad
@@ -20,10 +20,10 @@ import scanpy as sc
 import scipy.sparse as sp
 
 from cell2text.errors import InputError
+from cell2text.knowledge import genes as gene_tables
 
 #: var columns that hold gene symbols, in order of preference (CELLxGENE uses feature_name).
 SYMBOL_COLUMNS = ("feature_name", "gene_symbols", "gene_symbol", "symbol", "gene_name", "gene_names")
-_ENSEMBL = re.compile(r"^ENS[A-Z]*G\d{6,}")
 _SAMPLE_ROWS = 2000  # cells inspected to tell counts from log-normalised data
 
 
@@ -81,72 +81,129 @@ def read_dataset(path: str | Path, *, backed: bool | None = None) -> ad.AnnData:
 
 
 def gene_symbols(var: pd.DataFrame) -> pd.Index:
-    """Gene symbols for a var table: a symbol column if one exists (CELLxGENE: ``feature_name``), else var_names.
+    """Gene symbols for a var table, in the data's own species.
 
-    Raises when var_names are Ensembl ids and no column maps them to symbols.
+    A symbol column if one exists (CELLxGENE: ``feature_name``), else var_names; Ensembl ids
+    (``ENSG...`` human, GENCODE v44; ``ENSMUSG...`` mouse, BioMart GRCm39; a version suffix
+    ``.17`` is ignored) are replaced by their symbols, and an id without one stays as it is.
     """
     for column in SYMBOL_COLUMNS:
         if column in var.columns:
             symbols = var[column].astype(str)
             return pd.Index(np.where(symbols.isin(["", "nan", "None"]), var.index, symbols))
     names = pd.Index(var.index.astype(str))
-    if len(names) and np.mean([bool(_ENSEMBL.match(n)) for n in names[:1000]]) > 0.5:
-        msg = "genes are Ensembl ids and no var column holds gene symbols."
-        msg += f" Add one (e.g. adata.var['feature_name']); looked for: {', '.join(SYMBOL_COLUMNS)}."
-        raise InputError(msg)
-    return names
+    species = gene_tables.ensembl_species(names)
+    if species is None:
+        return names
+    table = gene_tables.ensembl_symbols(species)
+    return pd.Index([table.get(gene_tables.strip_version(n), n) for n in names])
 
 
 def expression_kind(matrix: np.ndarray | sp.spmatrix) -> str:
-    """What a cells x genes matrix holds: ``"counts"``, ``"log1p"`` (log-normalised) or ``"scaled"``.
+    """What a cells x genes matrix holds, judged on its first ``_SAMPLE_ROWS`` cells (cheap on large data).
 
-    Counts are non-negative integers; scaled data (``sc.pp.scale``) has negative values;
-    anything else non-negative is taken as log-normalised when its maximum is below 50.
-    Judged on the first cells only, so it is cheap on large data.
+    * ``"counts"``: non-negative integers;
+    * ``"linear"``: non-negative, non-integer, not logged (TPM, CPM, FPKM, counts divided by size factors);
+    * ``"log1p"``: natural ``log(x + 1)`` of normalised counts (scanpy's ``log1p``, Seurat's LogNormalize);
+    * ``"log2"``: ``log2(x + 1)`` of normalised counts;
+    * ``"log"``: logged (maximum at most 50) but of unknown base: not derived from counts;
+    * ``"scaled"``: has negative values (``sc.pp.scale``, z-scores);
+    * ``"unknown"``: NaN or infinite values.
+
+    The transform is found from the values themselves: un-logged with the right base (none for
+    ``"linear"``), each cell's values derived from counts are whole multiples of the cell's smallest
+    one (its 1-count genes). Without that structure, a maximum above 50 means linear, else logged.
     """
     sample = matrix[:_SAMPLE_ROWS]
     values = sample.data if sp.issparse(sample) else np.asarray(sample).ravel()
     if values.size == 0:
         return "log1p"
+    if not np.isfinite(values).all():
+        return "unknown"
     if values.min() < 0:
         return "scaled"
     if np.all(np.mod(values, 1) == 0):
         return "counts"
-    if values.max() > 50:
-        return "unknown"
-    return "log1p"
+    logged = values.max() <= 50
+    fits = {kind: _whole_multiples(sample, unlog) for kind, unlog in _UNLOG.items() if logged or kind == "linear"}
+    best = max(fits, key=lambda kind: fits[kind])
+    if fits[best] >= _WHOLE_MULTIPLES:
+        return best
+    return "log" if logged else "linear"
 
 
-def prepare(adata: ad.AnnData, groupby: str | None = None, *, rows: slice | np.ndarray | None = None) -> ad.AnnData:
-    """A new AnnData with log-normalised expression in ``X`` and gene symbols as var_names.
+#: How each kind of matrix is un-logged back to linear values.
+_UNLOG = {"linear": lambda v: v, "log1p": np.expm1, "log2": lambda v: np.exp2(v) - 1}
+_WHOLE_MULTIPLES = 0.9  # median share of a cell's values that must be whole multiples of its smallest
 
-    The expression comes from ``X`` when it is counts or log-normalised, else from ``.raw``
-    (typical after ``sc.pp.scale``); counts are normalised the standard scanpy way
-    (``normalize_total`` to 10,000 then ``log1p``). ``obs``, ``obsm`` and ``uns`` are kept.
-    With ``groupby``, the column is checked and made categorical. ``rows`` (a slice or sorted
-    positions) prepares only those cells, read from a backed file without loading the rest; the
-    kind of expression is judged on the whole dataset's first cells, so every chunk is treated alike.
+
+def _whole_multiples(sample, unlog) -> float:
+    """Median over cells (at most 200) of the share of values that are, once un-logged, within 0.05 of a whole
+    multiple of the cell's smallest value; values equal to the smallest, and those above 100 times it, do not count.
+    0 when no cell has 5 values that count."""
+    sample = sp.csr_matrix(sample[:200])
+    shares = []
+    for i in range(sample.shape[0]):
+        values = unlog(sample.data[sample.indptr[i]:sample.indptr[i + 1]].astype(np.float64))
+        values = values[values > 0]
+        if values.size == 0:
+            continue
+        ratios = values / values.min()
+        ratios = ratios[(ratios > 1.5) & (ratios <= 100)]
+        if ratios.size >= 5:
+            shares.append(np.mean(np.abs(ratios - np.round(ratios)) < 0.05))
+    return float(np.median(shares)) if shares else 0.0
+
+
+#: Layers taken, in this order, when neither X nor .raw holds usable expression.
+COUNT_LAYERS = ("counts", "raw_counts", "raw")
+_USABLE = ("counts", "linear", "log1p", "log2", "log")
+_UNUSABLE = {"scaled": "scaled (negative values)", "unknown": "unreadable (NaN or infinite values)"}
+
+
+def prepare(adata: ad.AnnData, groupby: str | None = None, *, rows: slice | np.ndarray | None = None,
+            layer: str | None = None, species: str | None = None) -> ad.AnnData:
+    """A new AnnData with natural log1p-normalised expression in ``X`` and human HGNC symbols as var_names.
+
+    **Expression.** From ``layers[layer]`` when given, else from ``X`` when it is usable, else from
+    ``.raw`` (typical after ``sc.pp.scale``), else from a layer named ``counts``, ``raw_counts`` or ``raw``.
+    Its kind (:func:`expression_kind`) decides the rest: counts and linear values (TPM, CPM, FPKM)
+    are normalised the standard scanpy way (``normalize_total`` to 10,000 over all measured genes,
+    then ``log1p``); log2(x+1) is converted to natural log (times ln 2); natural log1p is kept as it
+    is; a log of unknown base is taken as natural and said so. The kind is judged on the whole
+    dataset's first cells, so every chunk (``rows``) is treated alike.
+
+    **Genes.** Ensembl ids become symbols (:func:`gene_symbols`). Human genes keep one column each,
+    renamed to today's HGNC symbol in HGNC case (``cd3e`` -> ``CD3E``, ``ACPP`` -> ``ACP3``); duplicates
+    are made unique. Mouse genes are mapped to their human orthologs
+    (:func:`cell2text.knowledge.genes.orthologs_of`: Ensembl 105, else the same symbol); the
+    normalised values of mouse genes with one human ortholog are summed into it, a mouse gene with
+    several human orthologs counts for each, and genes without one are dropped. The species is
+    ``species`` when given, else :func:`cell2text.knowledge.genes.infer_species` on ``adata``.
+
+    ``obs``, ``obsm`` and ``uns`` are kept. With ``groupby``, the column is checked and made
+    categorical. ``rows`` (a slice or sorted positions) prepares only those cells, read from a
+    backed file without loading the rest.
 
     Returns
     -------
-    A new AnnData (the input is not modified) with ``uns["cell2text"]["preprocessing"]``:
-    ``source`` ("X" or "raw"), ``detected`` (counts | log1p), ``normalised`` (bool),
-    ``notes`` (sentences for the user saying what was done).
+    A new AnnData (the input is not modified) with ``var["cell2text_source_gene"]`` (the input
+    gene name(s) behind each gene, ``;``-joined when several were summed) and
+    ``uns["cell2text"]["preprocessing"]``: ``source`` (X | raw | layer:NAME), ``detected`` (the
+    :func:`expression_kind`), ``normalised`` (bool: counts or linear values were normalised),
+    ``species`` (human | mouse), ``species_from`` (how it was decided), ``genes`` (``identifiers``:
+    symbols | Ensembl ids; ``mapping``; ``n_input``, ``n_kept``, ``n_dropped`` input genes and
+    ``n_genes`` genes out) and ``notes`` (sentences for the user saying what was done).
     """
-    source, matrix, var = "X", adata.X, adata.var
-    _check_integers(matrix[:_SAMPLE_ROWS])
-    kind = expression_kind(matrix)
-    notes: list[str] = []
-    if kind in ("scaled", "unknown"):
-        if adata.raw is None:
-            msg = f"X looks {'scaled (negative values)' if kind == 'scaled' else 'neither counts nor log-normalised'} and there is no .raw."
-            msg += " Pass counts or log-normalised expression (e.g. save the file before sc.pp.scale)."
-            raise InputError(msg)
-        source, matrix, var = "raw", adata.raw.X, adata.raw.var
-        kind = expression_kind(matrix)
-        if kind in ("scaled", "unknown"):
-            raise InputError("neither X nor .raw holds counts or log-normalised expression. Pass unscaled data.")
-        notes.append("X is scaled, so the expression was taken from .raw.")
+    source, matrix, var, kind, notes = _expression_source(adata, layer)
+    if species is not None:
+        species, species_from = gene_tables.check_species(species), "given"
+    else:
+        species, species_from = gene_tables.infer_species(adata)
+        if species is None:
+            species, species_from = "human", "assumed: " + species_from
+            notes.append("The species could not be told from the data, so the genes were read as human symbols.")
+    mapping = _map_genes(var, species)
 
     obs, obsm = adata.obs, {k: np.asarray(v) for k, v in adata.obsm.items()}
     if rows is not None:
@@ -155,33 +212,166 @@ def prepare(adata: ad.AnnData, groupby: str | None = None, *, rows: slice | np.n
         matrix = matrix[:]  # a backed file's matrix, read whole
     _check_integers(matrix)
     result = ad.AnnData(
-        X=sp.csr_matrix(matrix, dtype=np.float32) if sp.issparse(matrix) else np.asarray(matrix, dtype=np.float32),
+        X=sp.csr_matrix(matrix, dtype=np.float32, copy=True) if sp.issparse(matrix) else np.array(matrix, dtype=np.float32),
         obs=obs.copy(),
-        var=pd.DataFrame(index=gene_symbols(var)),
         obsm=obsm,
         uns=dict(adata.uns),
     )
     if sp.issparse(result.X):
         _same_index_dtype(result.X)
+    result = _to_log1p(result, kind, source, mapping.matrix, notes)
+    result.var_names = pd.Index(mapping.names)
+    result.var[gene_tables.SOURCE_GENE_COLUMN] = mapping.sources
     if not result.var_names.is_unique:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result.var_names_make_unique()
         notes.append("Duplicate gene symbols were made unique (suffix -1, -2, ...).")
-    if kind == "counts":
-        empty = int((np.asarray(result.X.sum(1)).ravel() == 0).sum())
-        if empty:
-            notes.append(f"{empty:,} cells have no counts at all: they stay zero and take their group's annotation.")
-        sc.pp.normalize_total(result, target_sum=1e4)
-        sc.pp.log1p(result)
-        notes.append("Raw counts were normalised to 10,000 per cell and log1p-transformed (scanpy).")
+    notes += mapping.notes
     if groupby is not None:
         check_groupby(result, groupby)
         result.obs[groupby] = result.obs[groupby].astype("category")
-    result.uns["cell2text"] = {
-        "preprocessing": {"source": source, "detected": kind, "normalised": kind == "counts", "notes": notes}
-    }
+    result.uns["cell2text"] = {"preprocessing": {
+        "source": source, "detected": kind, "normalised": kind in ("counts", "linear"), "species": species,
+        "species_from": species_from, "genes": mapping.record, "notes": notes,
+    }}
     return result
+
+
+def _expression_source(adata: ad.AnnData, layer: str | None) -> tuple[str, object, pd.DataFrame, str, list[str]]:
+    """(source, matrix, var, kind, notes): the usable expression :func:`prepare` reads, or an InputError naming the fix."""
+    if layer is not None:
+        if layer not in adata.layers:
+            shown = ", ".join(map(str, adata.layers.keys())) or "none"
+            raise InputError(f"layer '{layer}' not found. Layers: {shown}. Pass one of them, or no layer to read X.")
+        kind = _kind(adata.layers[layer])
+        if kind not in _USABLE:
+            raise InputError(f"layer '{layer}' looks {_UNUSABLE[kind]}. Pass a layer of counts or (log-)normalised expression.")
+        return f"layer:{layer}", adata.layers[layer], adata.var, kind, []
+    kind = _kind(adata.X)
+    if kind in _USABLE:
+        return "X", adata.X, adata.var, kind, []
+    found = [f"X looks {_UNUSABLE[kind]}"]
+    if adata.raw is not None:
+        raw_kind = _kind(adata.raw.X)
+        if raw_kind in _USABLE:
+            return "raw", adata.raw.X, adata.raw.var, raw_kind, [f"X looks {_UNUSABLE[kind]}, so the expression was taken from .raw."]
+        found.append(f".raw looks {_UNUSABLE[raw_kind]}")
+    else:
+        found.append("there is no .raw")
+    for name in COUNT_LAYERS:
+        if name in adata.layers:
+            layer_kind = _kind(adata.layers[name])
+            if layer_kind in _USABLE:
+                note = f"X looks {_UNUSABLE[kind]}, so the expression was taken from layers['{name}']."
+                return f"layer:{name}", adata.layers[name], adata.var, layer_kind, [note]
+            found.append(f"layers['{name}'] looks {_UNUSABLE[layer_kind]}")
+    msg = "; ".join(found) + ". Pass counts or (log-)normalised expression: save the file before sc.pp.scale,"
+    raise InputError(msg + " or name the layer that holds it (layer=...).")
+
+
+def _kind(matrix) -> str:
+    """:func:`expression_kind` of a candidate source, after refusing overflowed integer counts."""
+    _check_integers(matrix[:_SAMPLE_ROWS])
+    return expression_kind(matrix)
+
+
+def _to_log1p(result: ad.AnnData, kind: str, source: str, merge: sp.csr_matrix | None, notes: list[str]) -> ad.AnnData:
+    """``result`` with ``X`` (of ``kind``) as natural log1p of values normalised to 10,000 per cell, its genes merged
+    by ``merge`` (input genes x output genes, 0/1) when given; ``notes`` gets what was done. Changes ``result`` in place
+    and returns it, or a new AnnData when genes were merged."""
+    where = {"X": "X", "raw": ".raw"}.get(source, f"layers['{source.removeprefix('layer:')}']")
+    if kind in ("counts", "linear"):
+        empty = int((np.asarray(result.X.sum(1)).ravel() == 0).sum())
+        if empty:
+            notes.append(f"{empty:,} cells have no counts at all: they stay zero and take their group's annotation.")
+        if kind == "counts":
+            notes.append("Raw counts were normalised to 10,000 per cell and log1p-transformed (scanpy).")
+        else:
+            notes.append(f"{where} looks like TPM/CPM/FPKM (non-integer, max {result.X.max():,.0f}): rescaled to 10,000 per"
+                         " cell and log1p-transformed.")
+        sc.pp.normalize_total(result, target_sum=1e4)
+    elif kind == "log2":
+        _values(result.X)[:] *= np.float32(np.log(2))
+        notes.append(f"{where} looks log2(x+1)-transformed: converted to natural log (times ln 2), as scanpy's log1p writes it.")
+    elif kind == "log":
+        notes.append(f"{where} is logged but its base could not be told (its values do not come from counts): it was"
+                     " read as natural log1p, as scanpy writes it.")
+    linear = kind in ("counts", "linear")
+    if merge is not None:
+        if not linear:
+            np.expm1(_values(result.X), out=_values(result.X))
+            linear = True
+        merged = result.X @ merge  # (cells, output genes)
+        result = ad.AnnData(X=sp.csr_matrix(merged) if sp.issparse(merged) else np.asarray(merged, dtype=np.float32),
+                            obs=result.obs, obsm=dict(result.obsm), uns=result.uns)
+    if linear:
+        sc.pp.log1p(result)
+    return result
+
+
+def _values(X: np.ndarray | sp.csr_matrix) -> np.ndarray:
+    """The stored values of a matrix, as a view to change in place."""
+    return X.data if sp.issparse(X) else X
+
+
+@dataclass
+class _GeneMap:
+    """How :func:`prepare` turns the input genes into human symbols."""
+
+    names: list[str]  # output var names (human symbols), one per output gene
+    sources: list[str]  # the input name(s) behind each output gene, ";"-joined
+    matrix: sp.csr_matrix | None  # (input genes, output genes) 0/1 when genes are merged or dropped; None: renamed 1:1
+    record: dict  # uns["cell2text"]["preprocessing"]["genes"]
+    notes: list[str] = field(default_factory=list)
+
+
+def _map_genes(var: pd.DataFrame, species: str) -> _GeneMap:
+    """The input genes of ``var`` (of ``species``) as human symbols: renamed 1:1 for human, through orthologs for mouse."""
+    names = list(var.index.astype(str))
+    symbols = list(gene_symbols(var))
+    by_id = not any(c in var.columns for c in SYMBOL_COLUMNS) and gene_tables.ensembl_species(names) is not None
+    record = {"identifiers": "Ensembl ids" if by_id else "symbols", "n_input": len(names)}
+    notes = []
+    if by_id:
+        named = sum(s != n for s, n in zip(symbols, names))
+        table = "GENCODE v44" if species == "human" else "Ensembl GRCm39"
+        notes.append(f"Genes are Ensembl ids: {named:,} of {len(names):,} were named by their gene symbol ({table}).")
+    if species == "human":
+        if gene_tables.SOURCE_GENE_COLUMN in var.columns:  # prepared before: keep the first input's names
+            names = list(var[gene_tables.SOURCE_GENE_COLUMN].astype(str))
+        human = gene_tables.hgnc_symbols(symbols)
+        changed = [(s, h) for s, h in zip(symbols, human) if s != h]
+        renamed = [f"{s} -> {h}" for s, h in changed if s.upper() != h.upper()]
+        if renamed:
+            notes.append(f"{len(renamed):,} previous HGNC symbols were renamed to today's ({_shorten(', '.join(renamed))}).")
+        if len(changed) > len(renamed):
+            s, h = next((s, h) for s, h in changed if s.upper() == h.upper())
+            notes.append(f"{len(changed) - len(renamed):,} gene symbols were written in HGNC case (e.g. {s} -> {h}).")
+        record.update(mapping="HGNC symbols", n_kept=len(human), n_dropped=0, n_genes=len(human))
+        return _GeneMap(human, names, None, record, notes)
+    columns: dict[str, int] = {}
+    rows, cols, behind = [], [], {}
+    kept = 0
+    for i, symbol in enumerate(symbols):
+        found = gene_tables.orthologs_of(symbol, "mouse", "human")
+        kept += bool(found)
+        for human in found:
+            rows.append(i)
+            cols.append(columns.setdefault(human, len(columns)))
+            behind.setdefault(human, []).append(names[i])
+    merge = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(names), len(columns)))
+    record.update(mapping="mouse -> human orthologs (Ensembl 105, else the same symbol)", n_kept=kept,
+                  n_dropped=len(names) - kept, n_genes=len(columns))
+    notes.append(f"Mouse genes were mapped to their human orthologs (Ensembl 105): {kept:,} of {len(names):,} genes kept,"
+                 f" as {len(columns):,} human genes (mouse genes of one human gene summed); {len(names) - kept:,} without"
+                 " a human ortholog dropped.")
+    return _GeneMap(list(columns), [";".join(behind[h]) for h in columns], merge, record, notes)
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    """``text`` cut to about ``limit`` characters at a comma, with ", ..." when cut."""
+    return text if len(text) <= limit else text[:text.rfind(",", 0, limit)] + ", ..."
 
 
 def _same_index_dtype(X: sp.csr_matrix) -> None:
@@ -227,17 +417,31 @@ def check_group(adata: ad.AnnData, key: str, group: str) -> np.ndarray:
 def find_genes(adata: ad.AnnData, genes: Iterable[str], *, what: str = "this step") -> list[str]:
     """The genes of ``genes`` present in ``adata`` (case-insensitive), in the data's spelling.
 
+    A gene the data does not name as written is looked up by today's HGNC symbol (``ACPP`` -> ``ACP3``)
+    and by its 1:1 human ortholog (``Cd8b1`` -> ``CD8B``), as :func:`prepare` names genes.
     Raises when none is present, since every check that needs genes would then be empty.
     """
     wanted = list(dict.fromkeys(genes))
     by_upper = {name.upper(): name for name in adata.var_names}
-    found = [by_upper[g.upper()] for g in wanted if g.upper() in by_upper]
+    found = [_data_name(gene, by_upper) for gene in wanted]
+    found = list(dict.fromkeys(name for name in found if name is not None))
     if wanted and not found:
         example = ", ".join(wanted[:3])
         msg = f"none of the {len(wanted)} genes needed by {what} ({example}, ...) is in the data."
         msg += " Use gene symbols as var_names or in var['feature_name'], for the same species."
         raise InputError(msg)
     return found
+
+
+def _data_name(gene: str, by_upper: dict[str, str]) -> str | None:
+    """The data's name of ``gene`` (``by_upper``: upper-case var name -> var name): as written, else as today's HGNC
+    symbol, else as its 1:1 human ortholog; None when the data has none of them."""
+    if gene.upper() in by_upper:
+        return by_upper[gene.upper()]
+    for name in (gene_tables.hgnc_symbols([gene])[0], gene_tables.convert_gene(gene, "mouse", "human")):
+        if name and name.upper() in by_upper:
+            return by_upper[name.upper()]
+    return None
 
 
 def check_output_path(path: str | Path, inputs: Iterable[str | Path] = (), *, suffix: str | None = None) -> Path:
@@ -269,13 +473,24 @@ def write_text_atomic(path: str | Path, text: str, *, inputs: Iterable[str | Pat
     return path
 
 
+def _writable_columns(frame: pd.DataFrame) -> None:
+    """Object columns mixing strings with other values (ints, None) as text, in place: h5ad stores object columns as strings only."""
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object and not values.map(lambda v: isinstance(v, str)).all():
+            frame[column] = values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+
+
 def write_h5ad_atomic(adata: ad.AnnData, path: str | Path, *, inputs: Iterable[str | Path] = ()) -> Path:
     """Write ``adata`` to a new ``.h5ad`` through a temporary file and a rename, never over an input file.
 
-    A backed AnnData (a large file read in chunks) is written without loading its matrix.
+    A backed AnnData (a large file read in chunks) is written without loading its matrix. obs/var object columns that
+    mix strings with other values are turned into text first (in place), since h5ad cannot store them otherwise.
     """
     path = check_output_path(path, inputs, suffix=".h5ad")
     tmp = _checked_tmp(path, inputs)
+    _writable_columns(adata.obs)
+    _writable_columns(adata.var)
     try:
         if adata.isbacked:  # the matrix stays on disk: copy the file, then write the new obs and uns into the copy
             shutil.copyfile(adata.filename, tmp)

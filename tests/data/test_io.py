@@ -83,14 +83,17 @@ def test_counts_are_normalised_and_said(pbmc):
 def test_expression_kinds(pbmc):
     assert expression_kind(pbmc.X) == "scaled"
     assert expression_kind(pbmc.raw.X) == "log1p"
-    assert expression_kind(np.full((3, 3), 500.5)) == "unknown"
+    assert expression_kind(np.full((3, 3), 500.5)) == "linear"
+    assert expression_kind(np.full((3, 3), np.inf)) == "unknown"
 
 
 def test_feature_name_symbols_and_ensembl(pbmc):
     var = pd.DataFrame({"feature_name": ["CD3E", "MS4A1"]}, index=["ENSG00000198851", "ENSG00000156738"])
     assert list(gene_symbols(var)) == ["CD3E", "MS4A1"]
-    with pytest.raises(InputError, match="Ensembl ids and no var column"):
-        gene_symbols(pd.DataFrame(index=["ENSG00000198851", "ENSG00000156738"]))
+    assert list(gene_symbols(pd.DataFrame(index=["ENSG00000198851.10", "ENSG00000156738", "ENSG00000000000"]))) == [
+        "CD3E", "MS4A1", "ENSG00000000000"]  # GENCODE v44; an unknown id stays
+    with pytest.raises(InputError, match="Ensembl ids of a species cell2text does not read"):
+        gene_symbols(pd.DataFrame(index=["ENSDARG00000000001", "ENSDARG00000000002"]))
     assert list(gene_symbols(pd.DataFrame(index=["CD3E", "MS4A1"]))) == ["CD3E", "MS4A1"]
 
 
