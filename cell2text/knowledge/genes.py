@@ -160,8 +160,9 @@ def infer_species(genes: Iterable[str] | ad.AnnData) -> tuple[str | None, str]:
         if SOURCE_GENE_COLUMN in genes.var.columns:
             return "human", "genes mapped to human symbols by prepare()"
         for column in ORGANISM_COLUMNS:
-            if column in genes.obs.columns and len(genes.obs):
-                value = str(genes.obs[column].astype(str).mode().iloc[0]).lower()
+            counts = genes.obs[column].value_counts() if column in genes.obs.columns else ()
+            if len(counts):  # the most frequent value (value_counts: fast on a million cells' categorical)
+                value = str(counts.index[0]).lower()
                 found = next((s for s, names in ORGANISM_NAMES.items() if value in names), None)
                 if found:
                     return found, f"obs['{column}'] is '{value}'"
