@@ -96,7 +96,7 @@ def _inputs(adata: ad.AnnData, groupby: str | None, report: Progress, **reading)
 
 
 def _large_inputs(adata: ad.AnnData, groupby: str | None, model: Cell2Text | None, settings: Settings,
-                  report: Progress) -> tuple[ad.AnnData, np.ndarray, np.ndarray, str, list[str]]:
+                  report: Progress, reading: dict) -> tuple[ad.AnnData, np.ndarray, np.ndarray, str, list[str]]:
     """Out of core (see :mod:`cell2text.data.large`): every cell's group and head probabilities in one chunked pass,
     and the per-group sample the graph tests markers and pathways on."""
     cap, chunk = settings.cells_per_group, settings.chunk_size
@@ -107,10 +107,10 @@ def _large_inputs(adata: ad.AnnData, groupby: str | None, model: Cell2Text | Non
     head = (lambda chunk_data: model.probabilities(*model.cell_inputs(chunk_data))) if model is not None else None  # noqa: E731
     if groupby is None:
         sample, clusters = large.cluster_sample(adata, n_cells=settings.cluster_cells, chunk_size=chunk, key=CLUSTER_KEY,
-                                                max_clusters=MAX_GROUPS, progress=report)
+                                                max_clusters=MAX_GROUPS, progress=report, reading=reading)
         report("cluster", f"Clustered a random sample of {sample.n_obs:,} cells with Leiden (scanpy)")
         groups, probabilities, _ = large.scan(adata, probabilities=head, assign=lambda c, rows: clusters.assign(c),
-                                              chunk_size=chunk, progress=report)
+                                              chunk_size=chunk, progress=report, reading=reading)
         work = sample[large.per_group_sample(sample.obs[CLUSTER_KEY].to_numpy(), cap)].copy()
         groupby = CLUSTER_KEY
         summary = embedding.leiden_summary(sample.uns[CLUSTER_KEY]["params"])
@@ -121,7 +121,7 @@ def _large_inputs(adata: ad.AnnData, groupby: str | None, model: Cell2Text | Non
         column = adata.obs[groupby].astype(str).to_numpy()
         keep = large.per_group_sample(column, cap)
         groups, probabilities, work = large.scan(adata, probabilities=head, assign=lambda c, rows: column[rows],
-                                                 chunk_size=chunk, keep=keep, progress=report)
+                                                 chunk_size=chunk, keep=keep, progress=report, reading=reading)
     notes = list(work.uns["cell2text"]["preprocessing"]["notes"]) + notes
     work.obs[groupby] = work.obs[groupby].astype(str).astype("category")
     return work, groups, probabilities, groupby, notes
@@ -216,7 +216,7 @@ def describe(
     if model is not None:
         report("load", "Loaded the Cell2Text model")
     if out_of_core:
-        work, groups, probabilities, groupby, notes = _large_inputs(adata, groupby, model, settings, report)
+        work, groups, probabilities, groupby, notes = _large_inputs(adata, groupby, model, settings, report, reading)
     if CLUSTER_KEY == groupby:
         adata.obs[CLUSTER_KEY] = pd.Categorical(groups)
     knowledge = load_markers(detect_species(work, default="human"), extra=markers, ontology=ontology)

@@ -88,14 +88,15 @@ def per_group_sample(groups: np.ndarray, cap: int, *, seed: int = 0) -> np.ndarr
 
 
 def read_rows(adata: ad.AnnData, positions: np.ndarray, *, chunk_size: int, progress: Progress | None = None,
-              what: str = "Read the sample") -> ad.AnnData:
-    """The cells at sorted ``positions``, prepared, read chunk by chunk (only the chunks that hold some)."""
+              what: str = "Read the sample", reading: dict | None = None) -> ad.AnnData:
+    """The cells at sorted ``positions``, prepared (``reading``: :func:`prepare`'s layer and species), read chunk by
+    chunk (only the chunks that hold some)."""
     eta = Eta("sample", what, adata.n_obs, progress)
     parts = []
     for rows in chunks(adata.n_obs, chunk_size):
         inside = positions[(positions >= rows.start) & (positions < rows.stop)]
         if len(inside):
-            parts.append(prepare(adata, rows=inside))
+            parts.append(prepare(adata, rows=inside, **(reading or {})))
         eta.update(rows.stop)
     if not parts:
         raise InputError("the sample of cells is empty. Check that the dataset has cells.")
@@ -133,7 +134,7 @@ class Clusters:
 
 
 def cluster_sample(adata: ad.AnnData, *, n_cells: int, chunk_size: int, key: str, max_clusters: int, seed: int = 0,
-                   progress: Progress | None = None) -> tuple[ad.AnnData, Clusters]:
+                   progress: Progress | None = None, reading: dict | None = None) -> tuple[ad.AnnData, Clusters]:
     """Leiden on a seeded random sample of ``n_cells`` cells (its UMAP too); the clusters extend to every cell.
 
     The resolution is chosen automatically (at most ``max_clusters`` clusters, see
@@ -143,7 +144,7 @@ def cluster_sample(adata: ad.AnnData, *, n_cells: int, chunk_size: int, key: str
 
     rng = np.random.default_rng(seed)
     positions = np.sort(rng.choice(adata.n_obs, min(n_cells, adata.n_obs), replace=False))
-    sample = read_rows(adata, positions, chunk_size=chunk_size, progress=progress, what="Read the clustering sample")
+    sample = read_rows(adata, positions, chunk_size=chunk_size, progress=progress, what="Read the clustering sample", reading=reading)
     sc.pp.pca(sample, n_comps=min(50, sample.n_vars - 1, sample.n_obs - 1), random_state=seed)
     embedding.leiden(sample, seed=seed, key_added=key, max_clusters=max_clusters)
     sample.obs["cell2text_position"] = positions
@@ -152,8 +153,10 @@ def cluster_sample(adata: ad.AnnData, *, n_cells: int, chunk_size: int, key: str
 
 def scan(adata: ad.AnnData, *, probabilities: Callable[[ad.AnnData], np.ndarray] | None,
          assign: Callable[[ad.AnnData, slice], np.ndarray], chunk_size: int, keep: np.ndarray | None = None,
-         progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray | None, ad.AnnData | None]:
+         progress: Progress | None = None, reading: dict | None = None) -> tuple[np.ndarray, np.ndarray | None, ad.AnnData | None]:
     """One pass over all cells in chunks: each cell's group (``assign``), head probabilities (if given), kept rows.
+
+    Each chunk is prepared with ``reading`` (:func:`prepare`'s layer and species).
 
     Returns ``(groups, probabilities, kept)``: (cells,) group names; (cells, labels) float32 or None;
     the prepared cells at the sorted positions ``keep`` (None without ``keep``).
@@ -162,7 +165,7 @@ def scan(adata: ad.AnnData, *, probabilities: Callable[[ad.AnnData], np.ndarray]
     result, parts = None, []
     eta = Eta("scan", "Read every cell (groups, model head)", adata.n_obs, progress)
     for rows in chunks(adata.n_obs, chunk_size):
-        chunk = prepare(adata, rows=rows)
+        chunk = prepare(adata, rows=rows, **(reading or {}))
         groups[rows] = assign(chunk, rows)
         if probabilities is not None:
             values = probabilities(chunk)

@@ -85,7 +85,10 @@ def test_out_of_core_describe_without_groupby_on_more_cells_than_exact_neighbour
     assert any("nearest cluster centroid" in note for note in payload["notes"])
     annotated = ad.read_h5ad(out)
     assert annotated.obs["cell2text_cell_type"].notna().all() and annotated.obs[CLUSTER_KEY].nunique() == len(payload["groups"])
-    assert np.isfinite(annotated.obs["cell2text_confidence"]).all() and annotated.X.nnz > 0
+    counted = annotated.obs[CLUSTER_KEY].astype(str).map({g: v["head_weight"] > 0 for g, v in payload["groups"].items()}).to_numpy(bool)
+    confidence = annotated.obs["cell2text_confidence"].to_numpy()
+    assert counted.any() and np.isfinite(confidence[counted]).all() and np.isnan(confidence[~counted]).all()  # NaN: the head did not count
+    assert annotated.X.nnz > 0
     assert (tmp_path / "report" / "report.html").stat().st_size > 10_000
     assert big_file.read_bytes() == before  # the input is never written
 
