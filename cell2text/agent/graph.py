@@ -19,6 +19,7 @@ from cell2text.agent.revise import no_metadata_note, render, revise
 from cell2text.agent.state import DescribeInput, DescribeState
 from cell2text.data.io import check_groupby
 from cell2text.model.fit import group_fit, weigh
+from cell2text.tools.candidates import consensus
 from cell2text.tools.markers import group_markers
 
 
@@ -53,13 +54,16 @@ def draft(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
 
 
 def _evidence_draft(ctx: DescribeContext, group: str) -> str:
-    """A draft from the evidence path: the cell type the group's markers support best, as a claim to verify."""
+    """A draft from the evidence path, as a claim to verify: the cell type the group's markers support best; where
+    none is supported, the most specific term most of the weak candidates share (:func:`consensus`), hedged."""
     _, proposed = tools.propose_cell_types(ctx.adata, ctx.groupby, group, ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds,
-                                           k=3, tissue=ctx.tissue, knowledge=ctx.knowledge)
-    best = next((c for c in proposed if c.status != "contradicted"), None)
-    if best is None:
+                                           k=10, tissue=ctx.tissue, knowledge=ctx.knowledge)
+    best = next((c for c in proposed if c.status == "supported"), None)
+    term = best.id if best is not None else consensus(proposed, ctx.ontology)
+    if term is None:
         return ""
-    return render([Claim("cell_type", best.label, best.id, best.label, status="supported" if best.status == "supported" else "unverified")])
+    label = ctx.ontology.term(term).label
+    return render([Claim("cell_type", label, term, label, status="supported" if best is not None else "unverified")])
 
 
 def extract(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:

@@ -155,8 +155,8 @@ def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: st
     species = _term_species(term.label)
     if organism is not None and species is not None and species != organism["species"]:
         reason = f"the term is specific to {species} cells, but {organism['source']} says {organism['value']}"
-        alternative = best.id if best is not None and best.id != term.id else None
-        return replace(claim, status="contradicted", reason=reason, alternative=alternative)
+        instead = top if top is not None else best.id if best is not None else None  # the head's label, else the markers' best
+        return replace(claim, status="contradicted", reason=reason, alternative=instead if instead != term.id else None)
     if head_weight <= 0:
         return _judge_by_markers(claim, term.id, check, best, ontology)
     return _judge_with_head(claim, term.id, head, head_weight, check, best, candidates, markers, table, knowledge, ontology, ppr, thresholds)

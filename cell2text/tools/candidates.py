@@ -236,14 +236,23 @@ def _gain(index: _Index, gene: str, share: float) -> float:
     return math.log1p(ODDS * share / index.background[gene]) if gene in index.background else 0.0
 
 
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(_WORDS.findall(text.lower()))
+
+
 @functools.lru_cache(maxsize=2)
 def _organ_mentions(ontology: Ontology) -> dict[str, frozenset[str]]:
-    """CL term -> the organs its label or the first sentence of its definition names ("central nervous system macrophage").
+    """CL term -> the organs its label or the first sentence of its definition names, or its ancestors' do.
 
     Organs: CELLxGENE's organ list and the central nervous system, without blood and the lymphoid
     organs (immune cells travel: "found in the blood" does not tie a cell to blood), each named by
     its own labels and synonyms and by those of its parts (UBERON part_of/is_a: "colon macrophage"
-    names the intestine, "islet of Langerhans" the pancreas).
+    names the intestine, "islet of Langerhans" the pancreas). Names are matched as whole words,
+    longest first; a subtype inherits its ancestors' organs (a microglial cell is a central nervous
+    system macrophage).
     """
     from cellxgene_ontology_guide.curated_ontology_term_lists import (
         get_curated_ontology_term_list,
@@ -251,19 +260,23 @@ def _organ_mentions(ontology: Ontology) -> dict[str, frozenset[str]]:
     from cellxgene_ontology_guide.entities import CuratedOntologyTermList
 
     organs = [o for o in get_curated_ontology_term_list(CuratedOntologyTermList.ORGAN) if o in ontology and o not in _TRAVELLED]
-    names: dict[str, set[str]] = {}
+    names: dict[tuple[str, ...], set[str]] = {}
     for organ in [*organs, _CNS]:
         for part in {organ} | {d for d in ontology.descendants(organ) if d.startswith("UBERON:")}:
             for name in (ontology.term(part).label, *ontology.term(part).synonyms):
                 if len(name) > 3:
-                    names.setdefault(name.lower(), set()).add(organ)
-    pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
-    mentions = {}
+                    names.setdefault(_words(name), set()).add(organ)
+    longest = max(map(len, names))
+    own = {}
     for t in ontology.ids("CL"):
         term = ontology.term(t)
-        text = f"{term.label}. {(term.definition or '').split('. ')[0]}".lower()
-        mentions[t] = frozenset(o for m in pattern.findall(text) for o in names[m])
-    return mentions
+        words, found, i = _words(f"{term.label}. {(term.definition or '').split('. ')[0]}"), set(), 0
+        while i < len(words):
+            n = next((n for n in range(min(longest, len(words) - i), 0, -1) if words[i:i + n] in names), 0)
+            found |= names[words[i:i + n]] if n else set()
+            i += max(n, 1)
+        own[t] = found
+    return {t: frozenset(found.union(*(own.get(a, set()) for a in ontology.ancestors(t)))) for t, found in own.items()}
 
 
 @functools.lru_cache(maxsize=32)
@@ -477,6 +490,26 @@ def check_cell_type(
 def own_defining(knowledge: MarkerKnowledge, ontology: Ontology, term_id: str) -> dict[str, tuple[str, ...]]:
     """A term's own defining marker concepts (weight >= ``DEFINING``; not its ancestors'): concept -> genes."""
     return _index(knowledge, ontology).own_defining.get(term_id, {})
+
+
+def consensus(candidates: list[Candidate], ontology: Ontology, *, min_share: float = 0.5) -> str | None:
+    """The most specific CL term holding at least ``min_share`` of the candidates' likelihood, or None.
+
+    For weak evidence, where no candidate is supported on its own: scores are log-likelihood ratios,
+    so ``exp(score)`` weighs each non-contradicted candidate; a term's share is the weight of the
+    candidates that are it or below it. Three weak candidates, two of them neurons, give "neuron"
+    rather than the single best guess. None when only a root term ("cell") holds the share.
+    """
+    usable = [c for c in candidates if c.status != "contradicted"]
+    if not usable:
+        return None
+    top = max(c.score for c in usable)
+    weights = {c.id: math.exp(c.score - top) for c in usable}
+    total = sum(weights.values())
+    terms = {t for c in usable for t in ({c.id} | ontology.ancestors(c.id)) if t.startswith("CL:") and t not in _ROOT_TERMS}
+    share = {t: sum(w for i, w in weights.items() if i == t or t in ontology.ancestors(i)) / total for t in terms}
+    held = [t for t, v in share.items() if v >= min_share]
+    return max(held, key=lambda t: (len(ontology.ancestors(t)), share[t])) if held else None
 
 
 def rank_group(adata: ad.AnnData, groupby: str, group: str, **kwargs) -> list[Candidate]:
