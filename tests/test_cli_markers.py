@@ -44,6 +44,17 @@ def test_a_cluster_file_and_a_user_marker_table(tmp_path):
     assert payload["results"][1]["candidates"][0]["id"] == "CL:0000182"  # the user's own markers are knowledge too
 
 
+def test_top_takes_the_first_genes_of_a_cluster_list(tmp_path):
+    """--top N cuts a cluster,genes row to its first N genes, as it cuts a FindAllMarkers table."""
+    clusters = tmp_path / "clusters.csv"
+    clusters.write_text('cluster,genes\nc1,"MS4A1, CD79A, CD19, GNLY, NKG7, KLRD1, KLRF1, NCAM1, PRF1, GZMB, GZMA, CD247"\n')
+    everything = json.loads(run("annotate-markers", "--file", str(clusters), "--top", "20", "--json").output)["results"][0]
+    first = json.loads(run("annotate-markers", "--file", str(clusters), "--top", "3", "--json").output)["results"][0]
+    assert len(everything["genes"]) == 12 and first["genes"] == ["MS4A1", "CD79A", "CD19"]
+    assert first["candidates"][0]["id"] == "CL:0000236"  # B cell
+    assert all(set(c["genes_found"]) <= set(first["genes"]) for c in first["candidates"])  # the NK genes after the third are not used
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
     unmappable = tmp_path / "bad.tsv"
     unmappable.write_text("cell_type\tgene\nfluffy cells\tMS4A1\n")

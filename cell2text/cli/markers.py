@@ -23,7 +23,7 @@ def annotate_markers(
     k: Annotated[int, typer.Option("-k", min=1, help="How many candidates per list.")] = 5,
     markers: Annotated[Path | None, typer.Option("--markers", help="Your own marker table (TSV cell_type/gene/sign, GMT or JSON),"
                                                     " added to the knowledge.")] = None,
-    top: Annotated[int, typer.Option("--top", min=1, help="With --file: the first N genes of each cluster.")] = 10,
+    top: Annotated[int, typer.Option("--top", min=1, help="With --file: the first N genes of each cluster (either layout).")] = 10,
     as_json: JsonOption = False,
 ) -> None:
     """Rank Cell Ontology terms for marker genes: specificity-weighted overlap with known markers, negative

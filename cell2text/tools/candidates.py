@@ -529,10 +529,10 @@ _DE_COLUMNS = {  # the DE-table columns of scanpy's rank_genes_groups_df and Seu
 
 
 def read_marker_table(path: str | Path, *, top: int = 10) -> dict[str, list[str] | pd.DataFrame]:
-    """Cluster -> its markers, from a CSV/TSV file, for :func:`rank_cell_types`.
+    """Cluster -> its first ``top`` markers, from a CSV/TSV file, for :func:`rank_cell_types`.
 
     Two layouts: one row per cluster (columns ``cluster`` and ``genes``, the genes comma- or
-    space-separated, best first), or one row per (cluster, gene) as scanpy's
+    space-separated, best first: the first ``top`` of them), or one row per (cluster, gene) as scanpy's
     ``rank_genes_groups_df`` (``group``, ``names``, ``logfoldchanges``, ``pvals_adj``,
     ``pct_nz_group``, ``pct_nz_reference``) or Seurat's ``FindAllMarkers`` (``cluster``, ``gene``,
     ``avg_log2FC``, ``p_val_adj``, ``pct.1``, ``pct.2``) writes it: the first ``top`` genes of each
@@ -555,7 +555,7 @@ def read_marker_table(path: str | Path, *, top: int = 10) -> dict[str, list[str]
     if table.empty:
         raise InputError(f"'{path.name}' has no rows. Pass one row per cluster or per (cluster, gene).")
     if table[cluster].is_unique:  # one row per cluster: the gene list in one cell
-        return {str(c): [g for g in re.split(r"[,;\s]+", genes) if g] for c, genes in zip(table[cluster], table[gene])}
+        return {str(c): [g for g in re.split(r"[,;\s]+", genes) if g][:top] for c, genes in zip(table[cluster], table[gene])}
     stats = {name: next((columns[c] for c in names if c in columns), None) for name, names in _DE_COLUMNS.items()}
     result: dict[str, list[str] | pd.DataFrame] = {}
     for name, rows in table.groupby(cluster, sort=False):

@@ -111,6 +111,7 @@ def test_marker_tables_from_files(work, tmp_path, ontology, ppr):
     per_cluster.write_text('cluster,genes\nb,"MS4A1, CD79A, CD19"\nnk,GNLY NKG7 KLRD1\n')
     lists = read_marker_table(per_cluster)
     assert lists == {"b": ["MS4A1", "CD79A", "CD19"], "nk": ["GNLY", "NKG7", "KLRD1"]}
+    assert read_marker_table(per_cluster, top=2) == {"b": ["MS4A1", "CD79A"], "nk": ["GNLY", "NKG7"]}  # top cuts either layout
     scanpy_table = pd.concat([group_markers(work, "bulk_labels", g).assign(group=g) for g in ("CD19+ B", "CD56+ NK")])
     scanpy_table = scanpy_table.rename(columns={"gene": "names", "logfc": "logfoldchanges", "pval_adj": "pvals_adj",
                                                 "pct_in": "pct_nz_group", "pct_out": "pct_nz_reference"})
