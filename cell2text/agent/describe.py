@@ -17,7 +17,7 @@ from cell2text.agent.claims import Claim
 from cell2text.agent.context import DescribeContext
 from cell2text.agent.graph import graph
 from cell2text.agent.state import DescribeState
-from cell2text.agent.tools import Thresholds, head_mass, labels_under
+from cell2text.agent.tools import METADATA_COLUMNS, Thresholds, head_mass, infer_tissue, labels_under
 from cell2text.config import Settings, get_settings
 from cell2text.data import large
 from cell2text.data.genesets import LIBRARIES
@@ -220,7 +220,15 @@ def describe(
     if CLUSTER_KEY == groupby:
         adata.obs[CLUSTER_KEY] = pd.Categorical(groups)
     knowledge = load_markers(detect_species(work, default="human"), extra=markers, ontology=ontology)
-    context = DescribeContext(adata=work, groupby=groupby, ontology=ontology, ppr=pagerank_similarity(ontology, "CL"),
+    ppr = pagerank_similarity(ontology, "CL")
+    tissue_from = "given" if tissue_term else None
+    if tissue_term is None and not any(c in work.obs.columns for c in METADATA_COLUMNS["tissue"]):
+        inferred = infer_tissue(work, groupby, ontology=ontology, ppr=ppr, knowledge=knowledge, thresholds=thresholds or Thresholds())
+        if inferred is not None:
+            tissue_term, tissue_from = inferred["id"], "inferred"
+            notes.append(f"No tissue was given or found in obs: the groups' clearest cell types ({'; '.join(inferred['groups'])}) point to"
+                         f" {inferred['label']} ({inferred['id']}), used as the tissue prior. Pass --tissue to set it.")
+    context = DescribeContext(adata=work, groupby=groupby, ontology=ontology, ppr=ppr,
                               model=model, fit=fit, knowledge=knowledge, tissue=tissue_term,
                               kb=kb if kb is not None else KnowledgeBase(ontology=ontology), max_rounds=max_rounds,
                               thresholds=thresholds or Thresholds())
@@ -235,7 +243,7 @@ def describe(
         probabilities = work.obsm["cell2text_probabilities"]  # written by the draft node
     notes = notes + [state.model_fit.reason]
     result = _result(state, context, groupby, notes, model_path, time.perf_counter() - started,
-                     sizes=pd.Series(groups).value_counts(), markers=markers)
+                     sizes=pd.Series(groups).value_counts(), markers=markers, tissue_from=tissue_from)
     _write_back(adata, groups, probabilities, result, ontology, work.uns["cell2text"]["preprocessing"])
     return adata if copy else None
 
@@ -256,7 +264,7 @@ def _claims(claims: list[Claim]) -> list[dict]:
 
 
 def _result(state: DescribeState, ctx: DescribeContext, groupby: str, notes: list[str], model_path: Path | None, seconds: float,
-            *, sizes: pd.Series, markers: str | Path | None) -> dict:
+            *, sizes: pd.Series, markers: str | Path | None, tissue_from: str | None) -> dict:
     groups = {}
     tested = ctx.adata.obs[groupby].astype(str).value_counts()
     fit = state.model_fit
@@ -292,6 +300,7 @@ def _result(state: DescribeState, ctx: DescribeContext, groupby: str, notes: lis
         "notes": notes,
         "model": model,
         "context": {"species": fit.species, "tissue": ctx.tissue, "tissue_label": ctx.ontology.term(ctx.tissue).label if ctx.tissue else None,
+                    "tissue_from": tissue_from,  # given (--tissue) | inferred (from the groups' clearest cell types) | None (obs, per group)
                     "markers": str(markers) if markers else None, "knowledge": ctx.knowledge.version},
         "ontology": ctx.ontology.version,
         "gene_sets": dict(LIBRARIES),

@@ -24,6 +24,7 @@ from cell2text.tools.candidates import (
     NEAR_TIE,
     Candidate,
     check_cell_type,
+    organs_named,
     own_defining,
     rank_cell_types,
 )
@@ -167,6 +168,8 @@ def _judge_by_markers(claim: Claim, term_id: str, check: Candidate, best: Candid
     if check.status == "contradicted":
         alternative = best.id if best is not None and best.id != term_id else None
         return replace(claim, status="contradicted", reason=f"markers: {check.reason}", alternative=alternative)
+    if best is not None and best.id == term_id:  # the best candidate itself, perhaps the common parent of near-tied ones
+        return replace(claim, status="supported", reason=f"markers: the best candidate ({best.score:.1f}): {best.reason}")
     if best is not None and check.status == "supported" and check.score >= best.score - NEAR_TIE:
         return replace(claim, status="supported", reason=f"markers: {check.reason} (score {check.score:.1f}, the best candidate scores {best.score:.1f})")
     if best is not None and term_id in ontology.ancestors(best.id):
@@ -272,6 +275,38 @@ def dataset_evidence(adata: ad.AnnData, groupby: str, group: str, term_id: str, 
         records.append({"source": f"obs['{column}']", "donors_in_group": int(len(donors)),
                         "donors_in_dataset": int(adata.obs[column].nunique()), "largest_donor_share": round(float(donors.iloc[0] / donors.sum()), 3)})
     return records
+
+
+MIN_TISSUE_GROUPS = 2  # groups whose best-supported cell type names one organ before it is taken as the dataset's tissue
+
+
+def infer_tissue(adata: ad.AnnData, groupby: str, *, ontology: Ontology, ppr: PageRankSimilarity, knowledge: MarkerKnowledge,
+                 thresholds: Thresholds = Thresholds()) -> dict | None:
+    """The dataset's tissue from the cell types its groups' markers support, for when neither the user nor obs says it.
+
+    Each group's best supported candidate (no tissue prior) votes for the organs its label or
+    definition names (:func:`organs_named`: "type B pancreatic cell" -> pancreas; immune and other
+    travelling types name none). An organ named by at least ``MIN_TISSUE_GROUPS`` groups, by at least
+    half of the groups whose type names any organ, and by more groups than any other organ, is the
+    tissue prior for every group: an islet dataset whose alpha and beta cells are clear moves its
+    SST+ cells to pancreatic D cell rather than a gut type. Returns its id, label and the voting
+    groups, or None.
+    """
+    votes: dict[str, list[str]] = {}
+    naming = 0
+    for group in adata.obs[groupby].astype(str).unique():
+        _, proposed = propose_cell_types(adata, groupby, group, ontology=ontology, ppr=ppr, thresholds=thresholds, k=3, knowledge=knowledge)
+        best = next((c for c in proposed if c.status == "supported"), None)
+        organs = organs_named(best.id, ontology) if best is not None else frozenset()
+        naming += bool(organs)
+        for organ in organs:
+            votes.setdefault(organ, []).append(f"{group}: {best.label}")
+    ranked = sorted(votes.items(), key=lambda kv: -len(kv[1]))
+    if not ranked or len(ranked[0][1]) < MIN_TISSUE_GROUPS or 2 * len(ranked[0][1]) < naming \
+            or (len(ranked) > 1 and len(ranked[1][1]) == len(ranked[0][1])):
+        return None
+    organ, groups = ranked[0]
+    return {"id": organ, "label": ontology.term(organ).label, "groups": groups}
 
 
 def group_metadata(adata: ad.AnnData, groupby: str, group: str, kind: str, ontology: Ontology) -> dict | None:

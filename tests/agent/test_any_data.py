@@ -156,3 +156,25 @@ def test_mouse_cortex_panel_is_described(tmp_path):
     result = read_result(adata)
     assert result["context"]["species"] == "mouse"
     assert all(g["cell_type_ontology_term_id"] for g in result["groups"].values())
+
+
+def test_blood_types_name_no_organ_so_no_tissue_is_inferred(panel_run):
+    """Immune cells travel: B and NK cells say nothing about the tissue, so no prior is inferred for them."""
+    _, result = panel_run
+    assert result["context"]["tissue_from"] is None and result["context"]["tissue"] is None
+
+
+@pytest.mark.skipif(not (SHARED / "baron_pancreas_mouse.h5ad").is_file(),
+                    reason="../shared/data/baron_pancreas_mouse.h5ad is not here (evaluation data, not shipped)")
+def test_an_islet_dataset_is_described_with_its_tissue_inferred(ontology):
+    """Mouse islets (upper-case mouse symbols, counts, 12,474 genes), no tissue given: the model does not fit, the clear
+    alpha and beta groups point to the pancreas, and the SST+ delta group is not called a gut type."""
+    adata = ad.read_h5ad(SHARED / "baron_pancreas_mouse.h5ad")
+    describe(adata, "cell_type", max_rounds=1)
+    result = read_result(adata)
+    assert not result["model"]["fit"]["used"] and result["context"]["species"] == "mouse"
+    assert result["context"]["tissue_from"] == "inferred" and result["context"]["tissue"] == "UBERON:0001264"
+    groups = result["groups"]
+    assert groups["alpha"]["cell_type_ontology_term_id"] == "CL:0000171" and groups["beta"]["cell_type_ontology_term_id"] == "CL:0000169"
+    delta = groups["delta"]["cell_type_ontology_term_id"]
+    assert delta == "CL:0000173" or delta in ontology.ancestors("CL:0000173")  # pancreatic D cell or a true ancestor, no gut type
