@@ -251,8 +251,9 @@ def _organ_mentions(ontology: Ontology) -> dict[str, frozenset[str]]:
     organs (immune cells travel: "found in the blood" does not tie a cell to blood), each named by
     its own labels and synonyms and by those of its parts (UBERON part_of/is_a: "colon macrophage"
     names the intestine, "islet of Langerhans" the pancreas). Names are matched as whole words,
-    longest first; a subtype inherits its ancestors' organs (a microglial cell is a central nervous
-    system macrophage).
+    longest first; a term that names none takes those of its nearest ancestors that do (a microglial
+    cell is a central nervous system macrophage), while a term's own words win over its ancestors'
+    (a type L enteroendocrine cell is intestinal, although enteroendocrine cells are also pancreatic).
     """
     from cellxgene_ontology_guide.curated_ontology_term_lists import (
         get_curated_ontology_term_list,
@@ -276,7 +277,12 @@ def _organ_mentions(ontology: Ontology) -> dict[str, frozenset[str]]:
             found |= names[words[i:i + n]] if n else set()
             i += max(n, 1)
         own[t] = found
-    return {t: frozenset(found.union(*(own.get(a, set()) for a in ontology.ancestors(t)))) for t, found in own.items()}
+    inherited = {}
+    for t in own:  # a term that names no organ takes those of its nearest ancestors that do
+        lineage = sorted((a for a in ontology.ancestors(t) if own.get(a)), key=lambda a: -len(ontology.ancestors(a)))
+        nearest = [a for a in lineage if len(ontology.ancestors(a)) == len(ontology.ancestors(lineage[0]))] if lineage else []
+        inherited[t] = frozenset(own[t] or set().union(*(own[a] for a in nearest)))
+    return inherited
 
 
 @functools.lru_cache(maxsize=32)
@@ -510,6 +516,11 @@ def consensus(candidates: list[Candidate], ontology: Ontology, *, min_share: flo
     share = {t: sum(w for i, w in weights.items() if i == t or t in ontology.ancestors(i)) / total for t in terms}
     held = [t for t, v in share.items() if v >= min_share]
     return max(held, key=lambda t: (len(ontology.ancestors(t)), share[t])) if held else None
+
+
+def organs_named(term_id: str, ontology: Ontology) -> frozenset[str]:
+    """UBERON ids of the organs a CL term's label or definition (or an ancestor's) names; empty for travelling or general types."""
+    return _organ_mentions(ontology).get(term_id, frozenset())
 
 
 def rank_group(adata: ad.AnnData, groupby: str, group: str, **kwargs) -> list[Candidate]:
