@@ -96,7 +96,9 @@ class CellData:
         from cell2text.data.io import prepare
 
         contiguous = rows[-1] - rows[0] + 1 == rows.size
-        prepared = prepare(source, rows=slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else rows)
+        # species="human": one column per input gene, in order (units normalised, genes not mapped to another species' orthologs),
+        # so the files' own Ensembl ids below stay aligned; a mouse model's genes are then matched as its symbols are written
+        prepared = prepare(source, rows=slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else rows, species="human")
         from_raw = prepared.uns["cell2text"]["preprocessing"]["source"] == "raw"
         prepared.var_names = (source.raw.var_names if from_raw else source.var_names).astype(str)
         prepared = prepared[:, self.genes].copy()

@@ -184,3 +184,21 @@ def test_several_files_need_the_schema(files, tmp_path, demo):
     one.write_h5ad(single)
     with pytest.raises(InputError, match="one donor in one file"):
         open_cells([single])
+
+
+def test_mouse_files_are_read_with_their_own_genes(demo, tmp_path):
+    """A mouse CELLxGENE file (ENSMUSG ids, mouse symbols): cells are read aligned to the file's own genes, one column each,
+    not mapped to human orthologs (which would drop and sum genes and break the alignment)."""
+    from cell2text.knowledge.genes import convert_gene
+
+    mouse_symbols = [convert_gene(g, "human", "mouse") or g.capitalize() for g in demo.var_names]
+    ids = [f"ENSMUSG{90_000_000_000 + i:011d}" for i in range(demo.n_vars)]
+    cells = np.arange(0, 120)
+    obs = pd.DataFrame({"cell_type_ontology_term_id": demo.obs["cell_type_ontology_term_id"].astype(str).to_numpy()[cells],
+                        "donor_id": [f"donor{i % 3}" for i in cells]}, index=demo.obs_names[cells])
+    var = pd.DataFrame({"feature_name": mouse_symbols}, index=ids)
+    ad.AnnData(X=sp.csr_matrix(demo.X[cells]), obs=obs, var=var).write_h5ad(tmp_path / "mouse.h5ad")
+    data = open_cells([tmp_path / "mouse.h5ad"])
+    read = data.read(np.arange(10))
+    assert read.n_vars == demo.n_vars and list(read.var_names) == ids
+    assert list(read.var["feature_name"][:3]) == mouse_symbols[:3]
