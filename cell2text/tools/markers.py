@@ -29,6 +29,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import scanpy as sc
+import scipy.sparse as sp
 
 from cell2text.data.io import check_group, check_groupby
 from cell2text.errors import InputError
@@ -89,10 +90,52 @@ def rank_markers(
         adata.obs[groupby] = column.astype(str).astype("category")
     stats = _group_stats(adata, groupby)
     tested = (stats["pts"] >= MIN_PCT).any(axis=1).to_numpy()
-    sc.tl.rank_genes_groups(adata, groupby, mask_var=tested, method=method, pts=True, tie_correct=method == "wilcoxon",
+    sc.tl.rank_genes_groups(adata, groupby, mask_var=tested, method=method, pts=True, tie_correct=False,
                             key_added=key_added, use_raw=False)
+    if method == "wilcoxon":
+        _tie_correct(adata.uns[key_added], _tie_coefficients(adata.X[:, tested], adata.var_names[tested]))
     adata.uns[key_added]["untested"] = {name: frame.loc[~tested] for name, frame in stats.items()}
     return adata if copy else None
+
+
+def _tie_coefficients(X, genes: pd.Index) -> pd.Series:
+    """Each gene's Wilcoxon tie-correction factor over all cells, ``1 - sum(t^3 - t) / (n^3 - n)`` over groups of tied values.
+
+    scanpy 1.11 computes this per group although it depends on the gene alone (the ranks are over
+    every cell): once per gene here, then :func:`_tie_correct` applies it to every group's test.
+    """
+    X = sp.csc_matrix(X) if sp.issparse(X) else sp.csc_matrix(np.asarray(X))
+    n = float(X.shape[0])
+    coefficients = np.ones(X.shape[1])
+    for j in range(X.shape[1]):
+        values = X.data[X.indptr[j]:X.indptr[j + 1]]
+        _, counts = np.unique(values[values != 0], return_counts=True)
+        counts = np.append(counts, n - np.count_nonzero(values)).astype(np.float64)  # the zeros tie too
+        coefficients[j] = 1.0 - (counts ** 3 - counts).sum() / (n ** 3 - n) if n >= 2 else 1.0
+    return pd.Series(coefficients, index=genes)
+
+
+def _tie_correct(result: dict, coefficients: pd.Series) -> None:
+    """A Wilcoxon result computed without tie correction, corrected in place: ``z / sqrt(tc)``, its two-sided p-values,
+    Benjamini-Hochberg per group (as scanpy), and each group's genes re-sorted by the corrected score."""
+    from scipy.stats import norm
+    from statsmodels.stats.multitest import multipletests
+
+    groups = result["names"].dtype.names
+    table = {field: pd.DataFrame(result[field]) for field in ("names", "scores", "pvals", "pvals_adj", "logfoldchanges")}
+    corrected = {field: {} for field in table}
+    for group in groups:
+        frame = pd.DataFrame({field: table[field][group].to_numpy() for field in table})
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frame["scores"] = np.nan_to_num(frame["scores"] / np.sqrt(coefficients.reindex(frame["names"]).to_numpy()))
+        frame["pvals"] = 2 * norm.sf(np.abs(frame["scores"]))
+        frame["pvals_adj"] = multipletests(frame["pvals"], alpha=0.05, method="fdr_bh")[1]
+        frame = frame.sort_values("scores", ascending=False, kind="stable")
+        for field in table:
+            corrected[field][group] = frame[field].to_numpy()
+    for field, columns in corrected.items():
+        result[field] = pd.DataFrame(columns).to_records(index=False, column_dtypes={g: result[field].dtype[g] for g in groups})
+    result["params"]["tie_correct"] = True
 
 
 def _group_stats(adata: ad.AnnData, groupby: str) -> dict[str, pd.DataFrame]:

@@ -111,3 +111,25 @@ def test_rarely_detected_genes_are_not_tested_but_keep_their_numbers(adata):
     row = table.loc[gene]
     assert row["pval_adj"] == 1 and row["score"] == 0
     assert row["pct_in"] == pytest.approx(detected[in_group].mean()) and row["pct_out"] == pytest.approx(detected[~in_group].mean())
+
+
+def test_tie_correction_once_per_gene_matches_scanpy(demo):
+    """The Wilcoxon test tie-corrected once per gene gives scanpy's tie-corrected scores, p-values and gene order."""
+    import numpy as np
+    import pandas as pd
+
+    ours = demo.copy()
+    rank_markers(ours, "bulk_labels")
+    reference = demo.copy()
+    reference.obs["bulk_labels"] = reference.obs["bulk_labels"].astype(str).astype("category")
+    result = ours.uns["cell2text_markers"]
+    tested = reference.var_names.isin(pd.DataFrame(result["names"]).iloc[:, 0])  # the same genes (those detected in MIN_PCT of a group)
+    sc.tl.rank_genes_groups(reference, "bulk_labels", mask_var=tested, method="wilcoxon", tie_correct=True, key_added="scanpy", use_raw=False)
+    expected = reference.uns["scanpy"]
+    assert result["params"]["tie_correct"] is True
+    for group in expected["names"].dtype.names:
+        got = pd.DataFrame({f: result[f][group] for f in ("names", "scores", "pvals_adj")}).set_index("names")
+        want = pd.DataFrame({f: expected[f][group] for f in ("names", "scores", "pvals_adj")}).set_index("names").loc[got.index]
+        np.testing.assert_allclose(got["scores"], want["scores"], atol=1e-4)
+        np.testing.assert_allclose(got["pvals_adj"], want["pvals_adj"], rtol=1e-4, atol=1e-12)
+        assert list(result["names"][group][:10]) == list(expected["names"][group][:10])
