@@ -5,8 +5,9 @@
 (:func:`cell2text.knowledge.load_markers`) as a log-likelihood ratio against a random term:
 
 * **specificity-weighted overlap** (a multinomial naive-Bayes score): a term's markers are its own
-  and its ancestors' (a CD8 T cell is also a T cell), plus markers most of its subtypes share
-  (support flows to parents). Each query gene that is one of them adds
+  and its ancestors', each at the largest weight the lineage gives it (a CD8 T cell is also a T
+  cell: CD3E defines it as much), plus markers most of its subtypes share (support flows to
+  parents). Each query gene that is one of them adds
   ``q(g) * log(1 + ODDS * (w(g) / (W + SMOOTHING)) / b(g))``: ``w / W`` is the gene's share of the
   term's marker weight (measured genes only, so a term is not favoured for knowing many genes;
   smoothed, so neither is a term known by one or two genes), ``b(g)`` its
@@ -24,9 +25,14 @@
   or free text, with its part_of lineage) gain ``TISSUE_PRIOR``; terms described only in other
   tissues lose ``FOREIGN``;
 * **ontology**: each level of specificity costs ``SPECIFIC`` (a prior: subtypes are many), and
-  the most specific term with enough support wins: one that does not beat an ancestor by more
-  than ``NEAR_TIE`` gives way to it; two unrelated near-ties that are close by Personalized
-  PageRank collapse into their common parent, and the candidate says why.
+  the most specific term or lineage with enough support wins. Up: an ancestor within ``NEAR_TIE``
+  of the best candidate stands in for it. Down: a lineage below the answer that a query gene
+  enters (a gene that defines the lineage's root and is no marker of the answer: CD8A under "T
+  cell") and that beats the answer by more than ``NEAR_TIE``, and every other lineage so entered
+  too, replaces it; a lineage counts its best member's evidence and costs one level of
+  specificity, so an ancestor does not win because its subtypes split the evidence. Then two
+  unrelated near-ties that are close by Personalized PageRank collapse into their common parent,
+  and the candidate says why.
 """
 
 from __future__ import annotations
@@ -170,7 +176,7 @@ class _Index:
             negative = {g: w for a in lineage for g, w in self.own_negative.get(a, {}).items() if g not in own} | own_negative
             concepts = {c: g for a in lineage for c, g in self.own_defining.get(a, {}).items()} | self.own_defining.get(term, {})
             defining = {c: kept for c, g in concepts.items() if (kept := tuple(x for x in g if x not in negative))}
-            positive = {g: w for g, w in (inherited | own).items() if g not in own_negative}
+            positive = {g: max(w, inherited.get(g, 0.0)) for g, w in (inherited | own).items() if g not in own_negative}
             self.views[term] = _View(positive, negative, defining, frozenset(set(own) - set(inherited)), len(lineage & self.known))
         return self.views[term]
 
@@ -372,32 +378,111 @@ def _merge(parent: str, members: list[Candidate], ontology: Ontology, reason: st
                      [m.id for m in members], {"members": {m.id: m.score for m in members}})
 
 
-def _settle(ranked: list[Candidate], ontology: Ontology, ppr: PageRankSimilarity) -> list[Candidate]:
-    """The ontology step on the best candidate: the most specific term with enough support, or a common parent.
+@dataclass
+class _Lineages:
+    """The usable candidates as lineages, for the ontology step: a term stands for itself and every candidate below it.
 
-    A term has enough support when it beats each of its ancestors by more than ``NEAR_TIE``:
-    otherwise the best near-tied ancestor stands in for it (repeatedly). Then an unrelated rival
-    within ``NEAR_TIE`` that is PPR-close collapses with it into their common parent.
+    Down: a lineage below a term is entered on a query gene that defines the lineage's root and is
+    no marker of the term (CD8A enters "CD8-positive, alpha-beta T cell" under "T cell"). Its
+    evidence is its best member's (that member's score without its own specificity cost), and
+    entering it costs one level of specificity, however many levels the knowledge has between (T cell
+    -> mature alpha-beta T cell -> CD8-positive, alpha-beta T cell: CD8 decides both): so an ancestor
+    does not win because its subtypes split the evidence (CD8A marks a dozen CD8 subtypes, GZMB some
+    of them).
+    """
+
+    usable: list[Candidate]
+    ontology: Ontology
+    index: _Index
+    genes: frozenset[str]  # the query genes
+
+    def __post_init__(self) -> None:
+        self.by_id = {c.id: c for c in self.usable}
+        self._ancestors: dict[str, set[str]] = {}
+        self.above = {c.id: self.ancestors(c.id) & self.by_id.keys() for c in self.usable}
+        self.below: dict[str, set[str]] = {c.id: set() for c in self.usable}
+        for c in self.usable:
+            for a in self.above[c.id]:
+                self.below[a].add(c.id)
+
+    def ancestors(self, term: str) -> set[str]:
+        if term not in self._ancestors:
+            self._ancestors[term] = self.ontology.ancestors(term)
+        return self._ancestors[term]
+
+    def entry(self, root: str, term: str) -> list[str]:
+        """The query genes that define ``root`` (its own defining concepts) and are no marker of ``term``."""
+        own = {g for genes in self.index.own_defining.get(root, {}).values() for g in genes}
+        return sorted(own & self.genes - self.index.view(term).positive.keys())
+
+    def evidence(self, root: str, *, excluding: frozenset[str] = frozenset()) -> tuple[float, str]:
+        """(evidence, member): the lineage's best member (members in ``excluding`` left out), by its score without its
+        own specificity cost."""
+        members = [m for m in ({root} | self.below[root]) - excluding]
+        value = {m: self.by_id[m].score + SPECIFIC * self.index.view(m).levels for m in members}
+        best = min(members, key=lambda m: (-value[m], len(self.above[m]), m), default=None)  # ties: the general member
+        return (value[best], best) if best is not None else (-math.inf, root)
+
+    def up(self, best: Candidate) -> Candidate:
+        """The ancestor that stands in for ``best``: one within ``NEAR_TIE`` of it."""
+        while True:
+            above = [a for a in self.above[best.id] if self.by_id[a].score >= best.score - NEAR_TIE]
+            if not above:
+                return best
+            general = max((self.by_id[a] for a in above), key=lambda c: (c.score, -len(self.above[c.id])))
+            general.reason += f"; {best.label} ({best.score:.1f}) is not clearly better supported than this, its ancestor"
+            best = general
+
+    def down(self, term: str) -> tuple[str, float, str] | None:
+        """The lineage below ``term``, entered on a query gene, that beats the term itself and every other lineage so
+        entered by more than ``NEAR_TIE``: (its root, its score, why); else None."""
+        here = self.by_id[term]
+        roots = [d for d in self.below[term] if self.entry(d, term)]
+        if not roots:
+            return None
+        step = SPECIFIC * (self.index.view(term).levels + 1)  # one level below the term
+        values = {d: self.evidence(d) for d in roots}
+        child = min(roots, key=lambda d: (-values[d][0], len(self.above[d]), d))  # ties: the general root
+        value, member = values[child][0] - step, values[child][1]
+        if value <= here.score + NEAR_TIE:
+            return None
+        inside = frozenset({child} | self.below[child])
+        rivals = [(self.evidence(e, excluding=inside)[0] - step, e) for e in roots if e not in inside and e not in self.above[child]]
+        rival_value, rival = max(rivals, default=(-math.inf, ""))
+        if rival_value >= value - NEAR_TIE:
+            here.reason += (f"; its subtypes {self.by_id[child].label} ({value:.1f}) and {self.by_id[rival].label}"
+                            f" ({rival_value:.1f}) fit nearly as well as each other")
+            return None
+        why = (f"; entered on {', '.join(self.entry(child, term))}, as a lineage (best member {self.by_id[member].label},"
+               f" one level below) it beats its ancestor {here.label} ({value:.1f} vs {here.score:.1f})")
+        return child, value, why
+
+
+def _settle(ranked: list[Candidate], ontology: Ontology, ppr: PageRankSimilarity, index: _Index, genes: frozenset[str]) -> list[Candidate]:
+    """The ontology step on the best candidate: the most specific term or lineage with enough support, or a common parent.
+
+    Up: an ancestor within ``NEAR_TIE`` of the best candidate stands in for it (repeatedly). Down: a lineage below the term, entered on a query gene that
+    defines its root, that beats the term by more than ``NEAR_TIE`` with no other lineage so entered
+    within ``NEAR_TIE`` of it, replaces it (repeatedly; :class:`_Lineages`). Then an unrelated rival
+    (outside the lineage of the term the walk went down from) within ``NEAR_TIE`` of the answer that
+    is PPR-close collapses with it into their common parent.
     """
     usable = [c for c in ranked if c.status != "contradicted"]
     if not usable:
         return ranked
-    best = usable[0]
-    while True:
-        above = [c for c in usable if c.id in ontology.ancestors(best.id) and c.score >= best.score - NEAR_TIE]
-        if not above:
-            break
-        general = max(above, key=lambda c: (c.score, -len(ontology.ancestors(c.id))))
-        general.reason += f"; {best.label} ({best.score:.1f}) is not clearly better supported than this, its ancestor"
-        best = general
-    related = ontology.ancestors(best.id) | ontology.descendants(best.id)
-    rivals = [c for c in usable if c.id != best.id and c.id not in related and c.score >= best.score - NEAR_TIE]
+    lineages = _Lineages(usable, ontology, index, genes)
+    best = lineages.up(usable[0])
+    related, value = {best.id} | lineages.above[best.id] | lineages.below[best.id], best.score
+    while (step := lineages.down(best.id)) is not None:
+        best, value = lineages.by_id[step[0]], step[1]
+        best.reason += step[2]
+    rivals = [c for c in usable if c.id not in related and c.score >= value - NEAR_TIE]
     close = [c for c in rivals if c.id in ppr.index and best.id in ppr.index and ppr.similarity(best.id, c.id) >= PPR_CLOSE]
     if close:
         rival = close[0]
         parent = common_parent(ontology, best.id, rival.id, ppr)
         if parent not in _ROOT_TERMS:
-            reason = (f"{best.label} ({best.score:.1f}) and {rival.label} ({rival.score:.1f}) are nearly tied and close in the ontology"
+            reason = (f"{best.label} ({value:.1f}) and {rival.label} ({rival.score:.1f}) are nearly tied and close in the ontology"
                       f" (PPR {ppr.similarity(best.id, rival.id):.3f}): their common parent")
             merged = _merge(parent, [best, rival], ontology, reason)
             return [merged, best, rival, *[c for c in ranked if c.id not in (best.id, rival.id, parent)]]
@@ -454,8 +539,9 @@ def rank_cell_types(
 
     Returns
     -------
-    Candidates, best first: non-contradicted ones by score, then contradicted ones (so a claim
-    can be checked against them). Raises InputError when no query gene is a known marker.
+    Candidates, best first: the ontology step's answer (a common parent first, then the terms it
+    stands for), then non-contradicted ones by score, then contradicted ones (so a claim can be
+    checked against them). Raises InputError when no query gene is a known marker.
     """
     ontology, knowledge, index, query, places = _prepare(markers, species, tissue, knowledge, ontology, min_logfc, max_pval, n_top)
     if not query.genes:
@@ -466,7 +552,7 @@ def rank_cell_types(
     hit = set(query.genes)
     scored = [_score(t, query, index, places, min_detection, ontology) for t in index.known if hit & index.view(t).positive.keys()]
     scored.sort(key=lambda c: (c.status == "contradicted", -c.score, len(ontology.ancestors(c.id)), c.id))  # ties: the general term
-    settled = _settle(scored, ontology, ppr or pagerank_similarity(ontology, "CL"))
+    settled = _settle(scored, ontology, ppr or pagerank_similarity(ontology, "CL"), index, frozenset(query.genes))
     return settled[:k]
 
 
