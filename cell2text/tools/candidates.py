@@ -17,10 +17,18 @@
 * **negative markers** (own and inherited) among the query genes subtract what they would add as
   positives; a defining one (weight >= 0.75: a CL label, a curated defining row) contradicts the
   term, supportive ones and ``-low`` markers only lower it;
-* **absolute detection** (DE tables): a defining concept (weight >= 0.75; the term's or an
-  ancestor's: "CD8" = CD8A, CD8B from a CL label, or a curated or pegasus panel) none of whose
-  measured genes is detected in more than ``min_detection`` of the group's cells contradicts the
-  term, whatever the other groups look like;
+* **absolute detection** (DE tables), judged on a defining concept's best measured gene (weight
+  >= 0.75; the term's or an ancestor's: "CD8" = CD8A, CD8B from a CL label, or a curated or pegasus
+  panel), whatever the other groups look like: detected in at most ``min_detection`` of the group's
+  cells (almost none), it contradicts the term; in less than ``DECIDING`` (a quarter), the data
+  cannot decide the term (most lineage genes of a population are detected in a third or more of
+  its cells even in shallow droplet data, CD8A in 51% of pbmc3k's CD8 T cells, while cells of a
+  neighbouring lineage in a cluster rarely reach a quarter, CD8B in 12-21% of its CD4 T clusters;
+  a poorly captured gene stays undecided: CD4 in 7-16% of its CD4 T cells). An own concept so
+  rare keeps the term from being supported, and the ontology step does not choose the term over
+  an ancestor the concept sets it apart from; nor where a whole-panel table does not measure the
+  concept (a panel without CD4 cannot tell CD4 from CD8 T cells), unless a measured concept
+  further down vouches for it (a CD8 T cell is a mature alpha-beta T cell, TRAC on the panel or not);
 * **tissue prior**: terms whose rows, label or definition tie them to the given tissue (UBERON id
   or free text, with its part_of lineage) gain ``TISSUE_PRIOR``; terms described only in other
   tissues lose ``FOREIGN``;
@@ -65,6 +73,7 @@ SMOOTHING = 10.0  # pseudo marker weight added to every term's (about the median
 NEGATIVE = 1.0  # a negative marker found costs this times what it would add as a positive one
 CONTRADICTING_NEGATIVE = 0.75  # a defining negative marker (this weight or more) found contradicts; supportive ones only lower the score
 DEFINING = 0.75  # markers with at least this weight define a term (absolute detection)
+DECIDING = 0.25  # DE input: a defining concept decides a term when its best gene is detected in at least this share of the group's cells
 TISSUE_PRIOR = math.log(2.0)  # a term tied to the given tissue: twice the prior odds
 FOREIGN = math.log(4.0)  # a term whose markers were described only in unrelated tissues: a quarter of the prior odds
 SPECIFIC = 1.5  # prior cost of each level of specificity (ancestors with markers): a subtype must earn it
@@ -93,6 +102,7 @@ class Candidate:
     genes_missing: list[str] = field(default_factory=list)  # its defining markers not among them
     negative_hits: list[str] = field(default_factory=list)  # its negative markers among them
     detection: dict[str, float] = field(default_factory=dict)  # defining marker -> fraction of the group's cells expressing it (DE input)
+    undecided: dict[str, str] = field(default_factory=dict)  # defining concept -> "rare" | "not measured": the group's data cannot decide it
     reason: str = ""  # one line: why this status
     collapsed_from: list[str] = field(default_factory=list)  # near-tied terms this common parent stands for
     evidence: dict = field(default_factory=dict)  # numbers: own score, lineage, negatives, tissue, sources
@@ -107,6 +117,7 @@ class _Query:
     genes: tuple[str, ...]  # ranked positive evidence
     table: pd.DataFrame | None  # the DE table indexed by gene, when given
     measured: frozenset[str] = frozenset()  # the table's genes (every term's score asks)
+    complete: bool = False  # the table covers the panel (it lists genes down in the group): a gene it lacks is not measured
 
     def weight(self, gene: str) -> float:
         return 1.0 / math.sqrt(1.0 + self.genes.index(gene) / RANK_SCALE)
@@ -129,7 +140,8 @@ def _query(markers, min_logfc: float, max_pval: float, n_top: int, spelling: dic
             up = up[up["logfc"] >= min_logfc]
         if "pval_adj" in table.columns:
             up = up[up["pval_adj"] <= max_pval]
-        return _Query(tuple(str(g) for g in up.index[:n_top]), table, frozenset(table.index))
+        complete = "logfc" in table.columns and bool((table["logfc"] < 0).any())
+        return _Query(tuple(str(g) for g in up.index[:n_top]), table, frozenset(table.index), complete)
     if isinstance(markers, str):
         markers = re.split(r"[,;\s]+", markers)
     genes = tuple(dict.fromkeys(spelling.get(str(g).strip().upper(), str(g).strip()) for g in markers if str(g).strip()))
@@ -346,20 +358,31 @@ def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str]
     score = support - penalty + prior
     defining = view.defining
     missing = sorted({g for genes in defining.values() for g in genes} - set(query.genes))
-    detection, absent = {}, []
+    detection, absent, rare, undecided = {}, [], {}, {}
     if query.table is not None and "pct_in" in query.table.columns:
         for concept, genes in defining.items():
             measured = [g for g in genes if g in query.measured]
             for g in measured:
                 detection[g] = round(float(query.table.at[g, "pct_in"]), 3)
-            if measured and max(detection[g] for g in measured) <= min_detection:
-                absent.append(f"{concept.split(': ')[-1]} ({', '.join(f'{g} {detection[g]:.0%}' for g in measured)})")
+            shown = f"{concept.split(': ')[-1]} ({', '.join(f'{g} {detection[g]:.0%}' for g in measured)})"
+            best = max((detection[g] for g in measured), default=None)
+            if best is None:
+                if query.complete:
+                    undecided[concept] = "not measured"
+            elif best <= min_detection:
+                absent.append(shown)
+            elif best < DECIDING:
+                undecided[concept] = "rare"
+                if concept in index.own_defining.get(term, {}):  # an inherited one weakens the ancestor that owns it
+                    rare.setdefault(tuple(measured), shown)  # "CD8" and "curated: CD8-positive, alpha-beta T cell": one gene set
     strong_negatives = [g for g in negatives if negative[g] >= CONTRADICTING_NEGATIVE]
     distinct = [g for g in found if g in view.distinct]
     if absent:
         status, reason = "contradicted", f"its defining markers are detected in almost none of the group's cells: {'; '.join(absent)}"
     elif strong_negatives:
         status, reason = "contradicted", f"its negative markers are among the genes: {', '.join(strong_negatives)}"
+    elif rare:
+        status, reason = "weak", f"its defining markers are detected in too few of the group's cells to decide it: {'; '.join(rare.values())}"
     elif len(found) >= MIN_FOUND and score >= MIN_SUPPORT:
         status, reason = "supported", f"{len(found)} of its markers are among the genes ({', '.join(found[:6])})"
     else:
@@ -367,14 +390,15 @@ def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str]
     evidence = {"support": round(support, 3), "marker_mass": round(mass, 2), "negative_penalty": round(penalty, 3),
                 "prior": round(prior, 3), "tissue_prior": in_tissue, "markers_known": len(markers), "distinct_found": distinct,
                 "specificity": {g: round(-math.log(index.background[g]), 2) for g in found}}
-    return Candidate(term, ontology.term(term).label, round(score, 3), status, found, missing, negatives, detection, reason, [], evidence)
+    return Candidate(term, ontology.term(term).label, round(score, 3), status, found, missing, negatives, detection, undecided, reason, [],
+                     evidence)
 
 
 def _merge(parent: str, members: list[Candidate], ontology: Ontology, reason: str) -> Candidate:
     """A common-parent candidate standing for near-tied members."""
     found = list(dict.fromkeys(g for m in members for g in m.genes_found))
     status = "supported" if all(m.status == "supported" for m in members) else "weak"
-    return Candidate(parent, ontology.term(parent).label, members[0].score, status, found, [], [], {}, reason,
+    return Candidate(parent, ontology.term(parent).label, members[0].score, status, found, [], [], {}, {}, reason,
                      [m.id for m in members], {"members": {m.id: m.score for m in members}})
 
 
@@ -388,7 +412,8 @@ class _Lineages:
     entering it costs one level of specificity, however many levels the knowledge has between (T cell
     -> mature alpha-beta T cell -> CD8-positive, alpha-beta T cell: CD8 decides both): so an ancestor
     does not win because its subtypes split the evidence (CD8A marks a dozen CD8 subtypes, GZMB some
-    of them).
+    of them). Undecided: a term whose defining concepts that set it apart from an ancestor are too
+    rarely detected, or not measured (DE input), cannot be chosen over that ancestor.
     """
 
     usable: list[Candidate]
@@ -410,44 +435,69 @@ class _Lineages:
             self._ancestors[term] = self.ontology.ancestors(term)
         return self._ancestors[term]
 
+    def blocked(self, term: str, ancestor: str) -> list[str]:
+        """The defining concepts that set ``term`` apart from ``ancestor`` and that the data cannot decide (DE input).
+
+        Each term on the way from the ancestor down to ``term`` (``term`` included) must be decided by
+        its own defining concepts: one too rarely detected blocks; one not measured blocks unless a
+        term further down is decided by a concept that is measured (a CD8 T cell is a mature
+        alpha-beta T cell, whether TRAC is on the panel or not).
+        """
+        states = self.by_id[term].undecided
+        if not states:
+            return []
+        defining = self.index.view(term).defining
+        path = [x for x in {term} | self.ancestors(term) if ancestor in self.ancestors(x)]
+        own = {x: [c for c in self.index.own_defining.get(x, {}) if c in defining] for x in path}
+        decided = {x for x in path if any(c not in states for c in own[x])}
+        for x in path:
+            if rare := [c for c in own[x] if states.get(c) == "rare"]:
+                return rare
+            unmeasured = [c for c in own[x] if states.get(c) == "not measured"]
+            if unmeasured and not any(x in self.ancestors(y) for y in decided):
+                return unmeasured
+        return []
+
     def entry(self, root: str, term: str) -> list[str]:
         """The query genes that define ``root`` (its own defining concepts) and are no marker of ``term``."""
         own = {g for genes in self.index.own_defining.get(root, {}).values() for g in genes}
         return sorted(own & self.genes - self.index.view(term).positive.keys())
 
-    def evidence(self, root: str, *, excluding: frozenset[str] = frozenset()) -> tuple[float, str]:
-        """(evidence, member): the lineage's best member (members in ``excluding`` left out), by its score without its
-        own specificity cost."""
-        members = [m for m in ({root} | self.below[root]) - excluding]
+    def evidence(self, root: str, term: str, *, excluding: frozenset[str] = frozenset()) -> tuple[float, str]:
+        """(evidence, member): the lineage's best member that the data can decide against ``term`` (members in
+        ``excluding`` left out), by its score without its own specificity cost."""
+        members = [m for m in ({root} | self.below[root]) - excluding if not self.blocked(m, term)]
         value = {m: self.by_id[m].score + SPECIFIC * self.index.view(m).levels for m in members}
         best = min(members, key=lambda m: (-value[m], len(self.above[m]), m), default=None)  # ties: the general member
         return (value[best], best) if best is not None else (-math.inf, root)
 
     def up(self, best: Candidate) -> Candidate:
-        """The ancestor that stands in for ``best``: one within ``NEAR_TIE`` of it."""
+        """The ancestor that stands in for ``best``: one within ``NEAR_TIE`` of it, or one the data cannot tell it from."""
         while True:
-            above = [a for a in self.above[best.id] if self.by_id[a].score >= best.score - NEAR_TIE]
+            above = [a for a in self.above[best.id] if self.by_id[a].score >= best.score - NEAR_TIE or self.blocked(best.id, a)]
             if not above:
                 return best
             general = max((self.by_id[a] for a in above), key=lambda c: (c.score, -len(self.above[c.id])))
-            general.reason += f"; {best.label} ({best.score:.1f}) is not clearly better supported than this, its ancestor"
+            undecided = self.blocked(best.id, general.id)
+            general.reason += (f"; {best.label} ({best.score:.1f}) is not clearly better supported than this, its ancestor" if not undecided
+                               else f"; the data cannot decide {best.label} ({', '.join(c.split(': ')[-1] for c in undecided)})")
             best = general
 
     def down(self, term: str) -> tuple[str, float, str] | None:
         """The lineage below ``term``, entered on a query gene, that beats the term itself and every other lineage so
         entered by more than ``NEAR_TIE``: (its root, its score, why); else None."""
         here = self.by_id[term]
-        roots = [d for d in self.below[term] if self.entry(d, term)]
+        roots = [d for d in self.below[term] if self.entry(d, term) and not self.blocked(d, term)]
         if not roots:
             return None
         step = SPECIFIC * (self.index.view(term).levels + 1)  # one level below the term
-        values = {d: self.evidence(d) for d in roots}
+        values = {d: self.evidence(d, term) for d in roots}
         child = min(roots, key=lambda d: (-values[d][0], len(self.above[d]), d))  # ties: the general root
         value, member = values[child][0] - step, values[child][1]
         if value <= here.score + NEAR_TIE:
             return None
         inside = frozenset({child} | self.below[child])
-        rivals = [(self.evidence(e, excluding=inside)[0] - step, e) for e in roots if e not in inside and e not in self.above[child]]
+        rivals = [(self.evidence(e, term, excluding=inside)[0] - step, e) for e in roots if e not in inside and e not in self.above[child]]
         rival_value, rival = max(rivals, default=(-math.inf, ""))
         if rival_value >= value - NEAR_TIE:
             here.reason += (f"; its subtypes {self.by_id[child].label} ({value:.1f}) and {self.by_id[rival].label}"
@@ -461,7 +511,8 @@ class _Lineages:
 def _settle(ranked: list[Candidate], ontology: Ontology, ppr: PageRankSimilarity, index: _Index, genes: frozenset[str]) -> list[Candidate]:
     """The ontology step on the best candidate: the most specific term or lineage with enough support, or a common parent.
 
-    Up: an ancestor within ``NEAR_TIE`` of the best candidate stands in for it (repeatedly). Down: a lineage below the term, entered on a query gene that
+    Up: an ancestor within ``NEAR_TIE`` of the best candidate, or one the data cannot tell it from,
+    stands in for it (repeatedly). Down: a lineage below the term, entered on a query gene that
     defines its root, that beats the term by more than ``NEAR_TIE`` with no other lineage so entered
     within ``NEAR_TIE`` of it, replaces it (repeatedly; :class:`_Lineages`). Then an unrelated rival
     (outside the lineage of the term the walk went down from) within ``NEAR_TIE`` of the answer that
@@ -535,7 +586,8 @@ def rank_cell_types(
         its symmetric PPR similarity.
     min_detection
         A defining marker concept none of whose genes is detected in more than this share of the
-        group's cells contradicts the term (5%: almost none).
+        group's cells contradicts the term (5%: almost none); below ``DECIDING`` the data cannot
+        decide the term.
 
     Returns
     -------
@@ -572,8 +624,9 @@ def check_cell_type(
     """One CL term scored against a marker list or DE table exactly as :func:`rank_cell_types` scores it.
 
     For verifying a claim: its status is contradicted when its defining markers are absent (DE
-    input) or its negative markers are among the genes; a term without markers of its own is
-    judged by its ancestors'.
+    input) or its negative markers are among the genes, and weak (not supported) when one of its
+    own defining concepts is detected in too few of the group's cells to decide it; a term without
+    markers of its own is judged by its ancestors'.
     """
     ontology, _, index, query, places = _prepare(markers, species, tissue, knowledge, ontology, min_logfc, max_pval, n_top)
     return _score(ontology.term(term_id).id, query, index, places, min_detection, ontology)
