@@ -35,12 +35,11 @@
 * **ontology**: each level of specificity costs ``SPECIFIC`` (a prior: subtypes are many), and
   the most specific term or lineage with enough support wins. Up: an ancestor within ``NEAR_TIE``
   of the best candidate stands in for it. Down: a lineage below the answer that a query gene
-  enters (a gene that defines the lineage's root and is no marker of the answer: CD8A under "T
-  cell") and that beats the answer by more than ``NEAR_TIE``, and every other lineage so entered
-  too, replaces it; a lineage counts its best member's evidence and costs one level of
-  specificity, so an ancestor does not win because its subtypes split the evidence. Then two
-  unrelated near-ties that are close by Personalized PageRank collapse into their common parent,
-  and the candidate says why.
+  enters (a gene that defines the lineage's root and is no marker of the answer: CD4 under "T
+  cell") replaces it when its likelihood, summed over its members, beats the answer's own by more
+  than ``NEAR_TIE``, and every other lineage so entered too: an ancestor does not win because
+  its subtypes split the evidence. Then two unrelated near-ties that are close by Personalized
+  PageRank collapse into their common parent, and the candidate says why.
 """
 
 from __future__ import annotations
@@ -407,13 +406,14 @@ class _Lineages:
     """The usable candidates as lineages, for the ontology step: a term stands for itself and every candidate below it.
 
     Down: a lineage below a term is entered on a query gene that defines the lineage's root and is
-    no marker of the term (CD8A enters "CD8-positive, alpha-beta T cell" under "T cell"). Its
-    evidence is its best member's (that member's score without its own specificity cost), and
-    entering it costs one level of specificity, however many levels the knowledge has between (T cell
-    -> mature alpha-beta T cell -> CD8-positive, alpha-beta T cell: CD8 decides both): so an ancestor
-    does not win because its subtypes split the evidence (CD8A marks a dozen CD8 subtypes, GZMB some
-    of them). Undecided: a term whose defining concepts that set it apart from an ancestor are too
-    rarely detected, or not measured (DE input), cannot be chosen over that ancestor.
+    no marker of the term (CD4 enters "CD4-positive, alpha-beta T cell" under "T cell"). Its score
+    is its posterior mass under the scores: the log of its members' summed likelihood (exp score,
+    each with its own specificity cost), against the term's own score, "this type and none of its
+    subtypes". So an ancestor does not win because its subtypes split the evidence (34 CD4 T
+    cell subtypes inherit CD4, IL7R marks five of them), and a lineage is not favoured for having many members
+    the query does not fit (they add little). Undecided: a term whose defining concepts that set it
+    apart from an ancestor are too rarely detected, or not measured (DE input), cannot be chosen
+    over that ancestor.
     """
 
     usable: list[Candidate]
@@ -463,13 +463,15 @@ class _Lineages:
         own = {g for genes in self.index.own_defining.get(root, {}).values() for g in genes}
         return sorted(own & self.genes - self.index.view(term).positive.keys())
 
-    def evidence(self, root: str, term: str, *, excluding: frozenset[str] = frozenset()) -> tuple[float, str]:
-        """(evidence, member): the lineage's best member that the data can decide against ``term`` (members in
-        ``excluding`` left out), by its score without its own specificity cost."""
+    def mass(self, root: str, term: str, *, excluding: frozenset[str] = frozenset()) -> tuple[float, str]:
+        """(log of the summed likelihood, best member) of the lineage's members that the data can decide against
+        ``term`` (members in ``excluding`` left out)."""
         members = [m for m in ({root} | self.below[root]) - excluding if not self.blocked(m, term)]
-        value = {m: self.by_id[m].score + SPECIFIC * self.index.view(m).levels for m in members}
-        best = min(members, key=lambda m: (-value[m], len(self.above[m]), m), default=None)  # ties: the general member
-        return (value[best], best) if best is not None else (-math.inf, root)
+        if not members:
+            return -math.inf, root
+        best = min(members, key=lambda m: (-self.by_id[m].score, len(self.above[m]), m))  # ties: the general member
+        top = self.by_id[best].score
+        return top + math.log(sum(math.exp(self.by_id[m].score - top) for m in members)), best
 
     def up(self, best: Candidate) -> Candidate:
         """The ancestor that stands in for ``best``: one within ``NEAR_TIE`` of it, or one the data cannot tell it from."""
@@ -485,27 +487,25 @@ class _Lineages:
 
     def down(self, term: str) -> tuple[str, float, str] | None:
         """The lineage below ``term``, entered on a query gene, that beats the term itself and every other lineage so
-        entered by more than ``NEAR_TIE``: (its root, its score, why); else None."""
+        entered by more than ``NEAR_TIE``: (its root, its score, why); else None (the term's reason says which came close)."""
         here = self.by_id[term]
         roots = [d for d in self.below[term] if self.entry(d, term) and not self.blocked(d, term)]
         if not roots:
             return None
-        step = SPECIFIC * (self.index.view(term).levels + 1)  # one level below the term
-        values = {d: self.evidence(d, term) for d in roots}
-        child = min(roots, key=lambda d: (-values[d][0], len(self.above[d]), d))  # ties: the general root
-        value, member = values[child][0] - step, values[child][1]
+        masses = {d: self.mass(d, term) for d in roots}
+        child = min(roots, key=lambda d: (-masses[d][0], len(self.above[d]), d))  # ties: the general root
+        value, member = masses[child]
+        lineage = f"{self.by_id[child].label} (entered on {', '.join(self.entry(child, term))}; {value:.1f} as a lineage)"
         if value <= here.score + NEAR_TIE:
+            here.reason += f"; its subtype {lineage} is not clearly better supported"
             return None
         inside = frozenset({child} | self.below[child])
-        rivals = [(self.evidence(e, term, excluding=inside)[0] - step, e) for e in roots if e not in inside and e not in self.above[child]]
+        rivals = [(self.mass(e, term, excluding=inside)[0], e) for e in roots if e not in inside and e not in self.above[child]]
         rival_value, rival = max(rivals, default=(-math.inf, ""))
         if rival_value >= value - NEAR_TIE:
-            here.reason += (f"; its subtypes {self.by_id[child].label} ({value:.1f}) and {self.by_id[rival].label}"
-                            f" ({rival_value:.1f}) fit nearly as well as each other")
+            here.reason += f"; its subtypes {lineage} and {self.by_id[rival].label} ({rival_value:.1f}) fit nearly as well as each other"
             return None
-        why = (f"; entered on {', '.join(self.entry(child, term))}, as a lineage (best member {self.by_id[member].label},"
-               f" one level below) it beats its ancestor {here.label} ({value:.1f} vs {here.score:.1f})")
-        return child, value, why
+        return child, value, f"; {lineage}, best member {self.by_id[member].label}, beats its ancestor {here.label} ({here.score:.1f})"
 
 
 def _settle(ranked: list[Candidate], ontology: Ontology, ppr: PageRankSimilarity, index: _Index, genes: frozenset[str]) -> list[Candidate]:
