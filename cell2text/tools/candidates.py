@@ -5,9 +5,8 @@
 (:func:`cell2text.knowledge.load_markers`) as a log-likelihood ratio against a random term:
 
 * **specificity-weighted overlap** (a multinomial naive-Bayes score): a term's markers are its own
-  and its ancestors', each at the largest weight the lineage gives it (a CD8 T cell is also a T
-  cell: CD3E defines it as much), plus markers most of its subtypes share (support flows to
-  parents). Each query gene that is one of them adds
+  and its ancestors' (a CD8 T cell is also a T cell), plus markers most of its subtypes share
+  (support flows to parents). Each query gene that is one of them adds
   ``q(g) * log(1 + ODDS * (w(g) / (W + SMOOTHING)) / b(g))``: ``w / W`` is the gene's share of the
   term's marker weight (measured genes only, so a term is not favoured for knowing many genes;
   smoothed, so neither is a term known by one or two genes), ``b(g)`` its
@@ -187,7 +186,7 @@ class _Index:
             negative = {g: w for a in lineage for g, w in self.own_negative.get(a, {}).items() if g not in own} | own_negative
             concepts = {c: g for a in lineage for c, g in self.own_defining.get(a, {}).items()} | self.own_defining.get(term, {})
             defining = {c: kept for c, g in concepts.items() if (kept := tuple(x for x in g if x not in negative))}
-            positive = {g: max(w, inherited.get(g, 0.0)) for g, w in (inherited | own).items() if g not in own_negative}
+            positive = {g: w for g, w in (inherited | own).items() if g not in own_negative}
             self.views[term] = _View(positive, negative, defining, frozenset(set(own) - set(inherited)), len(lineage & self.known))
         return self.views[term]
 

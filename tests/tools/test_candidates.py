@@ -84,7 +84,6 @@ def test_an_ancestor_does_not_win_because_its_subtypes_split_the_evidence(ontolo
     top = best("CD3E, CD3D, CD4, IL7R", ontology, ppr)
     assert top.id == "CL:0000624", top  # CD4-positive, alpha-beta T cell (was T cell: CD4 T's own score was a near tie)
     assert "entered on CD4" in top.reason and "beats its ancestor T cell" in top.reason
-    assert best("CD3E, CD8A, CD8B", ontology, ppr).id == "CL:0000625"  # CD3E keeps its T cell weight in the subtype
     near = best("CD3E, CD8A, GZMB", ontology, ppr)  # the CD8 lineage (3.8) is not clearly better than T cell (3.4) yet: said
     assert near.id == "CL:0000084" and "CD8-positive, alpha-beta T cell (entered on CD8A" in near.reason
 
