@@ -29,6 +29,7 @@ from langchain_core.tools import StructuredTool
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
+from langgraph.managed import RemainingSteps
 from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.runtime import Runtime
 
@@ -43,6 +44,8 @@ from cell2text.errors import InputError
 MAX_QUESTION_CHARS = 2000
 
 
+MAX_STEPS = 25  # graph steps per turn: an external chat model gets about a dozen tool rounds, then a plain answer
+
 # --------------------------------------------------------------------------- graphs
 @dataclass
 class ChatState:
@@ -55,6 +58,7 @@ class ChatState:
     unclear: dict = field(default_factory=dict)  # a slot naming several groups: its text, groups and term
     pending: dict = field(default_factory=dict)  # the question a clarifying question is waiting on: intent, slots, slot, candidates
     answer: dict = field(default_factory=dict)  # the last Answer as a dict (text, tool, data, ids, plots)
+    remaining_steps: RemainingSteps = MAX_STEPS  # managed by LangGraph: steps left before the limit (tool-calling graph)
 
 
 @dataclass(kw_only=True)
@@ -146,8 +150,13 @@ def tool_calling_graph(chat_model, session: DatasetSession, checkpointer: Sqlite
     bound = chat_model.bind_tools(tools)
 
     def agent(state: ChatState) -> dict:
-        """The chat model decides: call tools, or answer."""
-        return {"messages": [bound.invoke([SystemMessage(SYSTEM_PROMPT), *state.messages])]}
+        """The chat model decides: call tools, or answer; on the last step allowed, a model still calling tools ends the
+        turn with a plain message instead of LangGraph's recursion error (as LangGraph's react-agent template does)."""
+        reply = bound.invoke([SystemMessage(SYSTEM_PROMPT), *state.messages])
+        if state.remaining_steps <= 2 and getattr(reply, "tool_calls", None):  # no room left for the tools, another answer and the end
+            return {"messages": [AIMessage(id=reply.id, content=f"{answers.CANNOT_TELL} The chat model kept calling tools"
+                                                                  " without answering within the step limit.")]}
+        return {"messages": [reply]}
 
     builder = StateGraph(ChatState)
     builder.add_node("agent", agent)
@@ -194,7 +203,7 @@ class Chat:
 
     def _config(self, thread_id: str) -> dict:
         """LangGraph's run config for a thread; the dataset's name keeps threads of different datasets apart."""
-        return {"configurable": {"thread_id": f"{self.session.name}:{thread_id}"}}
+        return {"configurable": {"thread_id": f"{self.session.name}:{thread_id}"}, "recursion_limit": MAX_STEPS}
 
     def ask(self, question: str, thread_id: str = "default") -> Answer:
         """Answer one question in a thread; earlier turns of the thread are remembered."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from cell2text.agent.answers import DatasetSession
-from cell2text.agent.chat import Chat
+from cell2text.agent.chat import MAX_STEPS, Chat
 from cell2text.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,6 +90,16 @@ def test_an_external_chat_model_runs_the_same_tools(session, tmp_path):
     state = chat.graph.get_state({"configurable": {"thread_id": f"{session.name}:ext"}}).values
     tool_output = next(m for m in state["messages"] if m.type == "tool").content
     assert "CD79A: log2FC" in tool_output  # the real Wilcoxon result reached the model
+    chat.close()
+
+
+def test_a_chat_model_that_never_stops_calling_tools_gets_a_plain_answer(session, tmp_path):
+    """At the step limit the turn ends with "can't tell" (the react-agent template's guard), not a GraphRecursionError."""
+    forever = (AIMessage("", tool_calls=[{"name": "markers", "args": {"group": "CD19+ B"}, "id": f"call-{i}"}]) for i in itertools.count())
+    assert MAX_STEPS < 100  # the turn is bounded by the chat's own step limit, not LangGraph's default of thousands
+    chat = Chat(session, chat_model=ScriptedChatModel(messages=forever), memory=tmp_path / "threads.sqlite")
+    answer = chat.ask("which markers separate the B cells?", "loop")
+    assert answer.tool == "chat-model" and "can't tell" in answer.text and len(answer.data["tools"]) >= 5
     chat.close()
 
 
