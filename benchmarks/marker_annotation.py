@@ -18,19 +18,28 @@ Also our top-3 (best agreement among the first three candidates) and the mean sy
 similarity of the top-1 to the manual term (rows with a manual CL id), for us and the peers.
 The knowledge holds nothing from these rows.
 
+Calibration: the top-1 candidate's ``confidence`` (its and its subtypes' share of every known
+term's likelihood) binned against the observed agreement, with the expected calibration error
+(ECE: the rows' mean |confidence - agreement| within a bin, weighted by the bin's rows), against
+the paper's agreement and against full agreement; beside it the plain softmax of the returned
+candidates' scores (the top-1's own share among them).
+
 Then the cellconsensus source (:func:`cell2text.knowledge.markers.cellconsensus_rows`, off by
 default) at every setting of ``GRID``, beside the shipped knowledge without it: on all rows, and
 held out by tissue (7 folds) and by dataset (2 folds), where the setting is chosen on the other
-folds' rows, so no figure rests on a choice made on the rows it scores. Writes
+folds' rows, so no figure rests on a choice made on the rows it scores. ``--skip-grid`` leaves the
+grid out (about 5 minutes) and reports the shipped knowledge alone, held out the same way. Writes
 ``benchmarks/results/marker_annotation.md`` and ``.json``.
 
-    .venv/bin/python benchmarks/marker_annotation.py
+    .venv/bin/python benchmarks/marker_annotation.py [--skip-grid]
 """
 
 from __future__ import annotations
 
+import argparse
 import collections
-import sys
+import itertools
+import math
 import time
 from pathlib import Path
 
@@ -56,6 +65,7 @@ PEERS = {"gpt4aug3": "GPT-4 (Aug 2023)", "gpt4mar23": "GPT-4 (Mar 2023)", "gpt3.
 #: The rows' tissue names as UBERON terms (the tissue prior).
 TISSUES = {"Breast": "UBERON:0000310", "Esophagus": "UBERON:0001043", "Heart": "UBERON:0000948", "Lung": "UBERON:0002048",
            "Prostate": "UBERON:0002367", "Skeletal muscle": "UBERON:0001134", "Skin": "UBERON:0002097"}
+BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # confidence bins of the reliability table
 #: cellconsensus settings (weight factor, smallest relative weight, fewest pooled lists) the held-out figures choose
 #: from; factors stay below candidates.DEFINING (0.75), cuts within the shipped table's (relative >= 0.1, every type).
 GRID = [(factor, min_relative, min_lists) for factor in (0.05, 0.1, 0.25, 0.5) for min_relative in (0.1, 0.2, 0.3) for min_lists in (1, 3)]
@@ -137,9 +147,12 @@ def evaluate(rows: pd.DataFrame, knowledge: MarkerKnowledge, ontology: Ontology,
             candidates = []
         timings.append(time.perf_counter() - started)
         top = [c.id for c in candidates]
+        usable = [c.score for c in candidates if c.status != "contradicted"]
+        softmax = math.exp(candidates[0].score) / sum(math.exp(v) for v in usable) if usable and candidates[0].status != "contradicted" else 0.0
         records.append({"tissue": row["tissue"], "dataset": row["dataset"], "manual": row["manual_CLname"], "manual_id": row["manual_CLID"],
                         "cell2text": candidates[0].label if candidates else None, "cell2text_id": top[0] if top else None,
                         "cell2text_status": candidates[0].status if candidates else None,
+                        "confidence": candidates[0].confidence if candidates else 0.0, "softmax_returned": softmax,
                         "agreement": scorer.agreement(top[:1], row),
                         "top3": max((scorer.agreement([t], row) for t in top[:3]), default=0.0),
                         "ppr": similarity(ppr, top[:1], row)})
@@ -154,6 +167,21 @@ def setting_name(factor: float, min_relative: float, min_lists: int) -> str:
 def figures(result: pd.DataFrame) -> dict[str, float]:
     """Mean top-1 agreement, best of top-3, PPR similarity of some rows."""
     return {"top1": float(result["agreement"].mean()), "top3": float(result["top3"].mean()), "ppr": float(result["ppr"].dropna().mean())}
+
+
+def reliability(confidence: pd.Series, agreement: pd.Series) -> dict:
+    """Confidence binned against the observed agreement: per bin the rows, mean confidence, mean agreement and share of
+    full agreement; the expected calibration error against the agreement and against full agreement."""
+    bins = pd.cut(confidence, BINS, include_lowest=True, labels=[f"{low:.1f}-{high:.1f}" for low, high in itertools.pairwise(BINS)])
+    rows = []
+    for label, group in agreement.groupby(bins, observed=False):
+        if len(group):
+            rows.append({"bin": label, "rows": len(group),
+                         "confidence": round(float(confidence[group.index].mean()), 3), "agreement": round(float(group.mean()), 3),
+                         "full": round(float((group == 1).mean()), 3)})
+    n = len(agreement)
+    return {"bins": rows, "ece": round(sum(r["rows"] / n * abs(r["confidence"] - r["agreement"]) for r in rows), 3),
+            "ece_full": round(sum(r["rows"] / n * abs(r["confidence"] - r["full"]) for r in rows), 3)}
 
 
 def held_out(results: dict[str, pd.DataFrame], folds: pd.Series, choices: list[str]) -> dict:
@@ -171,8 +199,11 @@ def held_out(results: dict[str, pd.DataFrame], folds: pd.Series, choices: list[s
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-grid", action="store_true", help="leave out the cellconsensus grid (about 5 minutes)")
+    args = parser.parse_args()
     if not (SHARED / "gptcelltype_dev.csv").is_file():
-        sys.exit(f"skipped: {SHARED / 'gptcelltype_dev.csv'} not found (evaluation data lives in ../shared, not in the repository)")
+        raise SystemExit(f"skipped: {SHARED / 'gptcelltype_dev.csv'} not found (evaluation data lives in ../shared, not in the repository)")
     rows = pd.read_csv(SHARED / "gptcelltype_dev.csv")
     ontology = load_ontology()
     ppr = pagerank_similarity(ontology, "CL")
@@ -190,19 +221,23 @@ def main() -> None:
 
     # the shipped knowledge (without cellconsensus), and with it at every setting the held-out figures choose from
     results = {"without cellconsensus": table}
-    for factor, min_relative, min_lists in GRID:
+    grid_settings = [] if args.skip_grid else GRID
+    for factor, min_relative, min_lists in grid_settings:
         extended = with_rows(knowledge, cellconsensus_rows(factor, min_relative=min_relative, min_lists=min_lists), ontology)
         results[setting_name(factor, min_relative, min_lists)] = evaluate(rows, extended, ontology, ppr, scorer)[0]
-    grid = [setting_name(*setting) for setting in GRID]
-    fixed = ["without cellconsensus", setting_name(*A_PRIORI), setting_name(*OPT_IN)]
+    grid = [setting_name(*setting) for setting in grid_settings]
+    fixed = ["without cellconsensus", *([setting_name(*A_PRIORI), setting_name(*OPT_IN)] if grid else [])]
     comparison = {n: {"development": {k: round(v, 3) for k, v in figures(results[n]).items()},
                       "leave_one_tissue_out": held_out(results, rows["tissue"], [n]),
                       "leave_one_dataset_out": held_out(results, rows["dataset"], [n])} for n in fixed}
-    comparison["cellconsensus, weight and cut chosen on the other folds"] = {
-        "development": None, "leave_one_tissue_out": held_out(results, rows["tissue"], grid),
-        "leave_one_dataset_out": held_out(results, rows["dataset"], grid)}
+    if grid:
+        comparison["cellconsensus, weight and cut chosen on the other folds"] = {
+            "development": None, "leave_one_tissue_out": held_out(results, rows["tissue"], grid),
+            "leave_one_dataset_out": held_out(results, rows["dataset"], grid)}
     grid_development = {name: round(float(results[name]["agreement"].mean()), 3) for name in grid}
-    factors, cuts = list(dict.fromkeys(f for f, _, _ in GRID)), list(dict.fromkeys((r, n) for _, r, n in GRID))
+    factors, cuts = list(dict.fromkeys(f for f, _, _ in grid_settings)), list(dict.fromkeys((r, n) for _, r, n in grid_settings))
+    calibration = {"confidence": reliability(table["confidence"], table["agreement"]),
+                   "softmax_returned": reliability(table["softmax_returned"], table["agreement"])}
 
     def summary(column: str, ppr_column: str) -> dict:
         scored = table[column].dropna()
@@ -246,6 +281,26 @@ def main() -> None:
         f" {load_s:.1f} s; ranking takes {1000 * sum(timings[1:]) / max(1, len(timings) - 1):.1f} ms per list after the first"
         f" ({timings[0]:.1f} s: indexing)."),
         "",
+        "## Calibration of the top-1 confidence",
+        "",
+        "`confidence`: the top-1 term's and its subtypes' share of every known term's likelihood (exp score). Beside it, the plain",
+        "softmax of the returned candidates' scores (the top-1's own share). Agreement by the paper's rule (1 / 0.5 / 0); full: agreement 1.",
+        "",
+        "| bin | rows | mean confidence | mean agreement | full agreement | softmax rows | softmax mean | its agreement | its full |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    by_bin = {name: {r["bin"]: r for r in c["bins"]} for name, c in calibration.items()}
+    for low, high in itertools.pairwise(BINS):
+        key = f"{low:.1f}-{high:.1f}"
+        ours_bin, plain = by_bin["confidence"].get(key), by_bin["softmax_returned"].get(key)
+        cells = [f"{b['rows']} | {b['confidence']:.3f} | {b['agreement']:.3f} | {b['full']:.3f}" if b else "0 | - | - | -" for b in (ours_bin, plain)]
+        lines.append(f"| {key} | {cells[0]} | {cells[1]} |")
+    lines += [
+        "",
+        (f"Expected calibration error: confidence {calibration['confidence']['ece']:.3f} against the agreement,"
+         f" {calibration['confidence']['ece_full']:.3f} against full agreement; softmax of the returned candidates"
+         f" {calibration['softmax_returned']['ece']:.3f} / {calibration['softmax_returned']['ece_full']:.3f}."),
+        "",
         "## The cellconsensus source, on the development rows and held out",
         "",
         "Development: all 189 rows. Leave one tissue out (7 folds) / one dataset out (2 folds: HCA, literature): a choice made",
@@ -263,23 +318,27 @@ def main() -> None:
         dev_cells = f"{dev['top1']:.3f} | {dev['top3']:.3f} | {dev['ppr']:.3f}" if dev else "- | - | -"
         lines.append(f"| {name}{labels.get(name, '')} | {dev_cells} | {tissue['top1']:.3f} | {tissue['top3']:.3f} | {tissue['ppr']:.3f} |"
                      f" {dataset['top1']:.3f} | {dataset['top3']:.3f} |")
-    chosen = collections.Counter(f["chosen"] for f in comparison["cellconsensus, weight and cut chosen on the other folds"]
-                                 ["leave_one_tissue_out"]["folds"].values())
-    lines += [
-        "",
-        "Chosen in the tissue folds: " + "; ".join(f"{n} ({k}x)" for n, k in chosen.most_common()) + ".",
-        "",
-        "Development top-1 over the grid (weight factor x cut):",
-        "",
-        "| factor | " + " | ".join(f"relative >= {r}, lists >= {n}" for r, n in cuts) + " |",
-        "|---|" + "---|" * len(cuts),
-    ]
-    for factor in factors:
-        lines.append(f"| {factor} | " + " | ".join(f"{grid_development[setting_name(factor, r, n)]:.3f}" for r, n in cuts) + " |")
+    if grid:
+        chosen = collections.Counter(f["chosen"] for f in comparison["cellconsensus, weight and cut chosen on the other folds"]
+                                     ["leave_one_tissue_out"]["folds"].values())
+        lines += [
+            "",
+            "Chosen in the tissue folds: " + "; ".join(f"{n} ({k}x)" for n, k in chosen.most_common()) + ".",
+            "",
+            "Development top-1 over the grid (weight factor x cut):",
+            "",
+            "| factor | " + " | ".join(f"relative >= {r}, lists >= {n}" for r, n in cuts) + " |",
+            "|---|" + "---|" * len(cuts),
+        ]
+        for factor in factors:
+            lines.append(f"| {factor} | " + " | ".join(f"{grid_development[setting_name(factor, r, n)]:.3f}" for r, n in cuts) + " |")
+    if args.skip_grid:  # a quick look: the results files always hold a whole run
+        print("\n".join(lines))
+        return
     report = {"machine": machine(), "rows": len(rows), "cell2text": ours, "cell2text_on_99_rows": ours_99, "peers": peers,
               "per_tissue": per_tissue.to_dict(orient="index"), "per_dataset": per_dataset.to_dict(orient="index"), "knowledge_version": knowledge.version,
               "knowledge_rows": len(knowledge.table), "cellconsensus": comparison, "cellconsensus_grid_development_top1": grid_development,
-              "predictions": table.where(table.notna(), None).to_dict(orient="records")}
+              "calibration": calibration, "predictions": table.where(table.notna(), None).to_dict(orient="records")}
     write_results("marker_annotation", report, lines)
 
 

@@ -27,10 +27,12 @@ def test_a_gene_list_readable_and_json():
 
 
 def test_a_subtype_gene_with_its_lineage_genes_gives_the_subtype():
-    """'CD3E, CD3D, CD4, IL7R' is a CD4 T cell, not plain T cell."""
+    """'CD3E, CD3D, CD4, IL7R' is a CD4 T cell, not plain T cell; the answer says how sure it is."""
     payload = json.loads(run("annotate-markers", "CD3E, CD3D, CD4, IL7R", "--json").output)
     top = payload["results"][0]["candidates"][0]
     assert top["id"] == "CL:0000624", top  # CD4-positive, alpha-beta T cell
+    assert 0 < top["confidence"] <= 1
+    assert "confidence" in run("annotate-markers", "CD3E, CD3D, CD4, IL7R").output
 
 
 def test_mouse_symbols_are_detected():

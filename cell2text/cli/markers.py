@@ -27,7 +27,8 @@ def annotate_markers(
     as_json: JsonOption = False,
 ) -> None:
     """Rank Cell Ontology terms for marker genes: specificity-weighted overlap with known markers, negative
-    markers, the tissue prior and the ontology, each candidate with its evidence. No model, no network."""
+    markers, the tissue prior and the ontology, each candidate with its evidence and its confidence (the
+    share of the likelihood it and its subtypes hold). No model, no network."""
     from cell2text.knowledge import detect_species, load_markers
     from cell2text.tools.candidates import rank_cell_types, read_marker_table, tissue_id
     from cell2text.tools.ontology import load_ontology
@@ -80,7 +81,8 @@ def _render(payload: dict[str, Any]) -> None:
             continue
         for rank, c in enumerate(entry["candidates"], 1):
             style = {"supported": "green", "weak": "yellow", "contradicted": "red"}[c["status"]]
-            console.print(f"  {rank}. [bold]{c['label']}[/] ({c['id']})  score {c['score']:.1f}  [{style}]{c['status']}[/]", highlight=False)
+            console.print(f"  {rank}. [bold]{c['label']}[/] ({c['id']})  score {c['score']:.1f}  confidence {c['confidence']:.2f}"
+                          f"  [{style}]{c['status']}[/]", highlight=False)
             console.print(f"     {c['reason']}", highlight=False)
             if c["negative_hits"]:
                 console.print(f"     negative markers among the genes: {', '.join(c['negative_hits'])}", highlight=False)

@@ -38,7 +38,10 @@
   cell") replaces it when its likelihood, summed over its members, beats the answer's own by more
   than ``NEAR_TIE``, and every other lineage so entered too: an ancestor does not win because
   its subtypes split the evidence. Then two unrelated near-ties that are close by Personalized
-  PageRank collapse into their common parent, and the candidate says why.
+  PageRank collapse into their common parent, and the candidate says why;
+* **confidence**: a returned candidate's share of the likelihood of every known term (``exp(score)``;
+  a term no query gene hits has its prior, a contradicted one none) held by it and the terms below
+  it: the probability, under the scores, that the cells are this type or one of its subtypes.
 """
 
 from __future__ import annotations
@@ -104,6 +107,7 @@ class Candidate:
     reason: str = ""  # one line: why this status
     collapsed_from: list[str] = field(default_factory=list)  # near-tied terms this common parent stands for
     evidence: dict = field(default_factory=dict)  # numbers: own score, lineage, negatives, tissue, sources
+    confidence: float | None = None  # rank_cell_types: share of all known terms' likelihood held by this term and those below it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -539,6 +543,26 @@ def _settle(ranked: list[Candidate], ontology: Ontology, ppr: PageRankSimilarity
     return [best, *[c for c in ranked if c.id != best.id]]
 
 
+def _confidence(returned: list[Candidate], scored: list[Candidate], index: _Index, tissue: tuple[frozenset[str], frozenset[str]],
+                ontology: Ontology) -> None:
+    """Set each returned candidate's confidence: the share of every known term's likelihood held by it and the terms below it.
+
+    A term's likelihood is ``exp(score)``; a known term no query gene hits scores its prior (tissue
+    prior less its specificity cost), a contradicted one holds none.
+    """
+    scores = {c.id: c.score for c in scored if c.status != "contradicted"}
+    hit = {c.id for c in scored}
+    for t in index.known - hit:
+        in_tissue = TISSUE_PRIOR if t in tissue[0] else -FOREIGN if t in tissue[1] else 0.0
+        scores[t] = in_tissue - SPECIFIC * index.view(t).levels
+    top = max(scores.values())
+    weights = {t: math.exp(v - top) for t, v in scores.items()}
+    total = sum(weights.values())
+    for c in returned:
+        lineage = {c.id} | ontology.descendants(c.id)
+        c.confidence = 0.0 if c.status == "contradicted" else round(sum(w for t, w in weights.items() if t in lineage) / total, 3)
+
+
 def _prepare(markers, species: str, tissue: str | None, knowledge: MarkerKnowledge | None, ontology: Ontology | None,
              min_logfc: float, max_pval: float, n_top: int) -> tuple[Ontology, MarkerKnowledge, _Index, _Query, tuple]:
     """The loaded resources, the indexed knowledge, the query and the tissue's (tied, foreign) terms."""
@@ -592,7 +616,8 @@ def rank_cell_types(
     -------
     Candidates, best first: the ontology step's answer (a common parent first, then the terms it
     stands for), then non-contradicted ones by score, then contradicted ones (so a claim can be
-    checked against them). Raises InputError when no query gene is a known marker.
+    checked against them), each with its ``confidence``. Raises InputError when no query gene is
+    a known marker.
     """
     ontology, knowledge, index, query, places = _prepare(markers, species, tissue, knowledge, ontology, min_logfc, max_pval, n_top)
     if not query.genes:
@@ -603,8 +628,9 @@ def rank_cell_types(
     hit = set(query.genes)
     scored = [_score(t, query, index, places, min_detection, ontology) for t in index.known if hit & index.view(t).positive.keys()]
     scored.sort(key=lambda c: (c.status == "contradicted", -c.score, len(ontology.ancestors(c.id)), c.id))  # ties: the general term
-    settled = _settle(scored, ontology, ppr or pagerank_similarity(ontology, "CL"), index, frozenset(query.genes))
-    return settled[:k]
+    settled = _settle(scored, ontology, ppr or pagerank_similarity(ontology, "CL"), index, frozenset(query.genes))[:k]
+    _confidence(settled, scored, index, places, ontology)
+    return settled
 
 
 def check_cell_type(
@@ -625,7 +651,7 @@ def check_cell_type(
     For verifying a claim: its status is contradicted when its defining markers are absent (DE
     input) or its negative markers are among the genes, and weak (not supported) when one of its
     own defining concepts is detected in too few of the group's cells to decide it; a term without
-    markers of its own is judged by its ancestors'.
+    markers of its own is judged by its ancestors'. No ``confidence`` (that is a share among ranked terms).
     """
     ontology, _, index, query, places = _prepare(markers, species, tissue, knowledge, ontology, min_logfc, max_pval, n_top)
     return _score(ontology.term(term_id).id, query, index, places, min_detection, ontology)

@@ -88,6 +88,16 @@ def test_an_ancestor_does_not_win_because_its_subtypes_split_the_evidence(ontolo
     assert near.id == "CL:0000084" and "CD8-positive, alpha-beta T cell (entered on CD8A" in near.reason
 
 
+def test_confidence_is_the_share_of_the_likelihood_below_a_term(ontology, ppr):
+    ranked = rank_cell_types("MS4A1, CD79A, CD79B, CD19", ontology=ontology, ppr=ppr, k=10)
+    assert all(0 <= c.confidence <= 1 for c in ranked) and ranked[0].confidence > 0.8  # B cell: its lineage holds nearly all
+    below = [c for c in ranked if ranked[0].id in ontology.ancestors(c.id)]
+    assert below and all(c.confidence <= ranked[0].confidence for c in below)  # a subtype's lineage is part of its ancestor's
+    weak = rank_cell_types("ITM2A, JCHAIN", ontology=ontology, ppr=ppr)[0]
+    assert weak.confidence < 0.5  # two genes of unrelated types: no lineage holds most of the likelihood
+    assert check_cell_type("CD3E, CD3D", "CL:0000084", ontology=ontology).confidence is None  # a single claim has no share
+
+
 def test_a_tissue_prior_changes_a_tie(ontology, ppr):
     genes = "KRT5, TP63, KRT15"  # basal cells of several epithelia
     assert best(genes, ontology, ppr, tissue="prostate gland").id == "CL:0002341"  # basal cell of prostate epithelium
