@@ -271,9 +271,10 @@ def _organ_mentions(ontology: Ontology) -> dict[str, frozenset[str]]:
     organs (immune cells travel: "found in the blood" does not tie a cell to blood), each named by
     its own labels and synonyms and by those of its parts (UBERON part_of/is_a: "colon macrophage"
     names the intestine, "islet of Langerhans" the pancreas). Names are matched as whole words,
-    longest first; a term that names none takes those of its nearest ancestors that do (a microglial
-    cell is a central nervous system macrophage), while a term's own words win over its ancestors'
-    (a type L enteroendocrine cell is intestinal, although enteroendocrine cells are also pancreatic).
+    longest first; a term that names none takes those its nearest ancestors name in their labels (a
+    microglial cell is a central nervous system macrophage; an ancestor's definition does not count:
+    "connective tissue cell" mentions adipose tissue in passing), and a term's own words win over its
+    ancestors' (a type L enteroendocrine cell is intestinal, although enteroendocrine cells are also pancreatic).
     """
     from cellxgene_ontology_guide.curated_ontology_term_lists import (
         get_curated_ontology_term_list,
@@ -288,21 +289,24 @@ def _organ_mentions(ontology: Ontology) -> dict[str, frozenset[str]]:
                 if len(name) > 3:
                     names.setdefault(_words(name), set()).add(organ)
     longest = max(map(len, names))
-    own = {}
-    for t in ontology.ids("CL"):
-        term = ontology.term(t)
-        words, found, i = _words(f"{term.label}. {(term.definition or '').split('. ')[0]}"), set(), 0
+
+    def named(text: str) -> set[str]:
+        words, found, i = _words(text), set(), 0
         while i < len(words):
             n = next((n for n in range(min(longest, len(words) - i), 0, -1) if words[i:i + n] in names), 0)
             found |= names[words[i:i + n]] if n else set()
             i += max(n, 1)
-        own[t] = found
-    inherited = {}
-    for t in own:  # a term that names no organ takes those of its nearest ancestors that do
-        lineage = sorted((a for a in ontology.ancestors(t) if own.get(a)), key=lambda a: -len(ontology.ancestors(a)))
+        return found
+
+    terms = {t: ontology.term(t) for t in ontology.ids("CL")}
+    own = {t: named(f"{term.label}. {(term.definition or '').split('. ')[0]}") for t, term in terms.items()}
+    in_label = {t: named(term.label) for t, term in terms.items()}
+    mentions = {}
+    for t in terms:  # a term that names no organ takes those its nearest ancestors name in their labels
+        lineage = sorted((a for a in ontology.ancestors(t) if in_label.get(a)), key=lambda a: -len(ontology.ancestors(a)))
         nearest = [a for a in lineage if len(ontology.ancestors(a)) == len(ontology.ancestors(lineage[0]))] if lineage else []
-        inherited[t] = frozenset(own[t] or set().union(*(own[a] for a in nearest)))
-    return inherited
+        mentions[t] = frozenset(own[t] or set().union(*(in_label[a] for a in nearest)))
+    return mentions
 
 
 @functools.lru_cache(maxsize=32)
