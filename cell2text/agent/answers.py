@@ -247,6 +247,13 @@ def _term(ontology: Ontology, term_id: str) -> str:
     return f"{ontology.term(term_id).label} ({term_id})"
 
 
+def head_confidence(group: dict) -> str:
+    """A group's head probability for its final type, or why there is none (the model did not count for it)."""
+    if group.get("confidence") is None:
+        return "from marker evidence (the model's head did not count here)"
+    return f"head probability {group['confidence']:.2f}"
+
+
 def answer_cell_types(session: DatasetSession) -> Answer:
     """Which cell types are in the dataset: the verified cell type of every group."""
     result = session.result()
@@ -255,7 +262,7 @@ def answer_cell_types(session: DatasetSession) -> Answer:
         if g["cell_type_ontology_term_id"]:
             ids.append(g["cell_type_ontology_term_id"])
             lines.append(f"- {name} ({g['n_cells']} cells): {g['cell_type']} ({g['cell_type_ontology_term_id']}), {g['status']},"
-                         f" head probability {g['confidence']:.2f}")
+                         f" {head_confidence(g)}")
         else:
             lines.append(f"- {name} ({g['n_cells']} cells): no cell type could be verified")
     text = f"{len(result['groups'])} groups in obs['{result['groupby']}'] of {session.name}:\n" + "\n".join(lines)

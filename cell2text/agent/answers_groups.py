@@ -18,6 +18,7 @@ from cell2text.agent.answers import (
     auroc_test,
     fdr,
     figure_path,
+    head_confidence,
 )
 from cell2text.agent.claims import Claim
 from cell2text.agent.plots import bar_chart
@@ -172,7 +173,7 @@ def answer_find_cell_type(session: DatasetSession, cell_type: str) -> Answer:
     annotated = groups_under(session, term.id)
     if annotated:
         rows = [f"- {n} ({groups[n]['n_cells']} cells): {groups[n]['cell_type']} ({groups[n]['cell_type_ontology_term_id']}),"
-                f" {groups[n]['status']}, head probability {groups[n]['confidence']:.2f}" for n in annotated]
+                f" {groups[n]['status']}, {head_confidence(groups[n])}" for n in annotated]
         text = (f"{len(annotated)} of {len(groups)} groups of obs['{session.groupby}'] are {name} or a subtype of it in the"
                 f" Cell Ontology, by their verified annotation:\n" + "\n".join(rows))
         ids = [term.id, *dict.fromkeys(groups[n]["cell_type_ontology_term_id"] for n in annotated)]

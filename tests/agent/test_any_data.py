@@ -178,3 +178,16 @@ def test_an_islet_dataset_is_described_with_its_tissue_inferred(ontology):
     assert groups["alpha"]["cell_type_ontology_term_id"] == "CL:0000171" and groups["beta"]["cell_type_ontology_term_id"] == "CL:0000169"
     delta = groups["delta"]["cell_type_ontology_term_id"]
     assert delta == "CL:0000173" or delta in ontology.ancestors("CL:0000173")  # pancreatic D cell or a true ancestor, no gut type
+
+
+def test_chat_answers_about_groups_the_head_did_not_count_for(panel_run):
+    """The chat names the evidence, not a head probability, where the model was not used (it crashed formatting None)."""
+    from cell2text.agent.answers import DatasetSession, answer_cell_types
+    from cell2text.agent.answers_groups import answer_find_cell_type
+
+    adata, result = panel_run
+    session = DatasetSession(adata, "panel", result=result)
+    listed = answer_cell_types(session)
+    assert "from marker evidence" in listed.text and "head probability" not in listed.text
+    found = answer_find_cell_type(session, "B cell")
+    assert "CD19+ B" in found.text and "from marker evidence" in found.text
