@@ -122,19 +122,19 @@ def _tie_correct(result: dict, coefficients: pd.Series) -> None:
     from statsmodels.stats.multitest import multipletests
 
     groups = result["names"].dtype.names
-    table = {field: pd.DataFrame(result[field]) for field in ("names", "scores", "pvals", "pvals_adj", "logfoldchanges")}
-    corrected = {field: {} for field in table}
+    table = {column: pd.DataFrame(result[column]) for column in ("names", "scores", "pvals", "pvals_adj", "logfoldchanges")}
+    corrected = {column: {} for column in table}
     for group in groups:
-        frame = pd.DataFrame({field: table[field][group].to_numpy() for field in table})
+        frame = pd.DataFrame({column: table[column][group].to_numpy() for column in table})
         with np.errstate(divide="ignore", invalid="ignore"):
             frame["scores"] = np.nan_to_num(frame["scores"] / np.sqrt(coefficients.reindex(frame["names"]).to_numpy()))
         frame["pvals"] = 2 * norm.sf(np.abs(frame["scores"]))
         frame["pvals_adj"] = multipletests(frame["pvals"], alpha=0.05, method="fdr_bh")[1]
         frame = frame.sort_values("scores", ascending=False, kind="stable")
-        for field in table:
-            corrected[field][group] = frame[field].to_numpy()
-    for field, columns in corrected.items():
-        result[field] = pd.DataFrame(columns).to_records(index=False, column_dtypes={g: result[field].dtype[g] for g in groups})
+        for column in table:
+            corrected[column][group] = frame[column].to_numpy()
+    for column, columns in corrected.items():
+        result[column] = pd.DataFrame(columns).to_records(index=False, column_dtypes={g: result[column].dtype[g] for g in groups})
     result["params"]["tie_correct"] = True
 
 
