@@ -36,8 +36,8 @@ from cell2text.agent.claims import STATUSES
 from cell2text.agent.describe import describe, read_result
 from cell2text.data.demo import demo_labels, load_demo
 from cell2text.model.evaluate import grade
-from cell2text.tools.ontology import load_ontology
-from cell2text.tools.pagerank import pagerank_similarity
+from cell2text.knowledge.ontology import load_ontology
+from cell2text.knowledge.pagerank import pagerank_similarity
 
 
 def run_describe(drafts: dict[str, str] | None = None) -> tuple[dict, dict[str, float]]:

@@ -37,7 +37,7 @@ NAME = "pbmc68k_conditions"
 
 def planted_genes(adata: ad.AnnData) -> list[str]:
     """The genes of the planted set that the data measures, in the set's order."""
-    from cell2text.data.genesets import load_gene_sets
+    from cell2text.knowledge.genesets import load_gene_sets
 
     present = set(adata.var_names)
     return [g for g in load_gene_sets("hallmark")[PLANTED_SET] if g in present]

@@ -33,8 +33,8 @@ from _common import machine, write_results
 from cell2text.agent.describe import describe, read_result
 from cell2text.data.demo import load_demo
 from cell2text.model.evaluate import grade
-from cell2text.tools.ontology import load_ontology
-from cell2text.tools.pagerank import pagerank_similarity
+from cell2text.knowledge.ontology import load_ontology
+from cell2text.knowledge.pagerank import pagerank_similarity
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pbmc3k_seurat.h5ad"
 #: Seurat tutorial label -> (CL id, why): the tutorial names each cluster by its canonical markers.

@@ -36,7 +36,7 @@ from cell2text.data.io import prepare, read_dataset
 from cell2text.model.evaluate import extract_cell_type, label_scores
 from cell2text.model.model import SHIPPED_CHECKPOINT, Cell2Text
 from cell2text.model.targets import FIRST
-from cell2text.tools.ontology import load_ontology
+from cell2text.knowledge.ontology import load_ontology
 
 PBMC3K = Path(__file__).resolve().parents[2] / "shared" / "data" / "pbmc3k_seurat.h5ad"
 SEEDS = (0, 1, 2)

@@ -30,7 +30,7 @@ from _common import machine, write_results
 
 from cell2text.kb import KnowledgeBase
 from cell2text.kb.store import embed
-from cell2text.tools.ontology import load_ontology
+from cell2text.knowledge.ontology import load_ontology
 
 BATCH = 64
 

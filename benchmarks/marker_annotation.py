@@ -56,8 +56,8 @@ from cell2text.knowledge.markers import (
     with_rows,
 )
 from cell2text.tools.candidates import rank_cell_types
-from cell2text.tools.ontology import Ontology, load_ontology
-from cell2text.tools.pagerank import PageRankSimilarity, pagerank_similarity
+from cell2text.knowledge.ontology import Ontology, load_ontology
+from cell2text.knowledge.pagerank import PageRankSimilarity, pagerank_similarity
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 PEERS = {"gpt4aug3": "GPT-4 (Aug 2023)", "gpt4mar23": "GPT-4 (Mar 2023)", "gpt3.5aug3": "GPT-3.5 (Aug 2023)",

@@ -6,7 +6,7 @@ same graph and machine:
 * networkx: ``nx.pagerank(G, alpha, personalization={source: 1})`` in a loop over sources, the
   way people compute it today, at its default tol (1e-6) and at tol 1e-10 (the exact answer);
 * dense inverse: ``numpy.linalg.inv(I - alpha W)`` rows rescaled to sum 1 (one dense solve);
-* cell2text: :func:`cell2text.tools.pagerank.compute_pagerank` (leaf elimination + Cholesky for
+* cell2text: :func:`cell2text.knowledge.pagerank.compute_pagerank` (leaf elimination + Cholesky for
   the undirected graph, a finite sparse series for the directed paper graph), adjacency included.
 
 Values are compared with networkx (max absolute difference over all n x n entries). Writes
@@ -28,8 +28,8 @@ from tqdm import tqdm
 
 from _common import machine, write_results
 
-from cell2text.tools.ontology import load_ontology
-from cell2text.tools.pagerank import DEFAULT_ALPHA, adjacency, compute_pagerank
+from cell2text.knowledge.ontology import load_ontology
+from cell2text.knowledge.pagerank import DEFAULT_ALPHA, adjacency, compute_pagerank
 
 
 

@@ -38,7 +38,7 @@ from _common import machine, write_results
 from cross_dataset import TRUTH as PBMC_TRUTH
 
 from cell2text.agent.describe import describe, read_result
-from cell2text.tools.ontology import load_ontology
+from cell2text.knowledge.ontology import load_ontology
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: file -> (obs column, tissue to state, label -> accepted CL ids)

@@ -82,7 +82,7 @@ def check_device() -> Check:
 
 def check_ontology() -> Check:
     """The shipped CL/UBERON/MONDO releases (or CELL2TEXT_ONTOLOGY) load."""
-    from cell2text.tools.ontology import load_ontology
+    from cell2text.knowledge.ontology import load_ontology
 
     try:
         ontology = load_ontology()

@@ -13,8 +13,8 @@ import anndata as ad
 
 from cell2text.data.demo import load_dataset
 from cell2text.data.io import check_groupby
-from cell2text.tools.ontology import load_ontology
-from cell2text.tools.pagerank import pagerank_similarity
+from cell2text.knowledge.ontology import load_ontology
+from cell2text.knowledge.pagerank import pagerank_similarity
 
 #: CELLxGENE's obs column for the cell type CURIE.
 ANNOTATION_KEY = "cell_type_ontology_term_id"

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cell2text.tools.ontology import Ontology, load_ontology
+from cell2text.knowledge.ontology import Ontology, load_ontology
 
 KNOWLEDGE = Path(__file__).resolve().parents[1] / "cell2text" / "knowledge" / "data"
 PACKAGE = "cellconsensus==1.2.0"

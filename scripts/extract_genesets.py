@@ -5,7 +5,7 @@ nothing is downloaded at run time:
 
     .venv/bin/python scripts/extract_genesets.py
 
-Into ``cell2text/data/genesets/``:
+Into ``cell2text/knowledge/genesets/``:
 
 * ``hallmark.v7.5.1.gmt``: MSigDB Hallmark v7.5.1 (CC BY 4.0), 50 sets;
 * ``reactome.v7.5.1.gmt`` and ``wikipathways.v7.5.1.gmt``: the REACTOME_ and WP_ sets of MSigDB
@@ -30,7 +30,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from cell2text.tools.ontology import load_ontology
+from cell2text.knowledge.ontology import load_ontology
 
 ROOT = Path(__file__).resolve().parents[1] / "cell2text"
 GENESETS = ROOT / "data" / "genesets"

@@ -13,7 +13,7 @@ os.environ["CELL2TEXT_CACHE"] = tempfile.mkdtemp(prefix="cell2text-test-cache-")
 
 @pytest.fixture(scope="session")
 def ontology():
-    from cell2text.tools.ontology import load_ontology
+    from cell2text.knowledge.ontology import load_ontology
 
     return load_ontology()
 

@@ -35,8 +35,8 @@ from cell2text.kb.store import KnowledgeBase
 from cell2text.model.model import SHIPPED_CHECKPOINT
 from cell2text.tools.enrichment import score_pathways
 from cell2text.tools.markers import group_markers, rank_markers
-from cell2text.tools.ontology import Ontology, load_ontology
-from cell2text.tools.pagerank import common_parent, pagerank_similarity
+from cell2text.knowledge.ontology import Ontology, load_ontology
+from cell2text.knowledge.pagerank import common_parent, pagerank_similarity
 
 CANNOT_TELL = "I can't tell from this data."
 PATHWAY_KEY = "cell2text_pathways"  # obsm key of the per-cell Hallmark scores (the one the describe tools use)

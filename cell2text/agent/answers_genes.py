@@ -18,7 +18,7 @@ from cell2text.agent.answers import Answer, DatasetSession, auroc_test, figure_p
 from cell2text.agent.answers_groups import check_column
 from cell2text.agent.plots import dot_plot, violin_plot
 from cell2text.agent.vocabulary import find_pathways, group_mentions, resolve_groups
-from cell2text.data.genesets import load_gene_sets, pathway_title
+from cell2text.knowledge.genesets import load_gene_sets, pathway_title
 from cell2text.errors import InputError
 from cell2text.knowledge import detect_species
 from cell2text.tools.candidates import rank_cell_types

@@ -24,7 +24,7 @@ from cell2text.agent.claims import Claim
 from cell2text.agent.plots import bar_chart
 from cell2text.agent.tools import Thresholds, head_mass, verify_cell_type
 from cell2text.agent.vocabulary import find_pathways, groups_under
-from cell2text.data.genesets import pathway_title
+from cell2text.knowledge.genesets import pathway_title
 from cell2text.errors import InputError
 from cell2text.tools.markers import MIN_GROUP_CELLS
 

@@ -17,9 +17,9 @@ import functools
 import re
 from dataclasses import asdict, dataclass, field
 
-from cell2text.data.genesets import LIBRARIES, load_gene_sets, pathway_title
+from cell2text.knowledge.genesets import LIBRARIES, load_gene_sets, pathway_title
 from cell2text.kb.documents import KINDS as ONTOLOGY_KINDS
-from cell2text.tools.ontology import Ontology
+from cell2text.knowledge.ontology import Ontology
 
 KINDS = ("cell_type", "tissue", "disease", "pathway", "marker")
 STATUSES = ("supported", "unverified", "contradicted")

@@ -34,7 +34,7 @@ from cell2text.agent.answers_genes import (
     reference_level,
     split_changes,
 )
-from cell2text.data.genesets import pathway_title
+from cell2text.knowledge.genesets import pathway_title
 from cell2text.errors import InputError
 
 MIN_CELLS_PER_LEVEL = 10

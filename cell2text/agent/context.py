@@ -11,8 +11,8 @@ from cell2text.kb.store import KnowledgeBase
 from cell2text.knowledge import MarkerKnowledge
 from cell2text.model.fit import ModelFit
 from cell2text.model.model import Cell2Text
-from cell2text.tools.ontology import Ontology
-from cell2text.tools.pagerank import PageRankSimilarity
+from cell2text.knowledge.ontology import Ontology
+from cell2text.knowledge.pagerank import PageRankSimilarity
 
 
 @dataclass(kw_only=True)

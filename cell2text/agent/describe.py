@@ -20,7 +20,7 @@ from cell2text.agent.state import DescribeState
 from cell2text.agent.tools import METADATA_COLUMNS, Thresholds, head_mass, infer_tissue, labels_under
 from cell2text.config import Settings, get_settings
 from cell2text.data import large
-from cell2text.data.genesets import LIBRARIES
+from cell2text.knowledge.genesets import LIBRARIES
 from cell2text.data.io import check_groupby, prepare
 from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase
@@ -31,8 +31,8 @@ from cell2text.model.tokenizer import GeneTokenizer
 from cell2text.tools import embedding
 from cell2text.tools.candidates import tissue_id
 from cell2text.tools.markers import MIN_GROUP_CELLS
-from cell2text.tools.ontology import Ontology, load_ontology
-from cell2text.tools.pagerank import pagerank_similarity
+from cell2text.knowledge.ontology import Ontology, load_ontology
+from cell2text.knowledge.pagerank import pagerank_similarity
 
 CLUSTER_KEY = "cell2text_leiden"
 MAX_GROUPS = 200  # describe drafts and verifies one text per group

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from cell2text.agent.claims import NORMAL, Claim
-from cell2text.data.genesets import pathway_title
-from cell2text.tools.ontology import Ontology
+from cell2text.knowledge.genesets import pathway_title
+from cell2text.knowledge.ontology import Ontology
 
 MAX_PATHWAYS = 3
 

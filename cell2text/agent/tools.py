@@ -30,8 +30,8 @@ from cell2text.tools.candidates import (
 )
 from cell2text.tools.enrichment import pathway_activity, score_pathways
 from cell2text.tools.markers import group_markers, marker_evidence, up_markers
-from cell2text.tools.ontology import Ontology
-from cell2text.tools.pagerank import PageRankSimilarity, common_parent
+from cell2text.knowledge.ontology import Ontology
+from cell2text.knowledge.pagerank import PageRankSimilarity, common_parent
 
 #: obs columns holding dataset metadata, CELLxGENE schema names first.
 METADATA_COLUMNS = {

@@ -31,7 +31,7 @@ def annotate_markers(
     share of the likelihood it and its subtypes hold). No model, no network."""
     from cell2text.knowledge import detect_species, load_markers
     from cell2text.tools.candidates import rank_cell_types, read_marker_table, tissue_id
-    from cell2text.tools.ontology import load_ontology
+    from cell2text.knowledge.ontology import load_ontology
 
     with user_errors():
         if bool(genes) == (file is not None):

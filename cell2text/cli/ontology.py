@@ -17,7 +17,7 @@ MethodOption = Annotated[
 
 
 def _term_payload(term_id: str) -> dict[str, Any]:
-    from cell2text.tools.ontology import load_ontology
+    from cell2text.knowledge.ontology import load_ontology
 
     ontology = load_ontology()
     term = ontology.term(term_id)
@@ -48,7 +48,7 @@ def ontology_lookup(
     as_json: JsonOption = False,
 ) -> None:
     """Show a term, or the ranked candidate terms for a piece of free text."""
-    from cell2text.tools.ontology import load_ontology
+    from cell2text.knowledge.ontology import load_ontology
 
     with user_errors():
         if semantic:
@@ -89,7 +89,7 @@ def _render_lookup(payload: dict[str, Any]) -> None:
 
 
 def _resolve(text: str) -> str:
-    from cell2text.tools.ontology import load_ontology
+    from cell2text.knowledge.ontology import load_ontology
 
     return load_ontology().lookup(text).id
 
@@ -102,8 +102,8 @@ def ontology_similarity(
     as_json: JsonOption = False,
 ) -> None:
     """Personalized-PageRank similarity of two Cell Ontology terms."""
-    from cell2text.tools.ontology import load_ontology
-    from cell2text.tools.pagerank import pagerank_similarity
+    from cell2text.knowledge.ontology import load_ontology
+    from cell2text.knowledge.pagerank import pagerank_similarity
 
     with user_errors():
         ontology = load_ontology()
@@ -130,8 +130,8 @@ def ontology_neighbours(
     as_json: JsonOption = False,
 ) -> None:
     """The terms closest to a Cell Ontology term by Personalized PageRank."""
-    from cell2text.tools.ontology import load_ontology
-    from cell2text.tools.pagerank import pagerank_similarity
+    from cell2text.knowledge.ontology import load_ontology
+    from cell2text.knowledge.pagerank import pagerank_similarity
 
     with user_errors():
         ontology = load_ontology()

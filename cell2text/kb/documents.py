@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from cell2text.data.genesets import LIBRARIES, load_gene_sets, pathway_title
+from cell2text.knowledge.genesets import LIBRARIES, load_gene_sets, pathway_title
 from cell2text.knowledge import MarkerKnowledge, load_markers
-from cell2text.tools.ontology import Ontology
+from cell2text.knowledge.ontology import Ontology
 
 KINDS = {"CL": "cell_type", "UBERON": "tissue", "MONDO": "disease"}
 MARKERS = "markers"  # the kind of marker documents

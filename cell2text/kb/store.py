@@ -25,7 +25,7 @@ from cell2text.errors import InputError
 from cell2text.kb.documents import GENESET_VERSION, KINDS, MARKERS, Document, documents
 from cell2text.kb.embeddings import MODEL_NAME, embedding_function
 from cell2text.knowledge import load_markers
-from cell2text.tools.ontology import Ontology, load_ontology
+from cell2text.knowledge.ontology import Ontology, load_ontology
 
 log = logging.getLogger(__name__)
 

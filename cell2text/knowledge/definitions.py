@@ -29,7 +29,7 @@ from collections.abc import Iterator
 import pandas as pd
 
 from cell2text.knowledge.genes import antigen_genes, convert_gene
-from cell2text.tools.ontology import Ontology
+from cell2text.knowledge.ontology import Ontology
 
 LABEL_WEIGHT = 1.0
 DEFINITION_WEIGHT = 0.5

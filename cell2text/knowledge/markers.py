@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cell2text.data.genesets import LIBRARIES, load_gene_sets
+from cell2text.knowledge.genesets import LIBRARIES, load_gene_sets
 from cell2text.knowledge.definitions import definition_markers, term_species
 from cell2text.knowledge.genes import (
     cd_antigens,
@@ -45,7 +45,7 @@ from cell2text.knowledge.genes import (
     detect_species,
 )
 from cell2text.knowledge.user import read_user_markers
-from cell2text.tools.ontology import Ontology, load_ontology
+from cell2text.knowledge.ontology import Ontology, load_ontology
 
 PEGASUS_FILES = ("human_immune", "human_lung", "human_brain", "mouse_immune", "mouse_lung", "mouse_brain", "mouse_liver")
 PEGASUS_WEIGHT = 0.8

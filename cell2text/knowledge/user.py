@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from cell2text.errors import InputError
-from cell2text.tools.ontology import Ontology
+from cell2text.knowledge.ontology import Ontology
 
 SUFFIXES = (".tsv", ".csv", ".txt", ".gmt", ".json")
 COLUMNS = ["cell_type", "gene", "sign", "weight"]

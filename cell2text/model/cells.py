@@ -142,7 +142,7 @@ def open_cells(paths: list[str | Path], *, label_key: str = "cell_type", tissue_
 def label_ids(adata: ad.AnnData, key: str) -> tuple[np.ndarray, dict[str, str]]:
     """CL id of every cell, and id -> CL label; raises naming the labels that do not map."""
     from cell2text.data.io import check_groupby
-    from cell2text.tools.ontology import load_ontology
+    from cell2text.knowledge.ontology import load_ontology
 
     ontology = load_ontology()
     values = check_groupby(adata, key).astype(str)
@@ -167,7 +167,7 @@ def label_ids(adata: ad.AnnData, key: str) -> tuple[np.ndarray, dict[str, str]]:
 
 
 def _check_cell_types(ids, column: str) -> None:
-    from cell2text.tools.ontology import load_ontology
+    from cell2text.knowledge.ontology import load_ontology
 
     ontology = load_ontology()
     for term_id in ids:
@@ -216,14 +216,14 @@ def _common_genes(sources: list[ad.AnnData], names: list[str]) -> tuple[pd.Index
 def _schema_ontology():
     """The CELLxGENE schema's other ontologies (PATO, EFO, HsapDv, MmusDv), loaded once."""
     from cell2text.config import get_settings
-    from cell2text.tools.ontology import Ontology
+    from cell2text.knowledge.ontology import Ontology
 
     return Ontology.from_cellxgene(("PATO", "EFO", "HsapDv", "MmusDv"), schema_version=get_settings().schema_version)
 
 
 def _term_labels(ids: np.ndarray, shown: pd.Series | None) -> dict[str, str]:
     """{term id: label} for the known ids, sorted: the ontology's label, else the file's own, else the id."""
-    from cell2text.tools.ontology import load_ontology
+    from cell2text.knowledge.ontology import load_ontology
 
     pairs = pd.DataFrame({"id": ids, "label": shown if shown is not None else ids}).drop_duplicates("id")
     own = dict(zip(pairs["id"], pairs["label"]))

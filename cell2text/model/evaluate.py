@@ -29,10 +29,10 @@ import anndata as ad
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
-from cell2text.data.genesets import load_gene_sets, pathway_title
+from cell2text.knowledge.genesets import load_gene_sets, pathway_title
 from cell2text.model.targets import describe_fields, describe_target, field_trigger
-from cell2text.tools.ontology import Ontology, load_ontology
-from cell2text.tools.pagerank import pagerank_similarity
+from cell2text.knowledge.ontology import Ontology, load_ontology
+from cell2text.knowledge.pagerank import pagerank_similarity
 
 _SPAN = re.compile(r"consists of an? (.+?)(?:\.\s|\.$|$)")
 

@@ -33,7 +33,7 @@ import pandas as pd
 from cell2text.knowledge import MarkerKnowledge
 from cell2text.model.tokenizer import GeneTokenizer
 from cell2text.tools.candidates import check_cell_type
-from cell2text.tools.ontology import Ontology
+from cell2text.knowledge.ontology import Ontology
 
 MIN_GENES = 0.5  # below this share of its genes measured, the model is not run
 MIN_FIT = 0.3  # below this fit, the head gets no weight: describe runs on the evidence path alone

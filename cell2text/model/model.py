@@ -180,7 +180,7 @@ class Cell2Text(nn.Module):
         if self._trie is None:
             names = list(self.config.label_names)
             if self.config.constrain_to == "ontology":
-                from cell2text.tools.ontology import load_ontology
+                from cell2text.knowledge.ontology import load_ontology
 
                 ontology = load_ontology()
                 names += [n for t in ontology.ids("CL") for n in (ontology.term(t).label, *ontology.term(t).synonyms)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 
-from cell2text.data.genesets import pathway_title
+from cell2text.knowledge.genesets import pathway_title
 
 FIRST = "This sample consists of a {label}."
 TRIGGER = " consists of a"

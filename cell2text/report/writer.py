@@ -13,7 +13,7 @@ from markupsafe import Markup, escape
 from cell2text.data.io import check_output_path, write_text_atomic
 from cell2text.errors import InputError
 from cell2text.report.content import report_data
-from cell2text.tools.ontology import term_url
+from cell2text.knowledge.ontology import term_url
 
 FORMATS = ("html", "md")
 

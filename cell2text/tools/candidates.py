@@ -62,8 +62,8 @@ from cell2text.errors import InputError
 from cell2text.knowledge import MarkerKnowledge, load_markers
 from cell2text.knowledge.genes import gene_aliases
 from cell2text.tools.markers import group_markers
-from cell2text.tools.ontology import Ontology, load_ontology
-from cell2text.tools.pagerank import (
+from cell2text.knowledge.ontology import Ontology, load_ontology
+from cell2text.knowledge.pagerank import (
     PageRankSimilarity,
     common_parent,
     pagerank_similarity,

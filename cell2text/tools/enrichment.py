@@ -26,7 +26,7 @@ import pandas as pd
 import scanpy as sc
 from scipy import stats
 
-from cell2text.data.genesets import library_label, load_gene_sets, pathway_title
+from cell2text.knowledge.genesets import library_label, load_gene_sets, pathway_title
 from cell2text.data.io import check_group, check_groupby
 from cell2text.errors import InputError
 from cell2text.tools.markers import MIN_GROUP_CELLS, check_test_groups, group_markers, up_markers

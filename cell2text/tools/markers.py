@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from cell2text.data.io import check_group, check_groupby
 from cell2text.errors import InputError
 from cell2text.knowledge import MarkerKnowledge, detect_species, load_markers
-from cell2text.tools.ontology import Ontology, load_ontology
+from cell2text.knowledge.ontology import Ontology, load_ontology
 
 MIN_GROUP_CELLS = 2  # a group needs at least this many cells (and the rest as many) for a test
 MIN_PCT = 0.1  # genes detected in fewer than this share of the cells of every group are not tested (p = 1)

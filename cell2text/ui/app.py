@@ -29,7 +29,7 @@ from cell2text.errors import InputError
 from cell2text.report.content import report_data
 from cell2text.report.figures import embedding_png
 from cell2text.report.writer import render_group_card, report_css, write_report_files
-from cell2text.tools.ontology import term_url
+from cell2text.knowledge.ontology import term_url
 
 CHUNKED_STEPS = ("scan", "sample")  # describe's long chunked stages, which report progress with an ETA
 MAX_GROUPS = 100

@@ -13,7 +13,7 @@ from cell2text.agent.revise import no_metadata_note, revise
 from cell2text.agent.tools import common_parent, head_mass, verify
 from cell2text.data.io import prepare
 from cell2text.knowledge import load_markers
-from cell2text.tools.pagerank import pagerank_similarity
+from cell2text.knowledge.pagerank import pagerank_similarity
 
 B_CELLS = {"CL:0000236": 0.9, "CL:0000623": 0.06, "CL:0000451": 0.04}
 NAIVE_OR_MEMORY = {"CL:0000895": 0.45, "CL:0000897": 0.4, "CL:0000236": 0.15}

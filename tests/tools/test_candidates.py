@@ -15,7 +15,7 @@ from cell2text.tools.candidates import (
     read_marker_table,
 )
 from cell2text.tools.markers import group_markers
-from cell2text.tools.pagerank import pagerank_similarity
+from cell2text.knowledge.pagerank import pagerank_similarity
 
 
 @pytest.fixture(scope="module")

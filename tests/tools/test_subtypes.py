@@ -17,7 +17,7 @@ import scanpy as sc
 from cell2text.data.io import prepare
 from cell2text.tools.candidates import check_cell_type, rank_cell_types
 from cell2text.tools.markers import group_markers
-from cell2text.tools.pagerank import pagerank_similarity
+from cell2text.knowledge.pagerank import pagerank_similarity
 
 PBMC3K = Path(__file__).resolve().parents[3] / "shared" / "data" / "pbmc3k_seurat.h5ad"
 T_CELL, CD4_T, CD8_T = "CL:0000084", "CL:0000624", "CL:0000625"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cell2text.errors import InputError
-from cell2text.tools.ontology import UNTYPED, Ontology, normalise
+from cell2text.knowledge.ontology import UNTYPED, Ontology, normalise
 
 
 def test_loads_three_ontologies_with_versions(ontology):

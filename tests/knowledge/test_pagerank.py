@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cell2text.errors import InputError
-from cell2text.tools.pagerank import adjacency, compute_pagerank, pagerank_similarity
+from cell2text.knowledge.pagerank import adjacency, compute_pagerank, pagerank_similarity
 
 CD4_T, T_CELL, B_CELL, HEPATOCYTE = "CL:0000624", "CL:0000084", "CL:0000236", "CL:0000182"
 
@@ -101,7 +101,7 @@ def test_paper_score(paper):
 
 def test_disk_cache_round_trip(ontology, symmetric, paper):
     from cell2text.config import get_settings
-    from cell2text.tools.pagerank import _cached
+    from cell2text.knowledge.pagerank import _cached
 
     files = sorted(p.name for p in (get_settings().cache_dir / "pagerank").glob("*.npz"))
     assert any("symmetric" in f for f in files) and any("cell2text-paper" in f for f in files)

@@ -45,7 +45,7 @@ import scipy.sparse.linalg
 
 from cell2text.config import get_settings
 from cell2text.errors import InputError
-from cell2text.tools.ontology import Ontology, load_ontology
+from cell2text.knowledge.ontology import Ontology, load_ontology
 
 Method = Literal["symmetric", "cell2text-paper"]
 METHODS: tuple[str, ...] = ("symmetric", "cell2text-paper")

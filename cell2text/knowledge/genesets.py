@@ -30,7 +30,7 @@ def library_path(library: str | Path) -> Path:
     """The GMT file for a library name, or the user's own GMT path."""
     name = str(library)
     if name.lower() in LIBRARIES:
-        return Path(str(files("cell2text.data").joinpath("genesets", LIBRARIES[name.lower()])))
+        return Path(str(files("cell2text.knowledge").joinpath("genesets", LIBRARIES[name.lower()])))
     path = Path(name).expanduser()
     if not path.is_file():
         raise InputError(f"gene-set library '{name}' not found. Use {', '.join(LIBRARIES)} or the path of a .gmt file.")

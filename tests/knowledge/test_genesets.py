@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cell2text.data.genesets import (
+from cell2text.knowledge.genesets import (
     LIBRARIES,
     library_path,
     load_gene_sets,
