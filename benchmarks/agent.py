@@ -32,7 +32,7 @@ from chat_questions import HELD_OUT, QUESTIONS, check
 
 from cell2text.agent.answers import DatasetSession
 from cell2text.agent.chat import Chat
-from cell2text.agent.claims import STATUSES
+from cell2text.agent.describe.claims import STATUSES
 from cell2text.agent.describe import describe, read_result
 from cell2text.data.demo import demo_labels, load_demo
 from cell2text.model.evaluate import grade

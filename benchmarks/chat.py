@@ -42,7 +42,7 @@ from conditions import make_conditions
 
 from cell2text.agent.answers import CANNOT_TELL, DatasetSession
 from cell2text.agent.chat import Chat
-from cell2text.agent.claims import CURIE_IN_TEXT
+from cell2text.agent.describe.claims import CURIE_IN_TEXT
 from cell2text.knowledge.genesets import LIBRARIES, load_gene_sets
 
 PBMC3K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pbmc3k_seurat.h5ad"

@@ -24,9 +24,9 @@ import pandas as pd
 from scipy import stats
 
 from cell2text import __version__
-from cell2text.agent.claims import Claim
+from cell2text.agent.describe.claims import Claim
 from cell2text.agent.describe import CLUSTER_KEY, Progress, describe, read_result
-from cell2text.agent.tools import Thresholds, active_pathways, verify_cell_type
+from cell2text.agent.describe.checks import Thresholds, active_pathways, verify_cell_type
 from cell2text.config import get_settings
 from cell2text.data import large
 from cell2text.data.io import prepare

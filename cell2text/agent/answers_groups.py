@@ -20,9 +20,9 @@ from cell2text.agent.answers import (
     figure_path,
     head_confidence,
 )
-from cell2text.agent.claims import Claim
+from cell2text.agent.describe.claims import Claim
 from cell2text.agent.plots import bar_chart
-from cell2text.agent.tools import Thresholds, head_mass, verify_cell_type
+from cell2text.agent.describe.checks import Thresholds, head_mass, verify_cell_type
 from cell2text.agent.vocabulary import find_pathways, groups_under
 from cell2text.knowledge.genesets import pathway_title
 from cell2text.errors import InputError

@@ -36,7 +36,7 @@ from langgraph.runtime import Runtime
 from cell2text.agent import answers
 from cell2text.agent.answers import Answer, DatasetSession
 from cell2text.agent.chat_router import TOOLS, Routed, clarify, respond_to, resume, understand_question
-from cell2text.agent.claims import CURIE_IN_TEXT
+from cell2text.agent.describe.claims import CURIE_IN_TEXT
 from cell2text.agent.vocabulary import Mention
 from cell2text.config import get_settings
 from cell2text.errors import InputError

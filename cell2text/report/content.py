@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anndata as ad
 
-from cell2text.agent.claims import STATUSES
+from cell2text.agent.describe.claims import STATUSES
 from cell2text.agent.describe import read_result
 from cell2text.kb.documents import KINDS as ONTOLOGY_KINDS
 from cell2text.knowledge.ontology import term_url

@@ -21,7 +21,7 @@ import pandas as pd
 
 from cell2text.agent.answers import DatasetSession
 from cell2text.agent.chat import Chat
-from cell2text.agent.claims import CURIE_IN_TEXT
+from cell2text.agent.describe.claims import CURIE_IN_TEXT
 from cell2text.agent.describe import describe, read_result
 from cell2text.config import get_settings
 from cell2text.data.io import prepare, read_dataset, write_h5ad_atomic

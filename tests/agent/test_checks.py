@@ -8,9 +8,9 @@ import anndata
 import pandas as pd
 import pytest
 
-from cell2text.agent.claims import Claim
-from cell2text.agent.revise import no_metadata_note, revise
-from cell2text.agent.tools import common_parent, head_mass, verify
+from cell2text.agent.describe.claims import Claim
+from cell2text.agent.describe.revise import no_metadata_note, revise
+from cell2text.agent.describe.checks import common_parent, head_mass, verify
 from cell2text.data.io import prepare
 from cell2text.knowledge import load_markers
 from cell2text.knowledge.pagerank import pagerank_similarity

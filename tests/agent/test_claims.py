@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cell2text.agent.claims import Claim, extract_claims
-from cell2text.agent.revise import render, revise
+from cell2text.agent.describe.claims import Claim, extract_claims
+from cell2text.agent.describe.revise import render, revise
 
 DRAFT = ("This sample consists of a CD4-positive, alpha-beta memory T cell. The cells were taken from blood; the donor's condition:"
          " normal. It is marked by fatty acid metabolism and mtorc1 signaling activity.")

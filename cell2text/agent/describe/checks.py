@@ -15,7 +15,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from cell2text.agent.claims import NORMAL, Claim
+from cell2text.agent.describe.claims import NORMAL, Claim
 from cell2text.data.io import check_group
 from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import anndata as ad
 
-from cell2text.agent.tools import Thresholds
+from cell2text.agent.describe.checks import Thresholds
 from cell2text.kb.store import KnowledgeBase
 from cell2text.knowledge import MarkerKnowledge
 from cell2text.model.fit import ModelFit

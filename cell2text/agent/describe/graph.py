@@ -12,11 +12,11 @@ import numpy as np
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from cell2text.agent import tools
-from cell2text.agent.claims import Claim, extract_claims
-from cell2text.agent.context import DescribeContext
-from cell2text.agent.revise import no_metadata_note, render, revise
-from cell2text.agent.state import DescribeInput, DescribeState
+from cell2text.agent.describe import checks
+from cell2text.agent.describe.claims import Claim, extract_claims
+from cell2text.agent.describe.context import DescribeContext
+from cell2text.agent.describe.revise import no_metadata_note, render, revise
+from cell2text.agent.describe.state import DescribeInput, DescribeState
 from cell2text.data.io import check_groupby
 from cell2text.model.fit import group_fit, weigh
 from cell2text.tools.candidates import consensus
@@ -30,7 +30,7 @@ def draft(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     per-cell probabilities per group are weighed against the markers (:func:`cell2text.model.fit.weigh`);
     where the head keeps a weight, the model writes each group's description (its mean
     expression). Otherwise each draft names the cell type the group's markers support best
-    (:func:`tools.propose_cell_types`), and the model is not used.
+    (:func:`checks.propose_cell_types`), and the model is not used.
     """
     ctx = runtime.context
     groups = check_groupby(ctx.adata, ctx.groupby).astype(str).to_numpy()
@@ -56,7 +56,7 @@ def draft(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
 def _evidence_draft(ctx: DescribeContext, group: str) -> str:
     """A draft from the evidence path, as a claim to verify: the cell type the group's markers support best; where
     none is supported, the most specific term most of the weak candidates share (:func:`consensus`), hedged."""
-    _, proposed = tools.propose_cell_types(ctx.adata, ctx.groupby, group, ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds,
+    _, proposed = checks.propose_cell_types(ctx.adata, ctx.groupby, group, ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds,
                                            k=10, tissue=ctx.tissue, knowledge=ctx.knowledge)
     best = next((c for c in proposed if c.status == "supported"), None)
     term = best.id if best is not None else consensus(proposed, ctx.ontology)
@@ -76,7 +76,7 @@ def verify(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     """Every claim checked with the hard tools."""
     ctx = runtime.context
     checked = {
-        g: [tools.verify(c, adata=ctx.adata, groupby=ctx.groupby, group=g, head=state.head[g], ontology=ctx.ontology,
+        g: [checks.verify(c, adata=ctx.adata, groupby=ctx.groupby, group=g, head=state.head[g], ontology=ctx.ontology,
                          ppr=ctx.ppr, thresholds=ctx.thresholds, head_weight=state.model_fit.group_weight(g), tissue=ctx.tissue,
                          knowledge=ctx.knowledge) for c in claims]
         for g, claims in state.claims.items()
@@ -89,7 +89,7 @@ def retrieve(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
 
     A group whose cell-type claim is contradicted or unverified without an alternative, or whose
     model is out of its domain (the head's best label below ``min_probability``), gets the cell
-    types its markers propose (:func:`tools.propose_cell_types`), each verified by the same tools;
+    types its markers propose (:func:`checks.propose_cell_types`), each verified by the same tools;
     the best supported one becomes the claim's alternative, which revision states.
     """
     ctx = runtime.context
@@ -101,9 +101,9 @@ def retrieve(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
         out_of_domain = weight <= 0 or weight * max(state.head[g].values()) < ctx.thresholds.min_probability
         unsettled = cell_type is None or (cell_type.status != "supported" and cell_type.alternative is None)
         if (unsettled or out_of_domain) and g not in candidates:
-            _, proposed = tools.propose_cell_types(ctx.adata, ctx.groupby, g, ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds,
+            _, proposed = checks.propose_cell_types(ctx.adata, ctx.groupby, g, ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds,
                                                    k=3, tissue=ctx.tissue, knowledge=ctx.knowledge)
-            candidates[g] = [tools.verify(Claim("cell_type", c.label, c.id, c.label), adata=ctx.adata, groupby=ctx.groupby, group=g,
+            candidates[g] = [checks.verify(Claim("cell_type", c.label, c.id, c.label), adata=ctx.adata, groupby=ctx.groupby, group=g,
                                           head=state.head[g], ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds,
                                           head_weight=weight, tissue=ctx.tissue, knowledge=ctx.knowledge) for c in proposed]
         best = next((c for c in candidates.get(g, []) if c.status == "supported"), None)
@@ -112,7 +112,7 @@ def retrieve(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
         claims[g] = group_claims
     wanted = {i for group_claims in claims.values() for c in group_claims for i in (c.id, c.alternative)
               if i and c.kind != "marker" and i not in state.definitions}
-    found = {i: tools.definition(ctx.kb, i) for i in sorted(wanted)}
+    found = {i: checks.definition(ctx.kb, i) for i in sorted(wanted)}
     return {"claims": claims, "candidates": candidates, "definitions": state.definitions | {i: d for i, d in found.items() if d is not None}}
 
 
@@ -123,9 +123,9 @@ def revise_texts(state: DescribeState, runtime: Runtime[DescribeContext]) -> dic
     for g, claims in state.claims.items():
         claims = copy.deepcopy(claims)
         top = max(state.head[g], key=state.head[g].get) if state.model_fit.group_weight(g) > 0 else None  # stated if the draft names none
-        pathways = tools.active_pathways(ctx.adata, ctx.groupby, g, n=2, max_fdr=ctx.thresholds.max_fdr)["pathway"].tolist()
+        pathways = checks.active_pathways(ctx.adata, ctx.groupby, g, n=2, max_fdr=ctx.thresholds.max_fdr)["pathway"].tolist()
         texts[g], _ = revise(claims, ontology=ctx.ontology, fallback_cell_type=top, pathways=pathways,
-                             markers_for=lambda cell_type, g=g: tools.top_markers(ctx.adata, ctx.groupby, g, cell_type, ctx.ontology,
+                             markers_for=lambda cell_type, g=g: checks.top_markers(ctx.adata, ctx.groupby, g, cell_type, ctx.ontology,
                                                                                   thresholds=ctx.thresholds, knowledge=ctx.knowledge))
         acted[g] = claims
     return {"texts": texts, "revisions": [*state.revisions, acted], "round": state.round + 1}

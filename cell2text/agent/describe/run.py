@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 
 from cell2text import __version__
-from cell2text.agent.claims import Claim
-from cell2text.agent.context import DescribeContext
-from cell2text.agent.graph import graph
-from cell2text.agent.state import DescribeState
-from cell2text.agent.tools import METADATA_COLUMNS, Thresholds, head_mass, infer_tissue, labels_under
+from cell2text.agent.describe.claims import Claim
+from cell2text.agent.describe.context import DescribeContext
+from cell2text.agent.describe.graph import graph
+from cell2text.agent.describe.state import DescribeState
+from cell2text.agent.describe.checks import METADATA_COLUMNS, Thresholds, head_mass, infer_tissue, labels_under
 from cell2text.config import Settings, get_settings
 from cell2text.data import large
 from cell2text.knowledge.genesets import LIBRARIES

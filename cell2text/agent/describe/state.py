@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cell2text.agent.claims import Claim
+from cell2text.agent.describe.claims import Claim
 from cell2text.model.fit import ModelFit
 
 
