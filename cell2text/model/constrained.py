@@ -17,6 +17,8 @@ from itertools import pairwise
 import torch
 from transformers import LogitsProcessor
 
+from cell2text.model.lm import token_ids
+
 FREE = -1  # a row outside every name: no constraint
 _END = -1  # key marking a complete name in the nested trie
 
@@ -34,17 +36,16 @@ class NameTrie:
     """The tries of several spans, flattened into one numbering of nodes (the root of span ``k`` is ``roots[k]``)."""
 
     def __init__(self, tokenizer, spans: list[Span]) -> None:
-        encode = lambda s: tokenizer(s, add_special_tokens=False).input_ids  # noqa: E731
-        self.triggers = [encode(span.trigger) for span in spans]
+        self.triggers = [token_ids(tokenizer, span.trigger) for span in spans]
         starts, tokens, children, self.roots = [0], [], [], []
         for span in spans:
             nested: dict = {}
             for name in dict.fromkeys(span.names):
                 node = nested
-                for token in encode(" " + name):
+                for token in token_ids(tokenizer, " " + name):
                     node = node.setdefault(token, {})
                 node[_END] = {}
-            enders = [encode(e)[0] for e in span.enders]
+            enders = [token_ids(tokenizer, e)[0] for e in span.enders]
             root = len(starts) - 1
             self.roots.append(root)
             queue = [nested]  # breadth first: the node at queue position i is node root + i

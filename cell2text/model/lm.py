@@ -76,3 +76,8 @@ def load_lm(lm_path: str | None = None):
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
     return model.eval(), tokenizer
+
+
+def token_ids(tokenizer, text: str) -> list[int]:
+    """The token ids of ``text`` alone, without the BOS/EOS a tokenizer adds to whole inputs (prompts are spliced)."""
+    return tokenizer(text, add_special_tokens=False).input_ids

@@ -24,7 +24,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import torch
-from peft import LoraConfig, get_peft_model
+from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -32,7 +33,7 @@ from cell2text.errors import InputError
 from cell2text.model.config import Cell2TextConfig
 from cell2text.model.constrained import NameTrie, OntologyConstraint, Span
 from cell2text.model.encoder import build_encoder, pool
-from cell2text.model.lm import load_lm
+from cell2text.model.lm import load_lm, token_ids
 from cell2text.model.projector import build_projector
 from cell2text.model.targets import TRIGGER, field_trigger
 from cell2text.model.tokenizer import GeneTokenizer
@@ -40,7 +41,8 @@ from cell2text.model.tokenizer import GeneTokenizer
 PLACEHOLDER = -200  # token id standing for the cell inside the prompt
 CELL_TAG = "<cell>"
 IGNORE = -100
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: LoRA weights as peft's adapter state (see _read_weights for 1)
+TRAINED_PARTS = ("encoder", "head", "field_heads", "projector")  # modules saved whole in a checkpoint
 CPU_GENERATION_BATCH = 32  # cells per generate() batch on the CPU (the shipped checkpoint's measured setting)
 MAX_GENERATION_BATCH = 1024  # on CUDA, at most this many (measured: one batch of 140 ran 3.4x faster than 32s)
 
@@ -141,8 +143,7 @@ class Cell2Text(nn.Module):
         messages = [{"role": "user", "content": f"{CELL_TAG} {self.config.prompt}"}]
         text = self.text_tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         before, after = text.split(CELL_TAG)
-        encode = lambda s: self.text_tokenizer(s, add_special_tokens=False).input_ids  # noqa: E731
-        return encode(before) + [PLACEHOLDER] + encode(after)
+        return token_ids(self.text_tokenizer, before) + [PLACEHOLDER] + token_ids(self.text_tokenizer, after)
 
     def answer_ids(self, target: str) -> list[int]:
         """The tokens of a target text and the end-of-text token (tokenised once per distinct text)."""
@@ -261,12 +262,10 @@ class Cell2Text(nn.Module):
 
     # --- checkpoints
     def trainable_state(self) -> dict[str, torch.Tensor]:
-        """Everything this project trains: encoder, head, projector, LoRA (the base LM is referenced, not copied)."""
-        state = {f"encoder.{k}": v for k, v in self.encoder.state_dict().items()}
-        state |= {f"head.{k}": v for k, v in self.head.state_dict().items()}
-        state |= {f"field_heads.{k}": v for k, v in self.field_heads.state_dict().items()}
-        state |= {f"projector.{k}": v for k, v in self.projector.state_dict().items()}
-        state |= {f"lm.{k}": v for k, v in self.lm.state_dict().items() if "lora_" in k}
+        """Everything this project trains: encoder, heads, projector, LoRA (peft's own adapter state; the base LM is
+        referenced, not copied), each key prefixed with its part's name."""
+        state = {f"{part}.{k}": v for part in TRAINED_PARTS for k, v in getattr(self, part).state_dict().items()}
+        state |= {f"lm.{k}": v for k, v in get_peft_model_state_dict(self.lm).items()}
         return {k: v.detach().contiguous() for k, v in state.items()}
 
     def save_pretrained(self, path: str | Path) -> Path:
@@ -293,7 +292,7 @@ class Cell2Text(nn.Module):
         config = Cell2TextConfig.load(files[0])
         model = cls(config, GeneTokenizer.load(files[1]))
         try:
-            model.load_trainable_state(load_file(files[2]))
+            model.load_trainable_state(_read_weights(files[2]))
         except ValueError as exc:
             raise InputError(f"'{path}' was written by another cell2text model version. Retrain it with 'cell2text train'.") from exc
         return model.to(resolve_device(device)).eval()
@@ -303,11 +302,25 @@ class Cell2Text(nn.Module):
         expected = self.trainable_state()
         if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in state):
             raise ValueError("trainable state does not match this model")
-        self.encoder.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("encoder.")})
-        self.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
-        self.field_heads.load_state_dict({k[12:]: v for k, v in state.items() if k.startswith("field_heads.")})
-        self.projector.load_state_dict({k[10:]: v for k, v in state.items() if k.startswith("projector.")})
-        self.lm.load_state_dict({k[3:]: v for k, v in state.items() if k.startswith("lm.")}, strict=False)
+        for part in TRAINED_PARTS:
+            getattr(self, part).load_state_dict(_part(state, part))
+        set_peft_model_state_dict(self.lm, _part(state, "lm"))
+
+
+def _part(state: dict[str, torch.Tensor], part: str) -> dict[str, torch.Tensor]:
+    """The entries of one part of a trainable state, without the part's prefix."""
+    return {k.removeprefix(f"{part}."): v for k, v in state.items() if k.startswith(f"{part}.")}
+
+
+def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A checkpoint's weights in today's format. Format 1 (before peft's adapter state was used) named LoRA
+    weights with peft's adapter name ``.default``; they are renamed, so older checkpoints keep working."""
+    with safe_open(path, framework="pt") as handle:
+        version = int((handle.metadata() or {}).get("format_version", 1))
+    state = load_file(path)
+    if version == 1:
+        state = {k.replace(".default.", ".") if k.startswith("lm.") else k: v for k, v in state.items()}
+    return state
 
 
 #: The checkpoint shipped in the package, trained on the demo dataset's training split (README).

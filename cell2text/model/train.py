@@ -42,6 +42,7 @@ import torch.distributed as dist
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
+from transformers import get_linear_schedule_with_warmup
 
 from cell2text.model.cells import (
     IGNORE,
@@ -91,13 +92,6 @@ class TrainConfig:
         if isinstance(self.data, (str, Path)):  # one path, as earlier versions took it
             self.data = [str(self.data)]
         self.data = [str(p) for p in self.data or []]
-
-
-def _schedule(step: int, total: int, warmup: int) -> float:
-    """Linear warm-up, then linear decay to zero (the paper's schedule)."""
-    if step < warmup:
-        return (step + 1) / warmup
-    return max(0.0, (total - step) / max(1, total - warmup))
 
 
 @contextmanager
@@ -277,7 +271,7 @@ def _train(config: TrainConfig, adata: ad.AnnData | None, lm, text_tokenizer, ra
     lora = [p for n, p in model.lm.named_parameters() if "lora_" in n]
     optimiser = torch.optim.AdamW([{"params": model.projector.parameters(), "lr": config.projector_lr},
                                    {"params": lora, "lr": config.lora_lr}], weight_decay=0.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _schedule(s, config.stage2_steps, config.warmup_steps))
+    scheduler = get_linear_schedule_with_warmup(optimiser, config.warmup_steps, config.stage2_steps)  # the paper's schedule
     sampler = ChunkBatches(bounds, train_pos, load, config.seed + rank)
     start = 0
     if snapshot is not None:

@@ -8,6 +8,7 @@ Tests marked ``gpu`` need CUDA and are skipped without it.
 
 from __future__ import annotations
 
+import functools
 import random
 from contextlib import contextmanager
 from typing import ClassVar
@@ -18,6 +19,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from cell2text.model.constrained import NameTrie, OntologyConstraint, Span
+from cell2text.model.lm import token_ids
 from cell2text.model.model import SHIPPED_CHECKPOINT, Cell2Text
 from cell2text.model.targets import TRIGGER
 from cell2text.model.train import fit_temperature
@@ -124,7 +126,7 @@ def test_constraint_matches_the_reference_walk(shipped):
     """On random mixtures of trigger, names (whole and cut), enders and other tokens, the on-device state
     machine allows exactly what the host walk allows, step by step and when replaying from scratch."""
     tokenizer = shipped.text_tokenizer
-    encode = lambda s: tokenizer(s, add_special_tokens=False).input_ids  # noqa: E731
+    encode = functools.partial(token_ids, tokenizer)
     names = ["B cell", "B cell, CD19-positive", "T cell", "natural killer cell", "CD4-positive, alpha-beta T cell"]
     trie = NameTrie(tokenizer, [Span(TRIGGER, names)])
     reference = {"trigger": encode(TRIGGER), "names": [encode(" " + n) for n in names], "enders": [encode(".")[0], encode(",")[0]]}

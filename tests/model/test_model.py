@@ -211,3 +211,17 @@ def test_an_interrupted_lm_cache_is_rebuilt(tmp_path, monkeypatch):
     model, tokenizer = load_lm()
     assert (broken / "model.safetensors").is_file()
     assert model.config.model_type == "llama" and tokenizer.eos_token is not None
+
+
+def test_format_1_checkpoint_loads_its_lora_weights():
+    """The shipped checkpoint predates peft's adapter state (format 1): its LoRA weights must still load, not be
+    silently dropped (peft ignores keys it does not know)."""
+    from safetensors.torch import load_file
+
+    from cell2text.model.model import SHIPPED_CHECKPOINT
+
+    stored = {k: v for k, v in load_file(SHIPPED_CHECKPOINT / "weights.safetensors").items() if "lora_" in k}
+    assert stored and all(".default." in k for k in stored)  # written in format 1
+    loaded = Cell2Text.from_pretrained(SHIPPED_CHECKPOINT).trainable_state()
+    for key, value in stored.items():
+        torch.testing.assert_close(loaded[key.replace(".default.", ".")], value)
