@@ -73,6 +73,9 @@ class Settings:
     max_upload_mb: int = 500
     # out of core without a groupby key: Leiden runs on a random sample of this many cells; CELL2TEXT_CLUSTER_CELLS
     cluster_cells: int = 50_000
+    # a dask.distributed scheduler (e.g. tcp://10.0.0.5:8786) on which describe's per-cell scan runs; None = Dask's
+    # threaded scheduler in this process; CELL2TEXT_SCHEDULER (the CLI's --scheduler sets it)
+    scheduler: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -94,6 +97,7 @@ class Settings:
             cells_per_group=_env_int("CELL2TEXT_CELLS_PER_GROUP", defaults.cells_per_group, minimum=2),
             max_upload_mb=_env_int("CELL2TEXT_MAX_UPLOAD_MB", defaults.max_upload_mb, minimum=1),
             cluster_cells=_env_int("CELL2TEXT_CLUSTER_CELLS", defaults.cluster_cells, minimum=100),
+            scheduler=os.environ.get("CELL2TEXT_SCHEDULER") or None,
         )
 
     def cache_path(self, *parts: str) -> Path:

@@ -11,12 +11,14 @@ from cell2text.cli.common import (
     DatasetArgument,
     DemoOption,
     JsonOption,
+    SchedulerOption,
     app,
     check_source,
     console,
     emit,
     err_console,
     progress_printer,
+    use_scheduler,
     user_errors,
 )
 from cell2text.errors import InputError
@@ -54,11 +56,13 @@ def ask(
     thread: ThreadOption = "default",
     plot: PlotOption = False,
     plot_dir: PlotDirOption = DEFAULT_PLOT_DIR,
+    scheduler: SchedulerOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Answer one question about a dataset from the tools: cell types and which groups are a type, a group's evidence,
     markers and pathways, where a gene is expressed, two groups compared, conditions compared per group, metadata."""
     with user_errors():
+        use_scheduler(scheduler)
         chat = _chat_for(path, demo, groupby, as_json, plot_dir if plot else None)
         answer = chat.ask(question, thread)
         emit(answer.to_dict(), as_json, _print_answer)
@@ -72,9 +76,11 @@ def chat(
     thread: ThreadOption = "default",
     plot: PlotOption = False,
     plot_dir: PlotDirOption = DEFAULT_PLOT_DIR,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """An interactive conversation about a dataset in the terminal (empty line, 'exit' or Ctrl-D to stop)."""
     with user_errors():
+        use_scheduler(scheduler)
         session_chat = _chat_for(path, demo, groupby, False, plot_dir if plot else None)
         console.print(f"Chatting about [bold]{session_chat.session.name}[/] (thread '{thread}'). Try: what cell types are here?")
         while True:
@@ -99,15 +105,17 @@ def ui(
     port: Annotated[Optional[int], typer.Option("--port", "-p", help="Port (default: 7860 or the next free one).")] = None,
     share: Annotated[bool, typer.Option("--share", help="Also open a public gradio.live link (off unless asked).")] = False,
     max_upload_mb: Annotated[Optional[float], typer.Option("--max-upload-mb", help="Largest .h5ad a user may upload (default: CELL2TEXT_MAX_UPLOAD_MB or 500). Larger files: pass their PATH, read in place.")] = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Open the Gradio chat UI: describe a dataset step by step, browse the groups, chat, download the report."""
     from cell2text.ui.app import launch
 
     with user_errors():
+        use_scheduler(scheduler)
         if demo and path is not None:
             raise InputError("pass either a dataset PATH or --demo, not both.")
         if path is not None and not path.exists():
-            raise InputError(f"'{path}' does not exist. Pass an .h5ad file, a 10x .h5 file or a 10x mtx folder.")
+            raise InputError(f"'{path}' does not exist. Pass an .h5ad file, a .zarr store, a 10x .h5 file or a 10x mtx folder.")
         if max_upload_mb is not None and max_upload_mb <= 0:
             raise InputError(f"--max-upload-mb must be positive, got {max_upload_mb}.")
         console.print(f"cell2text UI on http://{host}:{port or 7860} (Ctrl-C stops it){' with a public share link' if share else ''}")

@@ -20,7 +20,11 @@ console = Console()
 err_console = Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
-DatasetArgument = Annotated[Optional[Path], typer.Argument(help="An .h5ad file, a 10x .h5 file or a 10x mtx folder.")]
+DatasetArgument = Annotated[Optional[Path], typer.Argument(help="An .h5ad file, a .zarr store (AnnData layout), a 10x .h5 file"
+                                                                 " or a 10x mtx folder.")]
+SchedulerOption = Annotated[Optional[str], typer.Option(
+    "--scheduler", help="Run the per-cell scan of large data on this dask.distributed scheduler (e.g. tcp://10.0.0.5:8786;"
+                        " workers must be able to read the file). Default: CELL2TEXT_SCHEDULER, else Dask in this process.")]
 DemoOption = Annotated[bool, typer.Option("--demo", help="Use the bundled pbmc68k_reduced demo dataset.")]
 
 
@@ -96,3 +100,17 @@ def progress_printer(quiet: bool):
         if not quiet:
             err_console.print(f"[dim]-[/] {step}", highlight=False)
     return report
+
+
+def use_scheduler(address: Optional[str]) -> None:
+    """Make ``address`` (``--scheduler``) the Dask scheduler of this run (``Settings.scheduler``), once it answers;
+    an unreachable one is an InputError. Without it, a ``CELL2TEXT_SCHEDULER`` already set is checked the same way."""
+    import os
+
+    from cell2text.config import get_settings
+    from cell2text.tools.scan import check_scheduler
+
+    address = address or get_settings().scheduler
+    if address:
+        check_scheduler(address)
+        os.environ["CELL2TEXT_SCHEDULER"] = address

@@ -13,6 +13,7 @@ from cell2text.cli.common import (
     DatasetArgument,
     DemoOption,
     JsonOption,
+    SchedulerOption,
     app,
     check_source,
     console,
@@ -20,6 +21,7 @@ from cell2text.cli.common import (
     finished_parts,
     progress_printer,
     raw_dataset,
+    use_scheduler,
     user_errors,
 )
 from cell2text.errors import InputError
@@ -101,6 +103,7 @@ def describe(
                                                                   " CELL2TEXT_MODEL, else the shipped one); weighted by how well it fits.")] = None,
     no_model: Annotated[bool, typer.Option("--no-model", help="Use the evidence path alone, without the Cell2Text model.")] = False,
     max_rounds: Annotated[int, typer.Option("--max-rounds", help="Revise at most this many times.")] = 2,
+    scheduler: SchedulerOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Describe every group, verify each claim with the tools, and revise until supported or marked.
@@ -109,13 +112,15 @@ def describe(
     Cell2Text model drafts and its head counts as much as it fits the data; where it does not fit,
     the cell types come from marker evidence alone, and the report says so. Outputs are written in
     order (report.json, the .h5ad, then the HTML/Markdown report): if a late step fails, what was
-    finished stays on disk.
+    finished stays on disk. A large .h5ad file or .zarr store is read in chunks with Dask, in this
+    process or on a dask.distributed cluster (--scheduler).
     """
     from cell2text.agent.describe import describe as run_describe
     from cell2text.agent.describe import read_result
     from cell2text.data.io import check_output_path, write_h5ad_atomic
 
     with user_errors():
+        use_scheduler(scheduler)
         adata, name = raw_dataset(path, demo)
         if demo and groupby is None:
             from cell2text.data.demo import DEMO_GROUPBY

@@ -39,26 +39,34 @@ def available_memory() -> int:
 
 
 def read_dataset(path: str | Path, *, backed: bool | None = None) -> ad.AnnData:
-    """Read an ``.h5ad`` file, a 10x ``.h5`` file or a 10x ``matrix.mtx`` folder.
+    """Read an ``.h5ad`` file, a ``.zarr`` store (AnnData's layout, as CELLxGENE and cloud pipelines write it), a 10x
+    ``.h5`` file or a 10x ``matrix.mtx`` folder.
 
-    An ``.h5ad`` file stays on disk (opened ``backed="r"``, read later in chunks) when ``backed`` is
-    True, or, by default, when it has more than ``Settings.in_memory_cells`` cells or is larger than
-    a quarter of the memory available; otherwise it is loaded. 10x files are always loaded, so one
-    that cannot fit is refused with the fix (convert it to .h5ad once).
+    An ``.h5ad`` file or ``.zarr`` store stays on disk when ``backed`` is True, or, by default, when it has more than
+    ``Settings.in_memory_cells`` cells or is larger than a quarter of the memory available; otherwise it is loaded.
+    On disk, an ``.h5ad`` file is opened ``backed="r"`` and a ``.zarr`` store is read lazily (:func:`read_zarr_lazy`);
+    either way describe reads its cells in chunks with Dask (:mod:`cell2text.tools.scan`). 10x files are always
+    loaded, so one that cannot fit is refused with the fix (convert it to .h5ad once).
     """
     from cell2text.config import get_settings
 
     path = Path(path).expanduser()
     if not path.exists():
-        raise InputError(f"'{path}' does not exist. Pass the path of an .h5ad file, a 10x .h5 file or a 10x mtx folder.")
-    size = sum(f.stat().st_size for f in path.iterdir()) if path.is_dir() else path.stat().st_size
+        raise InputError(f"'{path}' does not exist. Pass the path of an .h5ad file, a .zarr store, a 10x .h5 file or a 10x mtx folder.")
+    zarr_store = _is_zarr(path)
+    files = path.rglob("*") if zarr_store else path.iterdir() if path.is_dir() else [path]
+    size = sum(f.stat().st_size for f in files if f.is_file())
     try:
-        if path.suffix != ".h5ad" and size * 3 > available_memory():
+        if path.suffix != ".h5ad" and not zarr_store and size * 3 > available_memory():
             msg = f"'{path.name}' ({size / 1e9:.1f} GB) would not fit in the memory available ({available_memory() / 1e9:.1f} GB) as a 10x file."
             raise InputError(msg + " Convert it to .h5ad once (scanpy: read_10x_h5(...).write_h5ad(...)): .h5ad files are read in chunks.")
-        if path.is_dir():
+        if zarr_store:
+            adata = read_zarr_lazy(path)
+            if backed is False or (backed is None and adata.n_obs <= get_settings().in_memory_cells and size * 4 <= available_memory()):
+                adata = ad.read_zarr(path)
+        elif path.is_dir():
             if not any(path.glob("matrix.mtx*")):
-                raise InputError(f"folder '{path}' has no matrix.mtx(.gz). Pass a 10x mtx folder or an .h5ad file.")
+                raise InputError(f"folder '{path}' has no matrix.mtx(.gz). Pass a 10x mtx folder, a .zarr store or an .h5ad file.")
             adata = sc.read_10x_mtx(path)
         elif path.suffix == ".h5ad":
             adata = ad.read_h5ad(path, backed="r")
@@ -69,15 +77,65 @@ def read_dataset(path: str | Path, *, backed: bool | None = None) -> ad.AnnData:
         elif path.suffix == ".h5":
             adata = sc.read_10x_h5(path)
         else:
-            raise InputError(f"'{path.name}' is not a supported file type. Pass an .h5ad file, a 10x .h5 file or a 10x mtx folder.")
+            raise InputError(f"'{path.name}' is not a supported file type. Pass an .h5ad file, a .zarr store, a 10x .h5 file or a 10x mtx folder.")
     except InputError:
         raise
-    except Exception as exc:  # h5py/anndata raise many types for a damaged file
+    except Exception as exc:  # h5py/zarr/anndata raise many types for a damaged file
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise InputError(f"could not read '{path.name}' ({reason}). Check that the file is complete and of the type its name says.") from exc
     if adata.n_obs == 0 or adata.n_vars == 0:
         raise InputError(f"'{path.name}' is empty ({adata.n_obs} cells x {adata.n_vars} genes). Pass a dataset with cells and genes.")
     return adata
+
+
+def _is_zarr(path: Path) -> bool:
+    """Whether ``path`` is a zarr store (v2 or v3): a folder named ``*.zarr`` or holding zarr's metadata."""
+    return path.is_dir() and (path.suffix == ".zarr" or (path / "zarr.json").is_file() or (path / ".zattrs").is_file())
+
+
+def read_zarr_lazy(path: str | Path) -> ad.AnnData:
+    """An AnnData ``.zarr`` store with ``obs``, ``var``, ``uns`` and ``obsm`` in memory and every matrix (``X``, ``.raw``'s,
+    the layers) a Dask array read lazily by anndata's own reader (``anndata.experimental.read_elem_lazy``), in chunks of
+    ``Settings.chunk_size`` cells: nothing of the matrices is read until a chunk is computed."""
+    import zarr
+    from anndata.experimental import read_elem_lazy
+
+    from cell2text.config import get_settings
+
+    store = zarr.open(str(path), mode="r")
+    chunks = (get_settings().chunk_size, -1)
+
+    def lazy(key: str):
+        return read_elem_lazy(store[key], chunks=chunks)
+
+    def eager(key: str, default=None):
+        return ad.io.read_elem(store[key]) if key in store else default
+
+    adata = ad.AnnData(X=lazy("X"), obs=eager("obs"), var=eager("var"), uns=eager("uns", {}), obsm=eager("obsm", {}),
+                       layers={name: lazy(f"layers/{name}") for name in (store["layers"].keys() if "layers" in store else ())})
+    if "raw" in store and "X" in store["raw"]:  # anndata writes an absent .raw as an empty group
+        adata.raw = ad.AnnData(X=lazy("raw/X"), var=eager("raw/var"))
+    return adata
+
+
+def lazy_matrix(matrix, chunk_size: int):
+    """``matrix`` (cells x genes; in memory, backed in an ``.h5ad``, or Dask) as a Dask array of blocks of ``chunk_size``
+    cells and every gene, read from disk by anndata's own lazy reader where it is on disk.
+
+    A backed ``.h5ad`` matrix becomes tasks that each open the file by its path, so they run in any process that can
+    read the path (a ``dask.distributed`` worker needs the file on a shared disk).
+    """
+    import dask.array as da
+    from anndata.experimental import read_elem_lazy
+
+    if isinstance(matrix, da.Array):
+        return matrix if matrix.chunks[0] == da.core.normalize_chunks((chunk_size, -1), matrix.shape)[0] and \
+            len(matrix.chunks[1]) == 1 else matrix.rechunk((chunk_size, -1))
+    if sp.issparse(matrix) or isinstance(matrix, np.ndarray):
+        return da.from_array(matrix, chunks=(chunk_size, -1), asarray=False)
+    if getattr(matrix, "format", "csr") == "csc":
+        raise InputError("X is stored by columns (CSC), so cells cannot be read in chunks. Save it as CSR (adata.X = adata.X.tocsr()).")
+    return read_elem_lazy(getattr(matrix, "group", matrix), chunks=(chunk_size, -1))  # a sparse dataset's h5 group, or a dense dataset
 
 
 def gene_symbols(var: pd.DataFrame) -> pd.Index:
@@ -195,7 +253,36 @@ def prepare(adata: ad.AnnData, groupby: str | None = None, *, rows: slice | np.n
     symbols | Ensembl ids; ``mapping``; ``n_input``, ``n_kept``, ``n_dropped`` input genes and
     ``n_genes`` genes out) and ``notes`` (sentences for the user saying what was done).
     """
-    source, matrix, var, kind, notes = _expression_source(adata, layer)
+    plan = reading(adata, layer=layer, species=species)
+    matrix, obs, obsm = plan_matrix(adata, plan), adata.obs, {k: np.asarray(v) for k, v in adata.obsm.items()}
+    if rows is not None:
+        matrix, obs, obsm = matrix[rows], obs.iloc[rows], {k: v[rows] for k, v in obsm.items()}
+    result = prepare_matrix(plan, matrix, obs=obs, obsm=obsm, uns=dict(adata.uns))
+    if groupby is not None:
+        check_groupby(result, groupby)
+        result.obs[groupby] = result.obs[groupby].astype("category")
+    return result
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How :func:`prepare` reads a dataset, decided once on the whole dataset (its first cells) and applied to any rows.
+
+    Small and picklable: the Dask scan (:mod:`cell2text.tools.scan`) sends it to every task, so every block of cells
+    is prepared exactly like the whole dataset.
+    """
+
+    source: str  # X | raw | layer:NAME
+    kind: str  # expression_kind of the source
+    species: str  # human | mouse
+    species_from: str  # how the species was decided
+    genes: _GeneMap  # input genes -> human symbols
+    notes: tuple[str, ...]  # what was decided, for the user
+
+
+def reading(adata: ad.AnnData, *, layer: str | None = None, species: str | None = None) -> Reading:
+    """The :class:`Reading` of ``adata``: its usable expression source and kind, its species and gene mapping."""
+    source, _, var, kind, notes = _expression_source(adata, layer)
     if species is not None:
         species, species_from = gene_tables.check_species(species), "given"
     else:
@@ -203,23 +290,36 @@ def prepare(adata: ad.AnnData, groupby: str | None = None, *, rows: slice | np.n
         if species is None:
             species, species_from = "human", "assumed: " + species_from
             notes.append("The species could not be told from the data, so the genes were read as human symbols.")
-    mapping = _map_genes(var, species)
+    return Reading(source, kind, species, species_from, _map_genes(var, species), tuple(notes))
 
-    obs, obsm = adata.obs, {k: np.asarray(v) for k, v in adata.obsm.items()}
-    if rows is not None:
-        matrix, obs, obsm = matrix[rows], obs.iloc[rows], {k: v[rows] for k, v in obsm.items()}
-    elif not (sp.issparse(matrix) or isinstance(matrix, np.ndarray)):
-        matrix = matrix[:]  # a backed file's matrix, read whole
+
+def plan_matrix(adata: ad.AnnData, plan: Reading):
+    """The matrix ``plan`` reads from ``adata`` (X, .raw.X or a layer): in memory, backed on disk or a Dask array."""
+    if plan.source == "X":
+        return adata.X
+    if plan.source == "raw":
+        return adata.raw.X
+    return adata.layers[plan.source.removeprefix("layer:")]
+
+
+def prepare_matrix(plan: Reading, matrix, *, obs: pd.DataFrame | None = None, obsm: dict | None = None,
+                   uns: dict | None = None) -> ad.AnnData:
+    """:func:`prepare` of the cells of ``matrix`` (rows of the source ``plan`` reads; in memory, backed or Dask), with
+    their ``obs``/``obsm`` (default: none) and the dataset's ``uns``."""
+    if not (sp.issparse(matrix) or isinstance(matrix, np.ndarray)):
+        matrix = _in_memory(matrix)
     _check_integers(matrix)
+    notes = list(plan.notes)
     result = ad.AnnData(
         X=sp.csr_matrix(matrix, dtype=np.float32, copy=True) if sp.issparse(matrix) else np.array(matrix, dtype=np.float32),
-        obs=obs.copy(),
+        obs=obs.copy() if obs is not None else None,
         obsm=obsm,
-        uns=dict(adata.uns),
+        uns=dict(uns or {}),
     )
     if sp.issparse(result.X):
         _same_index_dtype(result.X)
-    result = _to_log1p(result, kind, source, mapping.matrix, notes)
+    mapping = plan.genes
+    result = _to_log1p(result, plan.kind, plan.source, mapping.matrix, notes)
     result.var_names = pd.Index(mapping.names)
     result.var[gene_tables.SOURCE_GENE_COLUMN] = mapping.sources
     if not result.var_names.is_unique:
@@ -228,14 +328,18 @@ def prepare(adata: ad.AnnData, groupby: str | None = None, *, rows: slice | np.n
             result.var_names_make_unique()
         notes.append("Duplicate gene symbols were made unique (suffix -1, -2, ...).")
     notes += mapping.notes
-    if groupby is not None:
-        check_groupby(result, groupby)
-        result.obs[groupby] = result.obs[groupby].astype("category")
     result.uns["cell2text"] = {"preprocessing": {
-        "source": source, "detected": kind, "normalised": kind in ("counts", "linear"), "species": species,
-        "species_from": species_from, "genes": mapping.record, "notes": notes,
+        "source": plan.source, "detected": plan.kind, "normalised": plan.kind in ("counts", "linear"), "species": plan.species,
+        "species_from": plan.species_from, "genes": mapping.record, "notes": notes,
     }}
     return result
+
+
+def _in_memory(matrix):
+    """A backed (h5py, zarr) or Dask matrix, read into memory."""
+    if hasattr(matrix, "compute"):  # a Dask array
+        return matrix.compute(scheduler="synchronous")
+    return matrix[:]
 
 
 def _expression_source(adata: ad.AnnData, layer: str | None) -> tuple[str, object, pd.DataFrame, str, list[str]]:
@@ -272,8 +376,11 @@ def _expression_source(adata: ad.AnnData, layer: str | None) -> tuple[str, objec
 
 def _kind(matrix) -> str:
     """:func:`expression_kind` of a candidate source, after refusing overflowed integer counts."""
-    _check_integers(matrix[:_SAMPLE_ROWS])
-    return expression_kind(matrix)
+    head = matrix[:_SAMPLE_ROWS]
+    if not (sp.issparse(head) or isinstance(head, np.ndarray)):
+        head = _in_memory(head)
+    _check_integers(head)
+    return expression_kind(head)
 
 
 def _to_log1p(result: ad.AnnData, kind: str, source: str, merge: sp.csr_matrix | None, notes: list[str]) -> ad.AnnData:

@@ -25,10 +25,12 @@ import scanpy as sc
 import scipy.sparse as sp
 from pynndescent import PyNNDescentTransformer
 
+from cell2text.tools import numba_cache
 from cell2text.tools.markers import MIN_GROUP_CELLS
 
 N_TOP_GENES = 2000  # PCA on this many highly variable genes when a dataset has more (scanpy's usual workflow)
 EXACT_UP_TO = 50_000  # exact neighbours up to this many cells, approximate (pynndescent) beyond
+EMBEDDINGS = ("X_umap", "X_tsne", "X_draw_graph_fa", "X_pca")  # a dataset's own 2-D embeddings, in order of preference
 NEIGHBORS_KEY = "cell2text_neighbors"  # our own key: a file's stale uns['neighbors'] (without obsp) is never reused
 MAX_CLUSTERS = 200  # the automatic resolution's default cap (describe passes its own MAX_GROUPS)
 MAX_RESOLUTION = 1.0  # the automatic resolution: scanpy's default, lowered only when the clusters do not fit
@@ -71,6 +73,7 @@ def neighbors(adata: ad.AnnData, *, n_neighbors: int = 15, seed: int = 0, exact_
     """
     if f"{NEIGHBORS_KEY}_connectivities" in adata.obsp:
         return
+    numba_cache.enable()  # umap's and pynndescent's compiled functions, from disk after a machine's first run
     if "X_pca" not in adata.obsm:
         pca(adata, seed=seed)
     sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep="X_pca", random_state=seed, key_added=NEIGHBORS_KEY,
@@ -202,3 +205,8 @@ def umap(adata: ad.AnnData, *, seed: int = 0) -> np.ndarray:
     neighbors(adata, seed=seed)
     sc.tl.umap(adata, random_state=seed, neighbors_key=NEIGHBORS_KEY)
     return adata.obsm["X_umap"]
+
+
+def embedding_key(adata: ad.AnnData) -> str | None:
+    """The 2-D embedding the dataset already has (``EMBEDDINGS``, UMAP first), or None."""
+    return next((key for key in EMBEDDINGS if key in adata.obsm and adata.obsm[key].shape[1] >= 2), None)

@@ -16,8 +16,6 @@ import pytest
 import scipy.sparse as sp
 from typer.testing import CliRunner
 
-from cell2text.agent.answers import DatasetSession
-from cell2text.agent.chat import Chat
 from cell2text.agent.describe import CLUSTER_KEY, describe, read_result
 from cell2text.cli import app
 from cell2text.data.io import read_dataset
@@ -93,6 +91,9 @@ def test_out_of_core_describe_without_groupby_on_more_cells_than_exact_neighbour
     assert big_file.read_bytes() == before  # the input is never written
 
     # chat on the annotated file opened backed: answers come from the tested sample, never the whole matrix
+    from cell2text.agent.chat.run import Chat
+    from cell2text.agent.chat.session import DatasetSession
+
     session = DatasetSession(read_dataset(out), out.name, result=read_result(annotated))
     assert session.adata.isbacked
     answer = Chat(session).ask("Where is GNLY expressed?")

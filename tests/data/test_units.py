@@ -147,7 +147,7 @@ def test_unreadable_expression_names_the_fix(pbmc, counts):
 
 
 def test_chunks_are_treated_like_the_whole(counts, reference):
-    """large.scan prepares a backed file chunk by chunk: each chunk is judged on the dataset's first cells."""
+    """The Dask scan prepares a file block by block: each block is judged on the dataset's first cells."""
     log2 = with_x(counts, sp.csr_matrix(np.log2(np.expm1(dense(reference.X)) + 1).astype(np.float32)))
     whole = prepare(log2)
     for rows in (slice(0, 100), slice(600, 700), np.array([3, 250, 699])):

@@ -28,11 +28,11 @@ from cell2text.agent.describe.claims import Claim
 from cell2text.agent.describe import CLUSTER_KEY, Progress, describe, read_result
 from cell2text.agent.describe.checks import Thresholds, active_pathways, verify_cell_type
 from cell2text.config import get_settings
-from cell2text.data import large
 from cell2text.data.io import prepare
 from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase
 from cell2text.model.model import SHIPPED_CHECKPOINT
+from cell2text.tools import scan
 from cell2text.tools.enrichment import score_pathways
 from cell2text.tools.markers import group_markers, rank_markers
 from cell2text.knowledge.ontology import Ontology, load_ontology
@@ -133,11 +133,11 @@ class DatasetSession:
     def work(self) -> ad.AnnData:
         """Prepared expression with the groups as a categorical column, for the marker and pathway tests.
 
-        A large dataset (:func:`cell2text.data.large.out_of_core`) is never read whole: the answers
-        work on the per-group sample describe tested on (:func:`cell2text.data.large.group_sample`).
+        A large dataset (:func:`cell2text.tools.scan.out_of_core`) is never read whole: the answers
+        work on the per-group sample describe tested on (:func:`cell2text.tools.scan.group_sample`).
         """
         groupby = self.result()["groupby"]
-        work = large.group_sample(self.adata, groupby) if large.out_of_core(self.adata) else prepare(self.adata, groupby)
+        work = scan.group_sample(self.adata, groupby) if scan.out_of_core(self.adata) else prepare(self.adata, groupby)
         work.obs[groupby] = work.obs[groupby].astype(str).astype("category")
         return work
 

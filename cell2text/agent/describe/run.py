@@ -11,28 +11,36 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 import pandas as pd
+import torch
 
 from cell2text import __version__
+from cell2text.agent.describe.checks import (
+    METADATA_COLUMNS,
+    Thresholds,
+    head_mass,
+    infer_tissue,
+    labels_under,
+)
 from cell2text.agent.describe.claims import Claim
 from cell2text.agent.describe.context import DescribeContext
 from cell2text.agent.describe.graph import graph
 from cell2text.agent.describe.state import DescribeState
-from cell2text.agent.describe.checks import METADATA_COLUMNS, Thresholds, head_mass, infer_tissue, labels_under
 from cell2text.config import Settings, get_settings
-from cell2text.data import large
-from cell2text.knowledge.genesets import LIBRARIES
 from cell2text.data.io import check_groupby, prepare
+from cell2text.data.io import reading as reading_of
 from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase
 from cell2text.knowledge import detect_species, load_markers
+from cell2text.knowledge.genesets import LIBRARIES
+from cell2text.knowledge.ontology import Ontology, load_ontology
+from cell2text.knowledge.pagerank import pagerank_similarity
+from cell2text.model.encoder import pool
 from cell2text.model.fit import ModelFit, gene_fit
 from cell2text.model.model import Cell2Text, load_model, model_checkpoint
 from cell2text.model.tokenizer import GeneTokenizer
-from cell2text.tools import embedding
+from cell2text.tools import embedding, scan
 from cell2text.tools.candidates import tissue_id
 from cell2text.tools.markers import MIN_GROUP_CELLS
-from cell2text.knowledge.ontology import Ontology, load_ontology
-from cell2text.knowledge.pagerank import pagerank_similarity
 
 CLUSTER_KEY = "cell2text_leiden"
 MAX_GROUPS = 200  # describe drafts and verifies one text per group
@@ -95,33 +103,50 @@ def _inputs(adata: ad.AnnData, groupby: str | None, report: Progress, **reading)
     return work, groupby, notes
 
 
+class _Head:
+    """The model's head alone (gene tokenizer, encoder, classifier, temperature): what :func:`cell2text.tools.scan.scan`
+    sends to every Dask worker, without the language model. The same computation as :meth:`Cell2Text.probabilities`."""
+
+    def __init__(self, model: Cell2Text) -> None:
+        self.genes, self.encoder, self.head = model.genes, model.encoder, model.head
+        self.top_k, self.temperature = model.config.top_k_genes, model.config.head_temperature
+
+    @torch.no_grad()
+    def __call__(self, prepared: ad.AnnData) -> np.ndarray:
+        """(cells, labels) calibrated head probabilities of prepared cells."""
+        self.encoder.eval()
+        dense = self.genes.dense(prepared)
+        tokens = torch.from_numpy(self.genes.encode(dense, self.top_k)).to(self.head.weight.device)
+        logits = self.head(pool(self.encoder(torch.from_numpy(dense).to(tokens.device), tokens), tokens))  # (cells, labels)
+        return torch.softmax(logits / self.temperature, dim=-1).cpu().numpy()
+
+
 def _large_inputs(adata: ad.AnnData, groupby: str | None, model: Cell2Text | None, settings: Settings,
                   report: Progress, reading: dict) -> tuple[ad.AnnData, np.ndarray, np.ndarray, str, list[str]]:
-    """Out of core (see :mod:`cell2text.data.large`): every cell's group and head probabilities in one chunked pass,
+    """Out of core (see :mod:`cell2text.tools.scan`): every cell's group and head probabilities in one Dask pass,
     and the per-group sample the graph tests markers and pathways on."""
     cap, chunk = settings.cells_per_group, settings.chunk_size
-    if adata.isbacked and getattr(adata.X, "format", "csr") == "csc":
-        raise InputError("X is stored by columns (CSC), so cells cannot be read in chunks. Save it as CSR (adata.X = adata.X.tocsr()).")
-    notes = [f"{adata.n_obs:,} cells: read in chunks of {chunk:,} cells; each cell's head probabilities come from all cells,"
-             f" marker genes and pathways were tested on at most {cap:,} randomly chosen cells per group (seed 0)."]
-    head = (lambda chunk_data: model.probabilities(*model.cell_inputs(chunk_data))) if model is not None else None  # noqa: E731
+    where = f"on the Dask scheduler at {settings.scheduler}" if settings.scheduler else "with Dask in this process"
+    notes = [(f"{adata.n_obs:,} cells: read in chunks of {chunk:,} cells {where}; each cell's head probabilities come from all cells,"
+              f" marker genes and pathways were tested on at most {cap:,} randomly chosen cells per group (seed 0).")]
+    plan = reading_of(adata, **reading)
+    head = _Head(model) if model is not None else None
     if groupby is None:
-        sample, clusters = large.cluster_sample(adata, n_cells=settings.cluster_cells, chunk_size=chunk, key=CLUSTER_KEY,
-                                                max_clusters=MAX_GROUPS, progress=report, reading=reading)
+        sample, clusters = scan.cluster_sample(adata, plan, n_cells=settings.cluster_cells, key=CLUSTER_KEY,
+                                               max_clusters=MAX_GROUPS, progress=report)
         report("cluster", f"Clustered a random sample of {sample.n_obs:,} cells with Leiden (scanpy)")
-        groups, probabilities, _ = large.scan(adata, probabilities=head, assign=lambda c, rows: clusters.assign(c),
-                                              chunk_size=chunk, progress=report, reading=reading)
-        work = sample[large.per_group_sample(sample.obs[CLUSTER_KEY].to_numpy(), cap)].copy()
+        result = scan.scan(adata, plan, clusters=clusters, head=head, progress=report)
+        groups, probabilities = result.groups, result.probabilities
+        work = sample[scan.per_group_sample(sample.obs[CLUSTER_KEY].to_numpy(), cap)].copy()
         groupby = CLUSTER_KEY
         summary = embedding.leiden_summary(sample.uns[CLUSTER_KEY]["params"])
         notes.append(f"No groupby key was given: Leiden clusters ({summary}) of a random sample of {sample.n_obs:,} cells,"
                      f" every other cell assigned to the nearest cluster centroid in the sample's PCA space; in obs['{CLUSTER_KEY}'].")
         check_groups(ad.AnnData(obs=pd.DataFrame({CLUSTER_KEY: groups})), CLUSTER_KEY)
     else:
-        column = adata.obs[groupby].astype(str).to_numpy()
-        keep = large.per_group_sample(column, cap)
-        groups, probabilities, work = large.scan(adata, probabilities=head, assign=lambda c, rows: column[rows],
-                                                 chunk_size=chunk, keep=keep, progress=report, reading=reading)
+        groups = adata.obs[groupby].astype(str).to_numpy()
+        result = scan.scan(adata, plan, head=head, keep=scan.per_group_sample(groups, cap), progress=report)
+        probabilities, work = result.probabilities, result.sample
     notes = list(work.uns["cell2text"]["preprocessing"]["notes"]) + notes
     work.obs[groupby] = work.obs[groupby].astype(str).astype("category")
     return work, groups, probabilities, groupby, notes
@@ -160,7 +185,7 @@ def describe(
         symbols, previous symbols or Ensembl ids, human or mouse (:func:`cell2text.data.io.prepare`
         maps them to human symbols and says what it did). Not modified beyond the keys below (and
         never on disk). Opened backed, or with more than ``Settings.in_memory_cells`` cells, it is
-        described out of core (:mod:`cell2text.data.large`): read in chunks, never whole; every cell
+        described out of core (:mod:`cell2text.tools.scan`): read in chunks with Dask, never whole; every cell
         gets its own head probabilities, while markers and pathways are tested on at most
         ``Settings.cells_per_group`` cells per group (the result's notes say so).
     groupby
@@ -206,7 +231,7 @@ def describe(
     ontology = ontology or load_ontology()
     tissue_term = tissue_id(tissue, ontology) if tissue else None
     reading = {"layer": layer, "species": species}
-    out_of_core = large.out_of_core(adata)
+    out_of_core = scan.out_of_core(adata)
     if not out_of_core:
         work, groupby, notes = _inputs(adata, groupby, report, **reading)
         groups, probabilities = work.obs[groupby].to_numpy(), None  # the draft node writes each cell's probabilities
@@ -245,6 +270,9 @@ def describe(
     result = _result(state, context, groupby, notes, model_path, time.perf_counter() - started,
                      sizes=pd.Series(groups).value_counts(), markers=markers, tissue_from=tissue_from)
     _write_back(adata, groups, probabilities, result, ontology, work.uns["cell2text"]["preprocessing"])
+    if embedding.embedding_key(adata) is None:  # the report draws the tested cells: their UMAP, computed once, here
+        adata.uns["cell2text"]["umap"] = scan.tested_umap(work)
+        report("umap", "Computed a UMAP of the tested cells for the report")
     return adata if copy else None
 
 
