@@ -45,6 +45,7 @@ import scipy.sparse.linalg
 
 from cell2text.config import get_settings
 from cell2text.errors import InputError
+from cell2text.files import atomic_path
 from cell2text.knowledge.ontology import Ontology, load_ontology
 
 Method = Literal["symmetric", "cell2text-paper"]
@@ -237,22 +238,17 @@ def _cached(ontology: Ontology, prefix: str, method: str, alpha: float) -> PageR
         raise InputError(f"ontology '{prefix}' is not loaded. Use one of: {', '.join(ontology.prefixes)}.")
     version = ontology.versions[prefix]
     name = f"{prefix}-{version}-{method}-alpha{alpha:g}".replace("/", "_")
-    path = get_settings().cache_path("pagerank", f"{name}.npz")
+    dense = method == "symmetric"  # the symmetric matrix is dense; the directed ones are sparse
+    path = get_settings().cache_path("pagerank", f"{name}.{'npy' if dense else 'npz'}")
+    ids = ontology.ids(prefix)  # the matrix's row and column order
     if path.exists():
-        with np.load(path, allow_pickle=False) as stored:
-            ids = stored["ids"].tolist()
-            if method == "symmetric":
-                ppr = stored["ppr"]
-            else:
-                ppr = sp.csr_matrix((stored["data"], stored["indices"], stored["indptr"]), shape=(len(ids), len(ids)))
-        return PageRankSimilarity(ids, ppr, method, alpha, f"{prefix} {version}")
+        ppr = np.load(path, allow_pickle=False) if dense else sp.load_npz(path).tocsr()
+        if ppr.shape == (len(ids), len(ids)):
+            return PageRankSimilarity(ids, ppr, method, alpha, f"{prefix} {version}")
     result = compute_pagerank(ontology, prefix, method, alpha)  # type: ignore[arg-type]
-    arrays = {"ids": np.array(result.ids)}
-    if method == "symmetric":
-        arrays["ppr"] = result.ppr
-    else:
-        arrays.update(data=result.ppr.data, indices=result.ppr.indices, indptr=result.ppr.indptr)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)  # atomic: a reader never sees half a file
+    with atomic_path(path) as tmp:
+        if dense:
+            np.save(tmp, result.ppr)
+        else:
+            sp.save_npz(tmp, result.ppr)
     return result

@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from cell2text.errors import InputError
+from cell2text.files import atomic_path
 from cell2text.model.config import Cell2TextConfig
 from cell2text.model.constrained import NameTrie, OntologyConstraint, Span
 from cell2text.model.encoder import build_encoder, pool
@@ -269,18 +270,13 @@ class Cell2Text(nn.Module):
         return {k: v.detach().contiguous() for k, v in state.items()}
 
     def save_pretrained(self, path: str | Path) -> Path:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.mkdir(parents=True, exist_ok=True)
-        self.config.save(tmp / "config.json")
-        self.genes.save(tmp / "genes.json")
-        save_file(self.trainable_state(), tmp / "weights.safetensors", metadata={"format_version": str(FORMAT_VERSION)})
-        if path.exists():
-            import shutil
-
-            shutil.rmtree(path)
-        tmp.replace(path)
-        return path
+        """Write config, genes and trainable weights to the folder ``path``, replacing it whole (atomically)."""
+        with atomic_path(path) as tmp:
+            tmp.mkdir(parents=True)
+            self.config.save(tmp / "config.json")
+            self.genes.save(tmp / "genes.json")
+            save_file(self.trainable_state(), tmp / "weights.safetensors", metadata={"format_version": str(FORMAT_VERSION)})
+        return Path(path)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | None = None) -> Cell2Text:

@@ -44,6 +44,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from cell2text.files import atomic_path
 from cell2text.model.cells import (
     IGNORE,
     CellData,
@@ -383,6 +384,5 @@ def _save_snapshot(path: Path, step: int, model: Cell2Text, optimiser, scheduler
     state = {"step": step, "weights": model.trainable_state(), "optimiser": optimiser.state_dict(),
              "scheduler": scheduler.state_dict(), "batches": batches.bit_generator.state, "phrasing": rng.getstate(),
              "torch": torch.get_rng_state(), "cuda": cuda, "sampler": sampler.state()}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)

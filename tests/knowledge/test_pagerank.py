@@ -103,7 +103,7 @@ def test_disk_cache_round_trip(ontology, symmetric, paper):
     from cell2text.config import get_settings
     from cell2text.knowledge.pagerank import _cached
 
-    files = sorted(p.name for p in (get_settings().cache_dir / "pagerank").glob("*.npz"))
+    files = sorted(p.name for p in (get_settings().cache_dir / "pagerank").glob("*.np[yz]"))  # dense .npy, sparse .npz
     assert any("symmetric" in f for f in files) and any("cell2text-paper" in f for f in files)
     assert all(ontology.versions["CL"] in f for f in files)
     _cached.cache_clear()  # the next call reads the files back
