@@ -30,9 +30,8 @@ import numpy as np
 from _common import machine, write_results
 from chat_questions import HELD_OUT, QUESTIONS, check
 
-from cell2text.agent.answers import DatasetSession
-from cell2text.agent.chat import Chat
-from cell2text.agent.describe.claims import STATUSES
+from cell2text.agent.chat import Chat, DatasetSession
+from cell2text.agent.describe.claims import CLAIM_STATUSES
 from cell2text.agent.describe import describe, read_result
 from cell2text.data.demo import demo_labels, load_demo
 from cell2text.model.evaluate import grade
@@ -60,7 +59,7 @@ def run_describe(drafts: dict[str, str] | None = None) -> tuple[dict, dict[str, 
 
 def shares(groups: dict, key: str) -> dict[str, float]:
     claims = [c for g in groups.values() for c in g[key]]
-    return {s: round(sum(c["status"] == s for c in claims) / len(claims), 3) for s in STATUSES} | {"n": len(claims)}
+    return {s: round(sum(c["status"] == s for c in claims) / len(claims), 3) for s in CLAIM_STATUSES} | {"n": len(claims)}
 
 
 def score(result: dict, truth: dict[str, str], ontology, ppr) -> dict:

@@ -17,20 +17,21 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import Literal
 
 from cell2text.errors import InputError
 
-STATUSES = ("ok", "warn", "fail")
+CheckStatus = Literal["ok", "warn", "fail"]
 PACKAGES = ("torch", "transformers", "scanpy", "anndata", "scipy", "pynndescent", "chromadb", "langgraph", "gradio",
             "sentence-transformers", "gseapy")
 
 
 @dataclass
 class Check:
-    """One check: its name, ok | warn | fail, what was found, and the command or step that fixes it."""
+    """One check: its name, its status, what was found, and the command or step that fixes it."""
 
     name: str
-    status: str
+    status: CheckStatus
     found: str
     fix: str = ""
 

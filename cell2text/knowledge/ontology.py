@@ -72,8 +72,8 @@ def term_url(curie: str) -> str:
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """A term proposed for a piece of free text."""
+class TermMatch:
+    """A term proposed for a piece of free text (a lookup match; :class:`cell2text.tools.candidates.Candidate` is a cell type ranked from markers)."""
 
     id: str
     label: str
@@ -87,12 +87,12 @@ class Standardised:
     """The result of standardising one piece of text."""
 
     query: str
-    candidates: tuple[Candidate, ...]
+    candidates: tuple[TermMatch, ...]
     unsure: bool  # True when the best candidate is weak or not clearly ahead of a different term
     reason: str = ""  # why it is unsure, in words
 
     @property
-    def best(self) -> Candidate | None:
+    def best(self) -> TermMatch | None:
         return self.candidates[0] if self.candidates else None
 
 
@@ -371,12 +371,12 @@ class Ontology:
             return self._standardise_id(query)
 
         index = self._names(prefix)
-        scored: dict[str, Candidate] = {}
+        scored: dict[str, TermMatch] = {}
 
         def offer(position: int, score: float, method: str) -> None:
             term_id = index.ids[position]
             if term_id not in scored or score > scored[term_id].score:
-                scored[term_id] = Candidate(term_id, self._terms[term_id].label, score, index.names[position], method)
+                scored[term_id] = TermMatch(term_id, self._terms[term_id].label, score, index.names[position], method)
 
         for position in index.exact.get(query.lower(), []):
             offer(position, 1.0, "exact")
@@ -395,7 +395,7 @@ class Ontology:
         for term_id, similarity, matched in semantic(query, prefix, k):
             score = round(SEMANTIC_BASE + SEMANTIC_WEIGHT * similarity, 4)
             if term_id in self._terms and (term_id not in scored or score > scored[term_id].score):
-                scored[term_id] = Candidate(term_id, self._terms[term_id].label, score, matched, "semantic")
+                scored[term_id] = TermMatch(term_id, self._terms[term_id].label, score, matched, "semantic")
         return _judge(query, _rank(scored, min_score, k))
 
     def _standardise_id(self, term_id: str) -> Standardised:
@@ -405,9 +405,9 @@ class Ontology:
             if new is None:
                 hint = f" Consider: {', '.join(term.consider)}." if term.consider else ""
                 return Standardised(term_id, (), True, f"{term.id} is obsolete with no replacement.{hint}")
-            candidate = Candidate(new.id, new.label, 1.0, term.id, "id")
+            candidate = TermMatch(new.id, new.label, 1.0, term.id, "id")
             return Standardised(term_id, (candidate,), False, f"{term.id} is obsolete, replaced by {new.id}")
-        return Standardised(term_id, (Candidate(term.id, term.label, 1.0, term.id, "id"),), False)
+        return Standardised(term_id, (TermMatch(term.id, term.label, 1.0, term.id, "id"),), False)
 
     def read_term(self, span: str, prefix: str = "CL", min_score: float = 0.8) -> Standardised | None:
         """The term a span of generated text names, or None when nothing matches with ``min_score``.
@@ -458,12 +458,12 @@ def _token_f1(a: str, b: str) -> float:
     return 2 * shared / (weight(left) + weight(right)) if shared else 0.0
 
 
-def _rank(scored: dict[str, Candidate], min_score: float, k: int) -> list[Candidate]:
+def _rank(scored: dict[str, TermMatch], min_score: float, k: int) -> list[TermMatch]:
     ranked = sorted(scored.values(), key=lambda c: (-c.score, len(c.label), c.id))
     return [c for c in ranked if c.score >= min_score][:k]
 
 
-def _judge(query: str, ranked: list[Candidate]) -> Standardised:
+def _judge(query: str, ranked: list[TermMatch]) -> Standardised:
     if not ranked:
         return Standardised(query, (), True, "no term matched")
     best = ranked[0]

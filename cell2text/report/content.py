@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anndata as ad
 
-from cell2text.agent.describe.claims import STATUSES
+from cell2text.agent.describe.claims import CLAIM_STATUSES
 from cell2text.agent.describe import read_result
 from cell2text.kb.documents import KINDS as ONTOLOGY_KINDS
 from cell2text.knowledge.ontology import term_url
@@ -46,10 +46,10 @@ def report_data(adata: ad.AnnData, *, name: str, figures: dict[str, str] | None 
             "claims": claims,
             "removed": _with_links(_removed(group), result["definitions"]),
             "url": term_url(group["cell_type_ontology_term_id"]) if group["cell_type_ontology_term_id"] else None,
-            "counts": {s: sum(c["status"] == s for c in claims) for s in STATUSES},
-            "draft_counts": {s: sum(c["status"] == s for c in draft) for s in STATUSES},
+            "counts": {s: sum(c["status"] == s for c in claims) for s in CLAIM_STATUSES},
+            "draft_counts": {s: sum(c["status"] == s for c in draft) for s in CLAIM_STATUSES},
         })
-    totals = {when: {s: sum(g[key][s] for g in groups) for s in STATUSES}
+    totals = {when: {s: sum(g[key][s] for g in groups) for s in CLAIM_STATUSES}
               for when, key in (("draft", "draft_counts"), ("final", "counts"))}
     return {
         "dataset": {"name": name, "n_cells": int(adata.n_obs), "n_genes": int(adata.n_vars), "groupby": result["groupby"],

@@ -136,3 +136,21 @@ def test_metadata_the_data_lacks_is_not_stated(demo, ontology, ppr):
     assert "blood" not in text and tissue.action.startswith("removed") and all(c.kind != "tissue" for c in kept)
     assert no_metadata_note([b_cell, tissue]) == "The data has no tissue metadata, so the model's guess about it is not stated."
     assert no_metadata_note([b_cell]) == ""
+
+
+def test_evidence_records_follow_their_typed_contract(demo, ontology, ppr):
+    """Every record the checks write for a source with a TypedDict has exactly that contract's keys: the chat,
+    the report and the UI read them by name."""
+    from typing import get_args, get_type_hints
+
+    from cell2text.agent.describe.claims import Evidence
+
+    contracts = {get_type_hints(c)["source"].__args__[0]: c for c in get_args(Evidence) if c is not dict}
+    records = [r for claim in (Claim("cell_type", "B cell", "CL:0000236"), Claim("marker", "MS4A1", "MS4A1"),
+                               Claim("pathway", "complement", "HALLMARK_COMPLEMENT"))
+               for r in check(claim, demo, ontology, ppr).evidence]
+    typed = [r for r in records if r["source"] in contracts]
+    assert {r["source"] for r in typed} >= {"model head", "PageRank", "markers", "candidates", "Wilcoxon"}
+    for record in typed:
+        contract = contracts[record["source"]]
+        assert contract.__required_keys__ <= set(record) <= contract.__required_keys__ | contract.__optional_keys__, record["source"]

@@ -16,13 +16,16 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import asdict, dataclass, field
+from typing import Literal, NotRequired, TypedDict, get_args
 
 from cell2text.knowledge.genesets import LIBRARIES, load_gene_sets, pathway_title
 from cell2text.kb.documents import KINDS as ONTOLOGY_KINDS
 from cell2text.knowledge.ontology import Ontology
 
-KINDS = ("cell_type", "tissue", "disease", "pathway", "marker")
-STATUSES = ("supported", "unverified", "contradicted")
+ClaimKind = Literal["cell_type", "tissue", "disease", "pathway", "marker"]
+ClaimStatus = Literal["pending", "supported", "unverified", "contradicted"]  # pending: not verified yet
+KINDS: tuple[ClaimKind, ...] = get_args(ClaimKind)
+CLAIM_STATUSES: tuple[ClaimStatus, ...] = ("supported", "unverified", "contradicted")  # what verification decides
 NORMAL = ("PATO:0000461", "normal")  # CELLxGENE's disease id for healthy donors
 _PREFIX_KIND = {**ONTOLOGY_KINDS, "PATO": "disease"}
 _KIND_PREFIX = {kind: prefix for prefix, kind in ONTOLOGY_KINDS.items()}
@@ -42,17 +45,88 @@ _GENE_TOKEN = re.compile(r"\b(?:[A-Z][A-Z0-9-]*[0-9][A-Z0-9-]*|[A-Z]{3,}[0-9A-Z-
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
+class HeadEvidence(TypedDict):
+    """What the model's head gives a cell-type claim, and how much the head counts on this dataset."""
+
+    source: Literal["model head"]
+    probability: float
+    weight: float
+    top_label: str
+    top_probability: float
+    second_label: str
+    second_probability: float
+    margin: float
+
+
+class Neighbour(TypedDict):
+    id: str
+    label: str
+    similarity: float
+
+
+class PageRankEvidence(TypedDict):
+    """The claimed term's PageRank neighbours, and its similarity to the head's top label when the head counts."""
+
+    source: Literal["PageRank"]
+    neighbours: list[Neighbour]
+    similarity_to_top: NotRequired[float]
+
+
+class MarkerEvidence(TypedDict):
+    """The claimed type's known markers, tested on the group (:func:`cell2text.tools.markers.marker_evidence`)."""
+
+    source: Literal["markers"]
+    score: float | None  # share of measured markers that agree; None when none is measured or known
+    relation: str
+    up: list[str]
+    not_up: list[str]
+    negative_violated: list[str]
+    not_measured: int
+
+
+class CandidatesEvidence(TypedDict):
+    """The candidate search's verdict on the claimed type, and the types it proposes for the group."""
+
+    source: Literal["candidates"]
+    claim: dict
+    proposed: list[dict]
+
+
+class PathwayEvidence(TypedDict):
+    source: Literal["pathway activity"]
+    auroc: float
+    fdr: float
+    mean_in: float
+    mean_out: float
+    rank: int
+    of: int
+
+
+class WilcoxonEvidence(TypedDict):
+    source: Literal["Wilcoxon"]
+    gene: str
+    logfc: float
+    pval_adj: float
+    pct_in: float
+    pct_out: float
+
+
+#: One evidence record of a claim. Records from the dataset's own columns (``obs['...']``) and the
+#: metadata checks carry their column in ``source`` and are plain dicts.
+Evidence = HeadEvidence | PageRankEvidence | MarkerEvidence | CandidatesEvidence | PathwayEvidence | WilcoxonEvidence | dict
+
+
 @dataclass
 class Claim:
     """One checkable statement of a description."""
 
-    kind: str  # cell_type | tissue | disease | pathway | marker
+    kind: ClaimKind
     text: str  # the span as written
     id: str | None  # CURIE, gene-set name or gene symbol; None when nothing matched
     label: str | None = None  # the id's name (ontology label, pathway title, gene)
-    status: str = "pending"  # supported | contradicted | unverified (pending before verification)
+    status: ClaimStatus = "pending"
     reason: str = ""  # one line: why this status
-    evidence: list[dict] = field(default_factory=list)  # short records with their numbers
+    evidence: list[Evidence] = field(default_factory=list)  # short records with their numbers
     alternative: str | None = None  # the id verification suggests instead (contradicted / ambiguous)
     action: str = ""  # what revision did: kept | hedged | replaced by ... | removed | generalised to ...
 
