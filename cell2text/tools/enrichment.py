@@ -21,15 +21,19 @@ from pathlib import Path
 
 import anndata as ad
 import gseapy
-import numpy as np
 import pandas as pd
 import scanpy as sc
-from scipy import stats
 
-from cell2text.knowledge.genesets import library_label, load_gene_sets, pathway_title
 from cell2text.data.io import check_group, check_groupby
 from cell2text.errors import InputError
-from cell2text.tools.markers import MIN_GROUP_CELLS, check_test_groups, group_markers, up_markers
+from cell2text.knowledge.genesets import library_label, load_gene_sets, pathway_title
+from cell2text.tools.evidence import Thresholds, auroc_test, fdr, is_active
+from cell2text.tools.markers import (
+    MIN_GROUP_CELLS,
+    check_test_groups,
+    group_markers,
+    up_markers,
+)
 
 MIN_MATCHED_GENES = 3  # enrichment of fewer known genes than this is refused
 _COLUMNS = ["pathway", "title", "overlap", "pval", "fdr", "odds_ratio", "genes"]
@@ -188,17 +192,17 @@ def pathway_activity(
             raise InputError(f"pathway '{missing[0]}' has no scores. Scored pathways look like: {', '.join(scores.columns[:3])}.")
         scores = scores[wanted]
     mask = check_group(adata, groupby, group)
-    inside, outside = scores.to_numpy()[mask], scores.to_numpy()[~mask]
-    u, pval = stats.mannwhitneyu(inside, outside, alternative="two-sided", axis=0)
+    values = scores.to_numpy()
+    auroc, pval = auroc_test(values, mask, ~mask)
     table = pd.DataFrame({
         "pathway": scores.columns,
         "title": [pathway_title(p) for p in scores.columns],
-        "auroc": u / (len(inside) * len(outside)),
-        "mean_in": inside.mean(axis=0),
-        "mean_out": outside.mean(axis=0),
+        "auroc": auroc,
+        "mean_in": values[mask].mean(axis=0),
+        "mean_out": values[~mask].mean(axis=0),
         "pval": pval,
+        "fdr": fdr(pval),
     })
-    table["fdr"] = stats.false_discovery_control(np.nan_to_num(table["pval"].to_numpy(), nan=1.0))
     return table.sort_values(["auroc", "pathway"], ascending=[False, True]).reset_index(drop=True)
 
 
@@ -212,5 +216,5 @@ def top_pathways(
         if size < MIN_GROUP_CELLS or len(groups) - size < MIN_GROUP_CELLS:
             continue
         table = pathway_activity(adata, groupby, group, key=key)
-        result[group] = table[(table["fdr"] <= max_fdr) & (table["auroc"] > 0.5)]["pathway"].head(n).tolist()
+        result[group] = table[is_active(table["auroc"], table["fdr"], Thresholds(max_fdr=max_fdr))]["pathway"].head(n).tolist()
     return result

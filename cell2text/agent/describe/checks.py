@@ -9,7 +9,7 @@ metadata columns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import anndata as ad
 import numpy as np
@@ -29,6 +29,7 @@ from cell2text.tools.candidates import (
     rank_cell_types,
 )
 from cell2text.tools.enrichment import pathway_activity, score_pathways
+from cell2text.tools.evidence import Thresholds, is_active, is_up, marker_status, pathway_status
 from cell2text.tools.markers import group_markers, marker_evidence, up_markers
 from cell2text.knowledge.ontology import Ontology
 from cell2text.knowledge.pagerank import PageRankSimilarity, common_parent
@@ -40,19 +41,6 @@ METADATA_COLUMNS = {
 }
 _PATHWAY_KEYS = {"HALLMARK_": ("hallmark", "cell2text_pathways"), "REACTOME_": ("reactome", "cell2text_pathways_reactome"),
                  "WP_": ("wikipathways", "cell2text_pathways_wikipathways")}
-
-
-@dataclass(frozen=True, kw_only=True)
-class Thresholds:
-    """When evidence counts as support or contradiction."""
-
-    min_probability: float = 0.5  # head probability mass a supported cell type needs
-    max_contradicted: float = 0.1  # a claim the head gives less than this, while it is sure of another, is contradicted
-    ambiguity_margin: float = 0.2  # top-two head probabilities closer than this are ambiguous ...
-    ppr_close: float = 0.03  # ... and, when their PPR similarity is at least this, generalised to a common parent
-    min_marker_score: float = 0.34  # marker agreement below this (with 3+ markers measured) leaves a cell type unverified
-    max_fdr: float = 0.05  # pathway activity and marker tests
-    min_logfc: float = 0.5  # a marker gene counts as up at this log fold change
 
 
 # --------------------------------------------------------------------------- the model head
@@ -95,7 +83,7 @@ def propose_cell_types(adata: ad.AnnData, groupby: str, group: str, *, ontology:
 
 def _own_marker_not_up(table: pd.DataFrame, own: dict[str, tuple[str, ...]], thresholds: Thresholds) -> str | None:
     """One of the term's own defining markers ("CD14" of CD14-positive monocyte; not its ancestors') measured but not up in the group."""
-    up = set(table.loc[(table["logfc"] >= thresholds.min_logfc) & (table["pval_adj"] <= thresholds.max_fdr), "gene"])
+    up = set(table.loc[is_up(table["logfc"], table["pval_adj"], thresholds), "gene"])
     measured = set(table["gene"])
     for concept, genes in own.items():
         present = [g for g in genes if g in measured]
@@ -369,7 +357,7 @@ def _pathway_scores(adata: ad.AnnData, name: str) -> str:
 def active_pathways(adata: ad.AnnData, groupby: str, group: str, n: int = 5, max_fdr: float = 0.05) -> pd.DataFrame:
     """The ``n`` Hallmark pathways most active in ``group`` against the rest, significant ones only (see :func:`pathway_activity`)."""
     table = pathway_activity(adata, groupby, group, key=_pathway_scores(adata, "HALLMARK_"))
-    return table[(table["fdr"] <= max_fdr) & (table["auroc"] > 0.5)].head(n)
+    return table[is_active(table["auroc"], table["fdr"], Thresholds(max_fdr=max_fdr))].head(n)
 
 
 def verify_pathway(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, thresholds: Thresholds = Thresholds()) -> Claim:
@@ -387,11 +375,14 @@ def verify_pathway(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str,
                  "mean_in": round(float(row["mean_in"]), 4), "mean_out": round(float(row["mean_out"]), 4),
                  "rank": rank + 1, "of": len(table)}]
     numbers = f"AUROC {row['auroc']:.2f}, FDR {fdr:.2g}"
-    if fdr <= thresholds.max_fdr and row["auroc"] > 0.5:
-        return replace(claim, status="supported", evidence=evidence, reason=f"more active in the group than in the rest ({numbers})")
-    if fdr <= thresholds.max_fdr:
-        return replace(claim, status="contradicted", evidence=evidence, reason=f"less active in the group than in the rest ({numbers})")
-    return replace(claim, status="unverified", evidence=evidence, reason=f"not significantly more active in the group ({numbers})")
+    status = pathway_status(float(row["auroc"]), fdr, thresholds)
+    reason = {"supported": "more active in the group than in the rest", "contradicted": "less active in the group than in the rest",
+              "unverified": "not significantly more active in the group"}[status]
+    return replace(claim, status=status, evidence=evidence, reason=f"{reason} ({numbers})")
+
+
+#: How a marker claim's status reads: the gene is up, down or not clearly up in the group (the rulebook's :func:`marker_status`).
+MARKER_WORDS = {"supported": "up", "contradicted": "down", "unverified": "not clearly up"}
 
 
 def verify_marker(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, thresholds: Thresholds = Thresholds()) -> Claim:
@@ -403,11 +394,8 @@ def verify_marker(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, 
     evidence = [{"source": "Wilcoxon", "gene": claim.id, "logfc": round(float(row["logfc"]), 3), "pval_adj": float(f"{row['pval_adj']:.3g}"),
                  "pct_in": round(float(row["pct_in"]), 3), "pct_out": round(float(row["pct_out"]), 3)}]
     numbers = f"log2FC {row['logfc']:.2f}, adj. p {row['pval_adj']:.2g}, in {row['pct_in']:.0%} vs {row['pct_out']:.0%} of cells"
-    if row["pval_adj"] <= thresholds.max_fdr and row["logfc"] >= thresholds.min_logfc:
-        return replace(claim, status="supported", evidence=evidence, reason=f"up in the group ({numbers})")
-    if row["pval_adj"] <= thresholds.max_fdr and row["logfc"] < 0:
-        return replace(claim, status="contradicted", evidence=evidence, reason=f"down in the group ({numbers})")
-    return replace(claim, status="unverified", evidence=evidence, reason=f"not clearly up in the group ({numbers})")
+    status = marker_status(float(row["logfc"]), float(row["pval_adj"]), thresholds)
+    return replace(claim, status=status, evidence=evidence, reason=f"{MARKER_WORDS[status]} in the group ({numbers})")
 
 
 def top_markers(adata: ad.AnnData, groupby: str, group: str, cell_type_id: str | None, ontology: Ontology,
