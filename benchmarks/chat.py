@@ -40,8 +40,8 @@ from chat_questions_heldout import HELD_OUT
 from chat_questions_tuned import TUNED
 from conditions import make_conditions
 
-from cell2text.agent.answers import CANNOT_TELL, DatasetSession
-from cell2text.agent.chat import Chat
+from cell2text.agent.chat import Chat, DatasetSession
+from cell2text.agent.chat.prompts import CANNOT_TELL
 from cell2text.agent.describe.claims import CURIE_IN_TEXT
 from cell2text.knowledge.genesets import LIBRARIES, load_gene_sets
 

@@ -30,8 +30,7 @@ DEFAULT_PLOT_DIR = Path("cell2text-report") / "plots"
 
 
 def _chat_for(path: Optional[Path], demo: bool, groupby: Optional[str], quiet: bool, plot_dir: Optional[Path] = None):
-    from cell2text.agent.answers import DatasetSession
-    from cell2text.agent.chat import Chat
+    from cell2text.agent.chat import Chat, DatasetSession
 
     check_source(path, demo)
     if plot_dir is not None and plot_dir.exists() and not plot_dir.is_dir():

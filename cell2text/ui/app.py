@@ -19,8 +19,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from cell2text.agent.answers import DatasetSession
-from cell2text.agent.chat import Chat
+from cell2text.agent.chat import Chat, DatasetSession
 from cell2text.agent.describe.claims import CURIE_IN_TEXT
 from cell2text.agent.describe import describe, read_result
 from cell2text.config import get_settings

@@ -182,8 +182,8 @@ def test_an_islet_dataset_is_described_with_its_tissue_inferred(ontology):
 
 def test_chat_answers_about_groups_the_head_did_not_count_for(panel_run):
     """The chat names the evidence, not a head probability, where the model was not used (it crashed formatting None)."""
-    from cell2text.agent.answers import DatasetSession, answer_cell_types
-    from cell2text.agent.answers_groups import answer_find_cell_type
+    from cell2text.agent.chat import DatasetSession
+    from cell2text.agent.chat.across_groups import answer_cell_types, answer_find_cell_type
 
     adata, result = panel_run
     session = DatasetSession(adata, "panel", result=result)

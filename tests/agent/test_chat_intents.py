@@ -1,7 +1,8 @@
 """The chat's questions across groups, about genes, conditions and metadata: each through ``cell2text ask --json`` on real data.
 
 Datasets: the demo, and the demo split into control / stimulated with a planted interferon-alpha
-shift (``benchmarks/conditions.py``), written to an .h5ad so the command reads it as a user's file.
+shift, written to an .h5ad by ``benchmarks/conditions.py`` (run as the command it is) so ``ask``
+reads it as a user's file.
 The tests on that file are marked slow: it is described once more (the demo's description is
 shared with the other agent tests), which takes longer than the default suite allows.
 """
@@ -9,17 +10,17 @@ shared with the other agent tests), which takes longer than the default suite al
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
+import anndata as ad
 import pytest
 from typer.testing import CliRunner
 
 from cell2text.cli import app
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-from benchmarks.conditions import make_conditions, planted_genes
+CONDITIONS_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "conditions.py"
 
 runner = CliRunner()
 T_CELL_GROUPS = {"CD4+/CD25 T Reg", "CD4+/CD45RA+/CD25- Naive T", "CD4+/CD45RO+ Memory", "CD8+ Cytotoxic T", "CD8+/CD45RA+ Naive Cytotoxic"}
@@ -29,10 +30,9 @@ SMALL_GROUPS = {"CD34+", "CD4+/CD45RA+/CD25- Naive T", "CD4+/CD45RO+ Memory"}  #
 @pytest.fixture(scope="module")
 def conditions(tmp_path_factory) -> tuple[Path, list[str]]:
     """The two-condition dataset as a file, and the genes its interferon shift was planted in."""
-    adata = make_conditions()
     path = tmp_path_factory.mktemp("conditions") / "conditions.h5ad"
-    adata.write_h5ad(path)
-    return path, planted_genes(adata)
+    subprocess.run([sys.executable, str(CONDITIONS_SCRIPT), str(path)], check=True, capture_output=True)
+    return path, list(ad.read_h5ad(path).uns["planted"]["genes"])
 
 
 def ask(question: str, *source: str, thread: str = "default", extra: tuple[str, ...] = ()) -> dict:
@@ -109,8 +109,8 @@ def test_what_changes_between_conditions_within_each_group(conditions):
 
 
 def test_a_dataset_without_conditions_is_told_so(demo):
-    from cell2text.agent.answers import DatasetSession
-    from cell2text.agent.condition_graph import answer_condition_changes
+    from cell2text.agent.chat import DatasetSession
+    from cell2text.agent.chat.conditions import answer_condition_changes
 
     answer = answer_condition_changes(DatasetSession.open(None))
     assert answer.text.startswith("This dataset has no condition, sample or donor column") and answer.data["top"] is None

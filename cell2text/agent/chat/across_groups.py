@@ -1,8 +1,9 @@
-"""Chat answers across all groups: which group has the most of a pathway, which groups are a cell type, which are uncertain.
+"""Chat answers across all groups: the cell types here, which group has the most of a pathway, which groups are a cell
+type, which are uncertain.
 
 Every function takes the :class:`DatasetSession` and plain arguments (names or free text, so an
 external chat model can call it as a tool) and returns an :class:`Answer` with the numbers and the
-test behind each statement.
+test behind each statement (the rulebook's tests and thresholds, :mod:`cell2text.tools.evidence`).
 """
 
 from __future__ import annotations
@@ -10,35 +11,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cell2text.agent.answers import (
+from cell2text.agent.chat.about_group import head_confidence
+from cell2text.agent.chat.plots import bar_chart
+from cell2text.agent.chat.session import (
     N_CANDIDATES,
     PATHWAY_KEY,
     Answer,
     DatasetSession,
-    auroc_test,
-    fdr,
     figure_path,
-    head_confidence,
 )
+from cell2text.agent.chat.vocabulary import find_pathways, groups_under
+from cell2text.agent.describe.checks import head_mass, verify_cell_type
 from cell2text.agent.describe.claims import Claim
-from cell2text.agent.plots import bar_chart
-from cell2text.agent.describe.checks import Thresholds, head_mass, verify_cell_type
-from cell2text.agent.vocabulary import find_pathways, groups_under
-from cell2text.knowledge.genesets import pathway_title
 from cell2text.errors import InputError
+from cell2text.knowledge.genesets import pathway_title
+from cell2text.tools.evidence import auroc_test, fdr, is_active
 from cell2text.tools.markers import MIN_GROUP_CELLS
 
-MAX_FDR = 0.05
 SHOWN = 10  # rows of a ranking shown in the text (all are in the data)
 _STATUS_ORDER = {"supported": 0, "unverified": 1, "contradicted": 2}
-
-
-def check_column(session: DatasetSession, column: str | None) -> str:
-    """An obs column to group cells by (default: the groups column); raises with the columns for an unknown one."""
-    column = column or session.groupby
-    if column not in session.adata.obs.columns:
-        raise InputError(f"there is no obs column '{column}'. Columns: {', '.join(map(str, session.adata.obs.columns))}.")
-    return column
 
 
 def level_activity(values: np.ndarray, labels: pd.Series, levels: list[str]) -> pd.DataFrame:
@@ -62,6 +53,22 @@ def level_activity(values: np.ndarray, labels: pd.Series, levels: list[str]) -> 
     return table.sort_values(["auroc", "level"], ascending=[False, True]).reset_index(drop=True)
 
 
+def answer_cell_types(session: DatasetSession) -> Answer:
+    """Which cell types are in the dataset: the verified cell type of every group."""
+    result = session.result()
+    lines, ids = [], []
+    for name, g in result["groups"].items():
+        if g["cell_type_ontology_term_id"]:
+            ids.append(g["cell_type_ontology_term_id"])
+            lines.append(f"- {name} ({g['n_cells']} cells): {g['cell_type']} ({g['cell_type_ontology_term_id']}), {g['status']},"
+                         f" {head_confidence(g)}")
+        else:
+            lines.append(f"- {name} ({g['n_cells']} cells): no cell type could be verified")
+    text = f"{len(result['groups'])} groups in obs['{result['groupby']}'] of {session.name}:\n" + "\n".join(lines)
+    return Answer(text, "cell_types", {"groups": {n: {k: g[k] for k in ("cell_type", "cell_type_ontology_term_id", "status", "confidence", "n_cells")}
+                                                 for n, g in result["groups"].items()}}, list(dict.fromkeys(ids)))
+
+
 def answer_rank_pathway(session: DatasetSession, pathway: str, by: str | None = None) -> Answer:
     """Which group (or value of another obs column, e.g. condition) has the highest activity of a Hallmark pathway.
 
@@ -72,11 +79,12 @@ def answer_rank_pathway(session: DatasetSession, pathway: str, by: str | None = 
     if not names:
         return Answer(f"'{pathway}' names no Hallmark gene set, so there is no score to rank by. Name a Hallmark pathway"
                       " (e.g. interferon alpha response, hypoxia, G2M checkpoint).", "rank_pathway", {"pathways": {}, "top": None}, [])
-    column = check_column(session, by)
+    column = session.column(by)
     scores = session.pathway_scores()
     labels = session.work.obs[column]
     levels = list(session.levels(column).index)
     kind = "group" if column == session.groupby else "value"
+    rules = session.thresholds
     blocks, data, plots = [], {}, []
     for name in names:
         title = f"{pathway_title(name)} ({name})"
@@ -84,24 +92,25 @@ def answer_rank_pathway(session: DatasetSession, pathway: str, by: str | None = 
             blocks.append(f"{title}: fewer than 5 of its genes are measured here, so it has no score.")
             continue
         table = level_activity(scores[name].to_numpy(), labels, levels)
-        significant = table[(table["fdr"] <= MAX_FDR) & (table["auroc"] > 0.5)]
+        table["active"] = is_active(table["auroc"], table["fdr"], rules)
+        significant = table[table["active"]]
         lead = (f"Highest: {significant.iloc[0]['level']}." if len(significant)
-                else f"No {kind} of obs['{column}'] scores significantly higher than the other cells (FDR <= {MAX_FDR}).")
+                else f"No {kind} of obs['{column}'] scores significantly higher than the other cells (FDR <= {rules.max_fdr}).")
         n_genes = session.work.uns[PATHWAY_KEY]["n_genes"][name]
         rows = [f"{i + 1}. {r.level} ({r.n_cells} cells): AUROC {r.auroc:.2f}, FDR {r.fdr:.2g}, mean score {r.mean:.3f}"
                 for i, r in enumerate(table.head(SHOWN).itertuples())]
         more = f"\n... and {len(table) - SHOWN} more (in the data)" if len(table) > SHOWN else ""
         blocks.append(f"{title}, per-cell scores over its {n_genes} measured genes; each {kind} of obs['{column}'] against the"
                       f" other cells (Mann-Whitney U, BH FDR over {len(table)} {kind}s). {lead}\n" + "\n".join(rows) + more)
-        data[name] = table.round(4).to_dict("records")
+        data[name] = table.drop(columns="active").round(4).to_dict("records")
         path = figure_path(session, "pathway", name, column)
         if path is not None and len(table):
             ordered = table.sort_values("mean", ascending=False)
             plots.append(bar_chart(ordered["level"].tolist(), ordered["mean"].tolist(), ordered["sem"].tolist(),
-                                   ((ordered["fdr"] <= MAX_FDR) & (ordered["auroc"] > 0.5)).tolist(),
+                                   ordered["active"].tolist(),
                                    f"{pathway_title(name)} per {column}", "mean score (± s.e.m.)", path))
     first = data.get(names[0], [])
-    top = next((r["level"] for r in first if r["fdr"] <= MAX_FDR and r["auroc"] > 0.5), None)
+    top = next((r["level"] for r in first if is_active(r["auroc"], r["fdr"], rules)), None)
     group = top if column == session.groupby else None
     return Answer("\n\n".join(blocks), "rank_pathway", {"pathways": data, "by": column, "top": top}, names, group, plots)
 
@@ -113,10 +122,10 @@ def _checked(session: DatasetSession, term_id: str, label: str) -> list[dict]:
     The candidate search over the marker knowledge (cached per group) and the model head run on
     every group; full verification (:func:`verify_cell_type`: head, defining and known markers,
     candidates, PageRank) on the groups where either makes the claim plausible: the term or a
-    subtype among the group's candidates, or head probability >= ``Thresholds.max_contradicted``.
+    subtype among the group's candidates, or head probability >= the run's ``max_contradicted``.
     The claim holds where verification supports it.
     """
-    thresholds = Thresholds()
+    thresholds = session.thresholds
     checks = []
     for name, g in session.result()["groups"].items():
         try:
@@ -133,7 +142,7 @@ def _checked(session: DatasetSession, term_id: str, label: str) -> list[dict]:
         if candidate is not None or head >= thresholds.max_contradicted:
             claim = verify_cell_type(Claim("cell_type", label, term_id), adata=session.work, groupby=session.groupby, group=name,
                                      head=g["head"], ontology=session.ontology, ppr=session.ppr, thresholds=thresholds,
-                                     head_weight=g.get("head_weight", 1.0), tissue=session.result().get("context", {}).get("tissue"))
+                                     head_weight=g.get("head_weight", 1.0), tissue=session.tissue)
             check.update(status=claim.status, reason=claim.reason, holds=claim.status == "supported")
         checks.append(check)
     strength = {"supported": 0, "weak": 1, "contradicted": 2}

@@ -24,9 +24,7 @@ import numpy as np
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from cell2text.agent.answers import Answer, DatasetSession, auroc_test, fdr
-from cell2text.agent.answers_genes import (
-    MAX_PVAL,
+from cell2text.agent.chat.genes import (
     compare_cells,
     log_fold,
     one_group,
@@ -34,8 +32,10 @@ from cell2text.agent.answers_genes import (
     reference_level,
     split_changes,
 )
-from cell2text.knowledge.genesets import pathway_title
+from cell2text.agent.chat.session import Answer, DatasetSession
 from cell2text.errors import InputError
+from cell2text.knowledge.genesets import pathway_title
+from cell2text.tools.evidence import auroc_test, fdr
 
 MIN_CELLS_PER_LEVEL = 10
 N_GENES = 5
@@ -121,7 +121,7 @@ def test_genes(state: ComparisonState, runtime: Runtime[ComparisonContext]) -> d
     genes = {}
     for group in _tested(state):
         cells = session.work[session.work.obs[session.groupby].astype(str) == group].copy()
-        up, down = split_changes(compare_cells(cells, state.column, state.level, state.reference), N_GENES)
+        up, down = split_changes(compare_cells(cells, state.column, state.level, state.reference), session.thresholds, N_GENES)
         genes[group] = {"up": up.round(4).to_dict("records"), "down": down.round(4).to_dict("records")}
     return {"genes": genes}
 
@@ -140,7 +140,7 @@ def test_pathways(state: ComparisonState, runtime: Runtime[ComparisonContext]) -
         adjusted = fdr(pval)
         order = np.argsort(-np.abs(auroc - 0.5))
         shifted[group] = [{"pathway": scores.columns[i], "auroc": round(float(auroc[i]), 4), "fdr": float(f"{adjusted[i]:.3g}")}
-                          for i in order if adjusted[i] <= MAX_PVAL][:N_PATHWAYS]
+                          for i in order if adjusted[i] <= session.thresholds.max_fdr][:N_PATHWAYS]
     return {"pathways": shifted}
 
 

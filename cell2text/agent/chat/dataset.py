@@ -1,11 +1,10 @@
-"""Chat answers about the dataset's metadata: its obs columns, and how many cells each value (or pair of values) has."""
+"""Chat answers about the dataset itself: what it is, its metadata columns, and how many cells each value (or pair of values) has."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from cell2text.agent.answers import MAX_LEVELS, Answer, DatasetSession
-from cell2text.agent.answers_groups import check_column
+from cell2text.agent.chat.session import MAX_LEVELS, Answer, DatasetSession
 
 SHOWN_VALUES = 4
 
@@ -35,7 +34,7 @@ def answer_metadata(session: DatasetSession) -> Answer:
 
 def answer_counts(session: DatasetSession, columns: list[str] | None = None) -> Answer:
     """How many cells have each value of an obs column (default: the groups), or each pair of values of two columns."""
-    columns = [check_column(session, c) for c in (columns or [session.groupby])][:2]
+    columns = [session.column(c) for c in (columns or [session.groupby])][:2]
     for column in columns:
         if session.adata.obs[column].nunique() > MAX_LEVELS:
             return Answer(f"obs['{column}'] has {session.adata.obs[column].nunique()} distinct values (numbers per cell?), too many to"
@@ -55,3 +54,13 @@ def answer_counts(session: DatasetSession, columns: list[str] | None = None) -> 
     text = f"Cells per obs['{columns[0]}'] and obs['{columns[1]}'] ({session.adata.n_obs:,} cells):\n" + "\n".join(lines)
     return Answer(text, "counts", {"columns": columns, "counts": {k: {c: int(n) for c, n in row.items()} for k, row in table.iterrows()},
                                    "top": columns[0]}, [])
+
+
+def answer_summary(session: DatasetSession) -> Answer:
+    """What the dataset is: cells, genes, groups, metadata columns."""
+    result = session.result()
+    meta = [c for c in ("tissue", "disease", "donor_id", "assay", "organism", "sex") if c in session.adata.obs.columns]
+    text = (f"{session.name}: {session.adata.n_obs:,} cells x {session.adata.n_vars:,} genes, {len(result['groups'])} groups in"
+            f" obs['{result['groupby']}']. Metadata columns: {', '.join(meta) or 'none of tissue/disease/donor'}."
+            + ("".join(f"\nNote: {n}" for n in result["notes"])))
+    return Answer(text, "summary", {"n_cells": int(session.adata.n_obs), "n_genes": int(session.adata.n_vars), "groups": list(result["groups"])}, [])

@@ -1,9 +1,12 @@
-"""Chat answers about genes: where a gene is expressed, the genes separating two groups, a gene set's genes that are up,
-and which cell types a list of marker genes points to (the candidate search, from knowledge alone).
+"""Chat answers about genes: where a gene is expressed, a list of genes across the groups, the genes separating two
+groups, a gene set's genes that are up, and which cell types a list of marker genes points to (the candidate search,
+from knowledge alone).
 
 Tests: Wilcoxon rank-sum with BH-adjusted p-values (``scanpy.tl.rank_genes_groups``; against
 the other cells, or against a named ``reference`` group or level), log2 fold change as scanpy
-computes it, and the share of cells with any expression. Figures: scanpy's dot and violin plots.
+computes it, and the share of cells with any expression. What counts as "up", "down" and
+"expressed" is the rulebook's (:mod:`cell2text.tools.evidence`) at the describe run's thresholds.
+Figures: scanpy's dot and violin plots.
 """
 
 from __future__ import annotations
@@ -14,20 +17,28 @@ import numpy as np
 import pandas as pd
 import scanpy as sc
 
-from cell2text.agent.answers import Answer, DatasetSession, auroc_test, figure_path
-from cell2text.agent.answers_groups import check_column
-from cell2text.agent.plots import dot_plot, violin_plot
-from cell2text.agent.vocabulary import find_pathways, group_mentions, resolve_groups
-from cell2text.knowledge.genesets import load_gene_sets, pathway_title
+from cell2text.agent.chat.plots import dot_plot, violin_plot
+from cell2text.agent.chat.session import Answer, DatasetSession, figure_path
+from cell2text.agent.chat.vocabulary import (
+    find_pathways,
+    group_mentions,
+    resolve_groups,
+)
 from cell2text.errors import InputError
 from cell2text.knowledge import detect_species
+from cell2text.knowledge.genesets import load_gene_sets, pathway_title
 from cell2text.tools.candidates import rank_cell_types
+from cell2text.tools.evidence import (
+    Thresholds,
+    auroc_test,
+    detection,
+    is_active,
+    is_down,
+    is_up,
+    marker_status,
+)
 from cell2text.tools.markers import group_markers
 
-MIN_LOGFC = 0.5
-MAX_PVAL = 0.05
-EXPRESSED = 0.2  # share of a group's cells with any expression for "is expressed"
-RARE = 0.05  # below this share, "essentially not expressed"
 N_GENES = 8
 CONTROL_WORDS = ("control", "ctrl", "unstim", "untreated", "baseline", "normal", "healthy", "vehicle", "mock", "wt", "wild")
 
@@ -72,8 +83,10 @@ def _per_level(values: np.ndarray, labels: pd.Series, levels: list[str]) -> pd.D
     return pd.DataFrame(rows).sort_values(["mean", "level"], ascending=[False, True]).reset_index(drop=True)
 
 
-def _verdict(pct: float) -> str:
-    return "is expressed in" if pct >= EXPRESSED else "is detected in few cells of" if pct >= RARE else "is essentially not expressed in"
+#: How a gene's detection in a group reads (the rulebook's :func:`detection` bands).
+DETECTION_WORDS = {"expressed": "is expressed in", "few": "is detected in few cells of", "absent": "is essentially not expressed in"}
+#: How a gene's test of one group against the other cells reads: its marker status, or no significant difference.
+CHANGE_WORDS = {"supported": "up", "contradicted": "down", "unverified": "not clearly up"}
 
 
 def _not_measured(session: DatasetSession, gene: str) -> Answer:
@@ -93,7 +106,7 @@ def answer_gene_expression(session: DatasetSession, gene: str, group: str | None
         return _not_measured(session, gene)
     values = session.expression(symbol)
     if by is not None and by != session.groupby:
-        return _by_condition(session, symbol, values, check_column(session, by))
+        return _by_condition(session, symbol, values, session.column(by))
     table = _per_level(values, session.work.obs[session.groupby], session.groups)
     per_group = "; ".join(f"{r.level} {r.mean:.2f} ({r.pct:.0%})" for r in table.itertuples())
     lead, terms = "", []
@@ -107,7 +120,7 @@ def answer_gene_expression(session: DatasetSession, gene: str, group: str | None
         lead = (f"No group here is annotated {what}" if not named else f"'{group}' could be {', '.join(named)}") + \
                 f" (groups of obs['{session.groupby}']: {', '.join(session.groups)}). Where {symbol} is expressed instead: "
     best = table.iloc[0]
-    markers = group_markers(session.work, session.groupby, best.level).set_index("gene").loc[symbol]
+    markers = _test_in(session, symbol, best.level)
     text = (f"{lead}{symbol} is highest in {best.level}: mean log-expression {best['mean']:.2f}, in {best.pct:.0%} of its cells;"
             f" against the other cells log2FC {log_fold(markers.logfc)}, adj. p {p_value(markers.pval_adj)} (Wilcoxon)."
             f"\nPer group (mean log-expression, share of cells expressing): {per_group}.")
@@ -118,13 +131,19 @@ def answer_gene_expression(session: DatasetSession, gene: str, group: str | None
     return Answer(text, "gene_expression", data, [symbol, *terms], None, plots)
 
 
+def _test_in(session: DatasetSession, symbol: str, group: str) -> pd.Series:
+    """One gene's Wilcoxon row (logfc, pval_adj, pct_in, pct_out) for one group against the other cells."""
+    return group_markers(session.work, session.groupby, group).set_index("gene").loc[symbol]
+
+
 def _in_group(session: DatasetSession, symbol: str, values: np.ndarray, group: str, table: pd.DataFrame) -> Answer:
     """One gene in one group, against the other cells."""
-    row = group_markers(session.work, session.groupby, group).set_index("gene").loc[symbol]
-    change = ("up" if row.logfc >= MIN_LOGFC else "down" if row.logfc < 0 else "not clearly up") if row.pval_adj <= MAX_PVAL \
-        else "not significantly different"
+    row = _test_in(session, symbol, group)
+    rules = session.thresholds
+    significant = row.pval_adj <= rules.max_fdr
+    change = CHANGE_WORDS[marker_status(row.logfc, row.pval_adj, rules)] if significant else "not significantly different"
     mean = float(table.set_index("level").loc[group, "mean"])
-    text = (f"{symbol} {_verdict(row.pct_in)} {group}: in {row.pct_in:.0%} of its cells (mean log-expression {mean:.2f});"
+    text = (f"{symbol} {DETECTION_WORDS[detection(row.pct_in, rules)]} {group}: in {row.pct_in:.0%} of its cells (mean log-expression {mean:.2f});"
             f" in {row.pct_out:.0%} of the other cells. Against the other cells it is {change}: log2FC {log_fold(row.logfc)},"
             f" adj. p {p_value(row.pval_adj)} (Wilcoxon, BH).")
     path = figure_path(session, "violin", symbol)
@@ -150,10 +169,42 @@ def _by_condition(session: DatasetSession, symbol: str, values: np.ndarray, colu
         lines.append(f"{level} vs {reference}: {higher} (AUROC {auroc[0]:.2f}, p {p_value(pval[0])}, Mann-Whitney U)")
     path = figure_path(session, "violin", symbol, column)
     plots = [violin_plot(values, labels, list(session.levels(column).index), f"{symbol} per {column}", path)] if path else []
-    top = tests[0]["level"] if tests and tests[0]["pval"] <= MAX_PVAL and tests[0]["auroc"] > 0.5 else None
+    top = tests[0]["level"] if tests and is_active(tests[0]["auroc"], tests[0]["pval"], session.thresholds) else None
     text = f"{symbol} per {column} (obs['{column}']):\n- " + "\n- ".join(lines)
     return Answer(text, "gene_expression", {"gene": symbol, "by": column, "per_level": table.round(4).to_dict("records"),
                                             "tests": tests, "top": top}, [symbol], None, plots)
+
+
+# --------------------------------------------------------------------------- a list of genes across the groups
+MAX_PANEL = 30  # genes one panel shows: a dot plot wider than this is unreadable
+
+
+def answer_gene_panel(session: DatasetSession, genes: list[str]) -> Answer:
+    """Several genes across the groups, as scanpy's dot plot of the whole list shows them: per gene, the group where it is
+    highest (mean log-expression, share of cells expressing) and whether it is up there against the other cells."""
+    measured = list(dict.fromkeys(symbol for symbol in map(session.gene, genes) if symbol is not None))[:MAX_PANEL]
+    missing = [g for g in genes if session.gene(g) is None]
+    unmeasured = f" Not measured here: {', '.join(missing)}." if missing else ""
+    if not measured:
+        return Answer(f"None of {', '.join(genes)} is measured in this dataset ({session.work.n_vars:,} genes), so I can't show them."
+                      " Check the symbols (human gene symbols, e.g. CD3E).", "gene_panel", {"genes": [], "not_measured": missing, "top": {}}, [])
+    rules, labels = session.thresholds, session.work.obs[session.groupby]
+    lines, top, per_gene = [], {}, {}
+    for symbol in measured:
+        table = _per_level(session.expression(symbol), labels, session.groups)
+        best = table.iloc[0]
+        row = _test_in(session, symbol, best.level)
+        change = CHANGE_WORDS[marker_status(row.logfc, row.pval_adj, rules)] if row.pval_adj <= rules.max_fdr else "not significantly different"
+        lines.append(f"- {symbol}: highest in {best.level} (mean log-expression {best['mean']:.2f}, in {best.pct:.0%} of its cells);"
+                     f" {change} there against the other cells (log2FC {log_fold(row.logfc)}, adj. p {p_value(row.pval_adj)}, Wilcoxon)")
+        top[symbol] = best.level
+        per_gene[symbol] = table.round(4).to_dict("records")
+    text = (f"{', '.join(measured)} across the {len(session.groups)} groups of obs['{session.groupby}'] (a dot plot shows each"
+            f" group's mean expression and share of cells expressing):\n" + "\n".join(lines) + unmeasured)
+    path = figure_path(session, "dotplot", *measured)
+    plots = [dot_plot(session.work, measured, session.groupby, path, title=f"{len(measured)} genes per {session.groupby}")] if path else []
+    data = {"genes": measured, "not_measured": missing, "per_gene": per_gene, "top": top}
+    return Answer(text, "gene_panel", data, measured, None, plots)
 
 
 # --------------------------------------------------------------------------- two groups
@@ -171,11 +222,10 @@ def compare_cells(adata, column: str, level: str, reference: str, key: str = "ce
                                  "pct_nz_group": "pct_in"})
 
 
-def split_changes(table: pd.DataFrame, n: int = N_GENES) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The significantly up and down genes of a DE table (log2FC beyond +-MIN_LOGFC, adj. p <= MAX_PVAL), strongest first."""
-    significant = table[table["pval_adj"] <= MAX_PVAL]
-    up = significant[significant["logfc"] >= MIN_LOGFC].head(n)
-    down = significant[significant["logfc"] <= -MIN_LOGFC].sort_values("score").head(n)
+def split_changes(table: pd.DataFrame, rules: Thresholds, n: int = N_GENES) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The up and down genes of a DE table (the rulebook's :func:`is_up` and :func:`is_down`), strongest first."""
+    up = table[is_up(table["logfc"], table["pval_adj"], rules)].head(n)
+    down = table[is_down(table["logfc"], table["pval_adj"], rules)].sort_values("score").head(n)
     return up, down
 
 
@@ -184,11 +234,12 @@ def answer_compare_groups(session: DatasetSession, first: str, second: str, n: i
     a, b = one_group(session, first), one_group(session, second)
     if a == b:
         raise InputError(f"both names are the group '{a}'. Name two different groups.")
+    rules = session.thresholds
     table = compare_cells(session.work, session.groupby, a, b)
-    up, down = split_changes(table, n)
+    up, down = split_changes(table, rules, n)
     sizes = session.levels(session.groupby)
     parts = [(f"Genes separating {a} ({sizes[a]} cells) from {b} ({sizes[b]} cells): Wilcoxon rank-sum, {b} as reference,"
-              f" BH-adjusted, |log2FC| >= {MIN_LOGFC}.")]
+              f" BH-adjusted, |log2FC| >= {rules.min_logfc}.")]
     seen_from_b = down.assign(pct_in=down["pct_out"], pct_out=down["pct_in"], logfc=-down["logfc"])
     for name, rows in ((a, up), (b, seen_from_b)):
         parts.append(f"Up in {name}: " + ("; ".join(gene_row(r) for r in rows.itertuples()) if len(rows) else "none"))
@@ -217,17 +268,18 @@ def answer_geneset_genes(session: DatasetSession, pathway: str, group: str | Non
     members = load_gene_sets("hallmark")[name]
     measured = [g for g in members if g in session.work.var_names]
     title = f"{pathway_title(name)} ({name}; {len(measured)} of its {len(members)} genes measured)"
+    rules = session.thresholds
     if group is not None:
         target = one_group(session, group)
         table = group_markers(session.work, session.groupby, target)
-        up, _ = split_changes(table[table["gene"].isin(measured)], n=len(measured))
+        up, _ = split_changes(table[table["gene"].isin(measured)], rules, n=len(measured))
         where, answer_group = f"up in {target} against the other cells (Wilcoxon, BH)", target
         blocks = {target: up}
     elif level is not None:
         column = by or next(c for c in session.condition_columns() if level in session.levels(c).index)
         reference = reference_level(session, column, level)
         table = compare_cells(session.work, column, level, reference)
-        up, _ = split_changes(table[table["gene"].isin(measured)], n=len(measured))
+        up, _ = split_changes(table[table["gene"].isin(measured)], rules, n=len(measured))
         where, answer_group = f"up in {level} against {reference} (obs['{column}'], all cells, Wilcoxon, BH)", None
         blocks = {level: up}
     else:
@@ -237,13 +289,13 @@ def answer_geneset_genes(session: DatasetSession, pathway: str, group: str | Non
                 table = group_markers(session.work, session.groupby, g)
             except InputError:
                 continue
-            up, _ = split_changes(table[table["gene"].isin(measured)], n=len(measured))
+            up, _ = split_changes(table[table["gene"].isin(measured)], rules, n=len(measured))
             if len(up):
                 blocks[g] = up
         where, answer_group = f"up in a group of obs['{session.groupby}'] against the other cells (Wilcoxon, BH)", None
     lines = [f"- {label}: " + "; ".join(gene_row(r) for r in up.itertuples()) for label, up in blocks.items() if len(up)]
     genes = list(dict.fromkeys(g for up in blocks.values() for g in up["gene"]))
-    text = f"Genes of {title} {where}, log2FC >= {MIN_LOGFC}, adj. p <= {MAX_PVAL}:\n" + ("\n".join(lines) if lines else "- none")
+    text = f"Genes of {title} {where}, log2FC >= {rules.min_logfc}, adj. p <= {rules.max_fdr}:\n" + ("\n".join(lines) if lines else "- none")
     path = figure_path(session, "dotplot", name, group or level or "groups")
     plots = []
     if path is not None and genes:

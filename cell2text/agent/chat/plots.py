@@ -4,7 +4,7 @@ Dot plots are scanpy's; violins and bars are drawn with matplotlib directly (sca
 through seaborn's density estimate, several times slower, which a chat answer cannot afford).
 
 Each function draws one PNG at ``path`` (matplotlib's Agg backend, no display needed) and returns
-the path as a string, for :attr:`cell2text.agent.answers.Answer.plots`.
+the path as a string, for :attr:`cell2text.agent.chat.session.Answer.plots`.
 """
 
 from __future__ import annotations

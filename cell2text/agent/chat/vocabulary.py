@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cell2text.agent.answers import DatasetSession
+from cell2text.agent.chat.session import DatasetSession
 from cell2text.knowledge.genesets import load_gene_sets, pathway_title
 
 MIN_PATHWAY_SIMILARITY = 0.5  # cosine of question and gene-set title for a pathway to count as named
