@@ -122,9 +122,9 @@ class Mention:
 
 
 def _group_names(session: DatasetSession) -> list[tuple[str, list[str]]]:
-    """(name, groups) to find groups by: each group's name, and each label or synonym of the groups' cell types."""
+    """(name, groups) to find groups by: each group's name, and each label or synonym of the groups' cell types, longest first."""
     pairs: dict[str, list[str]] = {}
-    for name, g in session.result()["groups"].items():
+    for name in session.result()["groups"]:
         pairs.setdefault(name, []).append(name)
     by_term: dict[str, list[str]] = {}
     for name, g in session.result()["groups"].items():
@@ -138,10 +138,23 @@ def _group_names(session: DatasetSession) -> list[tuple[str, list[str]]]:
     return sorted(pairs.items(), key=lambda p: -len(p[0]))
 
 
-def _find_name(text: str, name: str) -> re.Match | None:
-    """Where ``name`` occurs as a whole word (plural allowed); short names only in their own case."""
+def _find_name(text: str, name: str, start: int = 0) -> re.Match | None:
+    """Where ``name`` first occurs from ``start`` as a whole word (plural allowed); short names only in their own case."""
     flags = 0 if len(name) <= 2 else re.IGNORECASE
-    return re.search(rf"(?<![\w+/-]){re.escape(name)}(?:s|es)?(?![\w+/-])", text, flags)
+    return re.compile(rf"(?<![\w+/-]){re.escape(name)}(?:s|es)?(?![\w+/-])", flags).search(text, start)
+
+
+def _ends_longer_name(text: str, match: re.Match, groups: list[str]) -> bool:
+    """Is a matched cell-type label the end of a longer phrase that names groups by their own names?
+
+    "T cells" in "the CD8 T cells" ends "CD8 T" (a group's name), and in "the CD4 T cells" it ends
+    "CD4 T" (part of "Naive CD4 T" and "Memory CD4 T"): the longer phrase is what the question names,
+    so the label alone ("T cell", some group's annotation) must not take it.
+    """
+    core = re.sub(r"\s+cells?$", "", match.group(0), flags=re.IGNORECASE)
+    before = re.search(rf"((?:[\w+\-/.]+ ){{1,{LONGEST_PHRASE - 1}}})$", text[:match.start()])
+    words = before.group(1).split() if before else []
+    return any(_find_name(g, " ".join([*words[-n:], core])) is not None for n in range(1, len(words) + 1) for g in groups)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -177,7 +190,11 @@ def group_mentions(session: DatasetSession, text: str) -> list[Mention]:
     for name, named in _group_names(session):
         if name.isdigit():
             continue  # numbered clusters only as "cluster 3"
-        while (match := _find_name(text, name)) is not None:
+        start = 0
+        while (match := _find_name(text, name, start)) is not None:
+            start = match.end()
+            if name not in groups and _ends_longer_name(text, match, groups):
+                continue  # a label ending a longer group name: that name (or the phrase reading below) takes the words
             mentions.append(Mention(match.group(0), list(named), start=match.start(), end=match.end()))
             text = _blank(text, match.start(), match.end())
     words = [(m.group(0), m.start(), m.end()) for m in re.finditer(r"[\w+\-/.]+", text)]
