@@ -53,6 +53,9 @@ class Thresholds:
         return cls(**{k: v for k, v in (params or {}).items() if k in names})
 
 
+DEFAULTS = Thresholds()  # the thresholds a run uses unless told otherwise (describe's --options, a stored run's params)
+
+
 def is_up(logfc, pval_adj, thresholds: Thresholds):
     """Significantly higher in the group, by at least ``min_logfc`` (log2 fold change)."""
     return (logfc >= thresholds.min_logfc) & (pval_adj <= thresholds.max_fdr)

@@ -20,6 +20,8 @@ from cell2text.data.io import check_group
 from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase
 from cell2text.knowledge import MarkerKnowledge, detect_species, load_markers
+from cell2text.knowledge.ontology import Ontology
+from cell2text.knowledge.pagerank import PageRankSimilarity, common_parent
 from cell2text.tools.candidates import (
     NEAR_TIE,
     Candidate,
@@ -29,10 +31,15 @@ from cell2text.tools.candidates import (
     rank_cell_types,
 )
 from cell2text.tools.enrichment import pathway_activity, score_pathways
-from cell2text.tools.evidence import Thresholds, is_active, is_up, marker_status, pathway_status
+from cell2text.tools.evidence import (
+    DEFAULTS,
+    Thresholds,
+    is_active,
+    is_up,
+    marker_status,
+    pathway_status,
+)
 from cell2text.tools.markers import group_markers, marker_evidence, up_markers
-from cell2text.knowledge.ontology import Ontology
-from cell2text.knowledge.pagerank import PageRankSimilarity, common_parent
 
 #: obs columns holding dataset metadata, CELLxGENE schema names first.
 METADATA_COLUMNS = {
@@ -60,7 +67,7 @@ def _ranked(probabilities: dict[str, float]) -> list[tuple[str, float]]:
 
 
 def propose_cell_types(adata: ad.AnnData, groupby: str, group: str, *, ontology: Ontology, ppr: PageRankSimilarity,
-                       thresholds: Thresholds = Thresholds(), k: int = 5, tissue: str | None = None,
+                       thresholds: Thresholds = DEFAULTS, k: int = 5, tissue: str | None = None,
                        knowledge: MarkerKnowledge | None = None) -> tuple[pd.DataFrame, list[Candidate]]:
     """The group's DE table and the cell types its markers point to (:func:`rank_cell_types`), best first.
 
@@ -93,7 +100,7 @@ def _own_marker_not_up(table: pd.DataFrame, own: dict[str, tuple[str, ...]], thr
 
 
 def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, head: dict[str, float],
-                     ontology: Ontology, ppr: PageRankSimilarity, thresholds: Thresholds = Thresholds(),
+                     ontology: Ontology, ppr: PageRankSimilarity, thresholds: Thresholds = DEFAULTS,
                      head_weight: float = 1.0, tissue: str | None = None, knowledge: MarkerKnowledge | None = None) -> Claim:
     """Check "group is cell type X" with the ontology, the head's probabilities, PPR, known markers and the candidate search.
 
@@ -269,7 +276,7 @@ MIN_TISSUE_GROUPS = 2  # groups whose best-supported cell type names one organ b
 
 
 def infer_tissue(adata: ad.AnnData, groupby: str, *, ontology: Ontology, ppr: PageRankSimilarity, knowledge: MarkerKnowledge,
-                 thresholds: Thresholds = Thresholds()) -> dict | None:
+                 thresholds: Thresholds = DEFAULTS) -> dict | None:
     """The dataset's tissue from the cell types its groups' markers support, for when neither the user nor obs says it.
 
     Each group's best supported candidate (no tissue prior) votes for the organs its label or
@@ -360,7 +367,7 @@ def active_pathways(adata: ad.AnnData, groupby: str, group: str, n: int = 5, max
     return table[is_active(table["auroc"], table["fdr"], Thresholds(max_fdr=max_fdr))].head(n)
 
 
-def verify_pathway(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, thresholds: Thresholds = Thresholds()) -> Claim:
+def verify_pathway(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, thresholds: Thresholds = DEFAULTS) -> Claim:
     """Check "pathway P is active in the group": per-cell scores in the group vs the rest (AUROC, BH FDR)."""
     if claim.id is None:
         return replace(claim, status="unverified", reason=f"'{claim.text}' matches no gene set")
@@ -385,7 +392,7 @@ def verify_pathway(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str,
 MARKER_WORDS = {"supported": "up", "contradicted": "down", "unverified": "not clearly up"}
 
 
-def verify_marker(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, thresholds: Thresholds = Thresholds()) -> Claim:
+def verify_marker(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, thresholds: Thresholds = DEFAULTS) -> Claim:
     """Check "gene G marks the group": Wilcoxon test of the group against the rest."""
     table = group_markers(adata, groupby, group).set_index("gene")
     if claim.id not in table.index:
@@ -399,7 +406,7 @@ def verify_marker(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, 
 
 
 def top_markers(adata: ad.AnnData, groupby: str, group: str, cell_type_id: str | None, ontology: Ontology,
-                n: int = 4, thresholds: Thresholds = Thresholds(), knowledge: MarkerKnowledge | None = None) -> list[str]:
+                n: int = 4, thresholds: Thresholds = DEFAULTS, knowledge: MarkerKnowledge | None = None) -> list[str]:
     """Genes to name as markers: known markers of the cell type that are up, else the group's top-ranked genes."""
     if cell_type_id is not None:
         known = marker_evidence(adata, groupby, group, cell_type_id, ontology=ontology, knowledge=knowledge,
@@ -412,7 +419,7 @@ def top_markers(adata: ad.AnnData, groupby: str, group: str, cell_type_id: str |
 
 # --------------------------------------------------------------------------- dispatch and retrieval
 def verify(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, head: dict[str, float], ontology: Ontology,
-           ppr: PageRankSimilarity, thresholds: Thresholds = Thresholds(), head_weight: float = 1.0, tissue: str | None = None,
+           ppr: PageRankSimilarity, thresholds: Thresholds = DEFAULTS, head_weight: float = 1.0, tissue: str | None = None,
            knowledge: MarkerKnowledge | None = None) -> Claim:
     """Verify one claim with the tool for its kind (``head_weight``, ``tissue``, ``knowledge``: see :func:`verify_cell_type`)."""
     if claim.kind == "cell_type":
