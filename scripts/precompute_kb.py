@@ -18,12 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from cell2text.kb.documents import documents
-from cell2text.kb.embeddings import MODEL_NAME
+from cell2text.kb.embeddings import MODEL_NAME, embed
 from cell2text.kb.store import (
     PRECOMPUTED,
     KnowledgeBase,
     digest,
-    embed,
     shipped_embeddings,
 )
 
@@ -36,7 +35,7 @@ def main() -> None:
         docs = list(documents(kb.ontology, kb.scope, kb.knowledge))
     vectors, missing = shipped_embeddings(docs)
     if missing:
-        vectors[missing] = embed([docs[i].text for i in missing])
+        vectors[missing] = embed([docs[i].text for i in missing], progress=True)
     for old in OUT.glob("*.npz"):
         old.unlink()
     target = OUT / PRECOMPUTED

@@ -18,12 +18,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
-from tqdm import tqdm
 
 from cell2text.config import get_settings
 from cell2text.errors import InputError
 from cell2text.kb.documents import GENESET_VERSION, KINDS, MARKERS, Document, documents
-from cell2text.kb.embeddings import MODEL_NAME, embedding_function
+from cell2text.kb.embeddings import BATCH, MODEL_NAME, embed, embedding_function
 from cell2text.knowledge import load_markers
 from cell2text.knowledge.ontology import Ontology, load_ontology
 
@@ -33,7 +32,6 @@ SCHEMA = 1  # bump when the document format changes
 SCOPES = ("cellxgene", "full")
 ALL_KINDS = ("cell_type", "tissue", "disease", "pathway", MARKERS)
 PRECOMPUTED = "vectors.npz"
-_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -59,19 +57,6 @@ def _forget_system(identifier: str) -> None:
 
     SharedSystemClient._identifier_to_system.pop(identifier, None)
     SharedSystemClient._identifier_to_refcount.pop(identifier, None)
-
-
-def embed(texts: list[str], *, progress: bool = True) -> np.ndarray:
-    """Embeddings of ``texts`` (normalised, float32), computed in length-sorted batches with a progress bar."""
-    function = embedding_function()
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    vectors = np.zeros((len(texts), 384), dtype=np.float32)
-    with tqdm(total=len(texts), desc="Embedding knowledge base", unit="doc", disable=not progress) as bar:
-        for start in range(0, len(texts), _BATCH):
-            rows = order[start:start + _BATCH]
-            vectors[rows] = np.asarray(function([texts[i] for i in rows]), dtype=np.float32)
-            bar.update(len(rows))
-    return vectors
 
 
 def digest(text: str) -> str:
@@ -197,8 +182,8 @@ class KnowledgeBase:
         vectors, missing = shipped_embeddings(docs)
         if missing:
             vectors[missing] = embed([docs[i].text for i in missing], progress=progress)
-        for start in range(0, len(docs), _BATCH * 8):
-            batch = slice(start, start + _BATCH * 8)
+        for start in range(0, len(docs), BATCH * 8):
+            batch = slice(start, start + BATCH * 8)
             collection.add(ids=[d.id for d in docs[batch]], documents=[d.text for d in docs[batch]],
                            metadatas=[d.metadata for d in docs[batch]], embeddings=vectors[batch])
         metadata = dict(collection.metadata)

@@ -104,11 +104,10 @@ def text_similarity(texts: list[str], references: list[str], device: str = "cpu"
     import sacrebleu
     from rouge_score import rouge_scorer
 
-    from cell2text.kb.embeddings import embedding_function
+    from cell2text.kb.embeddings import embed
 
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    embed = embedding_function(device)
-    hypothesis, reference = np.asarray(embed(texts)), np.asarray(embed(references))
+    hypothesis, reference = embed(texts, device=device), embed(references, device=device)
     return {
         "bleu": float(sacrebleu.corpus_bleu(texts, [references]).score),
         "rouge_l": float(np.mean([scorer.score(r, t)["rougeL"].fmeasure for t, r in zip(texts, references)])),
