@@ -29,7 +29,8 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from cell2text.data.demo import load_demo
 from cell2text.model.evaluate import evaluate_model, label_scores
-from cell2text.model.model import SHIPPED_CHECKPOINT, Cell2Text
+from cell2text.model.model import Cell2Text
+from cell2text.model.paths import SHIPPED_CHECKPOINT
 
 
 def timed(fn):

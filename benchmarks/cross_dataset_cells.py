@@ -34,7 +34,8 @@ from sklearn.linear_model import LogisticRegression
 from cell2text.data.demo import load_demo
 from cell2text.data.io import prepare, read_dataset
 from cell2text.model.evaluate import extract_cell_type, label_scores
-from cell2text.model.model import SHIPPED_CHECKPOINT, Cell2Text
+from cell2text.model.model import Cell2Text
+from cell2text.model.paths import SHIPPED_CHECKPOINT
 from cell2text.model.targets import FIRST
 from cell2text.knowledge.ontology import load_ontology
 

@@ -21,7 +21,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from cell2text.data.demo import load_demo
 from cell2text.model.config import Cell2TextConfig
 from cell2text.model.encoder import build_encoder
-from cell2text.model.model import SHIPPED_CHECKPOINT
+from cell2text.model.paths import SHIPPED_CHECKPOINT
 from cell2text.model.tokenizer import GeneTokenizer
 from cell2text.model.cells import ChunkBatches, label_codes
 from cell2text.model.train import EncoderClassifier, TrainConfig, fit_head

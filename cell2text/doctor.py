@@ -15,7 +15,6 @@ import platform
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -94,11 +93,13 @@ def check_ontology() -> Check:
 
 def check_model(deep: bool = False) -> Check:
     """The Cell2Text checkpoint is there (deep: it loads, with its language model)."""
-    from cell2text.config import get_settings
+    from cell2text.model.paths import model_checkpoint, model_path
 
-    path = get_settings().model_path or Path(str(files("cell2text.model").joinpath("checkpoint")))
-    if not (Path(path) / "config.json").is_file() or not (Path(path) / "weights.safetensors").is_file():
-        return Check("model", "fail", f"no checkpoint at {path}", "unset CELL2TEXT_MODEL, or cell2text train --out DIR")
+    path = model_path()
+    try:
+        model_checkpoint(path)
+    except InputError as exc:
+        return Check("model", "fail", str(exc), "unset CELL2TEXT_MODEL, or cell2text train --out DIR")
     if deep:
         from cell2text.model.model import load_model
 

@@ -153,12 +153,11 @@ def info_command(
     as_json: JsonOption = False,
 ) -> None:
     """What a checkpoint was trained on and knows: data, fields and labels, genes, architecture, metrics, machine."""
-    from cell2text.config import get_settings
     from cell2text.model.card import read_card
-    from cell2text.model.model import SHIPPED_CHECKPOINT
+    from cell2text.model.paths import model_path
 
     with user_errors():
-        path = path or get_settings().model_path or SHIPPED_CHECKPOINT
+        path = model_path(path)
         card = read_card(path)
         emit({"checkpoint": str(path)} | card, as_json, _render_card)
 

@@ -35,6 +35,7 @@ from cell2text.model.config import Cell2TextConfig
 from cell2text.model.constrained import NameTrie, OntologyConstraint, Span
 from cell2text.model.encoder import build_encoder, pool
 from cell2text.model.lm import load_lm, token_ids
+from cell2text.model.paths import CHECKPOINT_FILES, model_checkpoint
 from cell2text.model.projector import build_projector
 from cell2text.model.targets import TRIGGER, field_trigger
 from cell2text.model.tokenizer import GeneTokenizer
@@ -281,10 +282,7 @@ class Cell2Text(nn.Module):
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | None = None) -> Cell2Text:
         path = Path(path)
-        files = [path / "config.json", path / "genes.json", path / "weights.safetensors"]
-        missing = [f.name for f in files if not f.is_file()]
-        if missing:
-            raise InputError(f"'{path}' is not a Cell2Text checkpoint (missing {', '.join(missing)}). Pass a folder written by 'cell2text train'.")
+        files = [model_checkpoint(path) / name for name in CHECKPOINT_FILES]
         config = Cell2TextConfig.load(files[0])
         model = cls(config, GeneTokenizer.load(files[1]))
         try:
@@ -317,21 +315,6 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
     if version == 1:
         state = {k.replace(".default.", ".") if k.startswith("lm.") else k: v for k, v in state.items()}
     return state
-
-
-#: The checkpoint shipped in the package, trained on the demo dataset's training split (README).
-SHIPPED_CHECKPOINT = Path(__file__).parent / "checkpoint"
-
-
-def model_checkpoint(path: str | Path | None = None) -> Path:
-    """The checkpoint folder in force: ``path``, else ``CELL2TEXT_MODEL``, else the shipped checkpoint; checked."""
-    from cell2text.config import get_settings
-
-    path = Path(path).expanduser() if path else get_settings().model_path or SHIPPED_CHECKPOINT
-    missing = [name for name in ("config.json", "genes.json", "weights.safetensors") if not (Path(path) / name).is_file()]
-    if missing:
-        raise InputError(f"'{path}' is not a Cell2Text checkpoint (missing {', '.join(missing)}). Pass a folder written by 'cell2text train'.")
-    return Path(path)
 
 
 def load_model(path: str | Path | None = None) -> tuple[Cell2Text, Path]:

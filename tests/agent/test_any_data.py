@@ -20,7 +20,7 @@ from cell2text.agent.describe import describe, read_result
 from cell2text.cli import app
 from cell2text.knowledge import convert_genes
 from cell2text.model.fit import MIN_GENES, gene_fit
-from cell2text.model.model import model_checkpoint
+from cell2text.model.paths import model_checkpoint
 from cell2text.model.tokenizer import GeneTokenizer
 
 runner = CliRunner()

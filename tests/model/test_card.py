@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from cell2text.cli import app
 from cell2text.model.card import CARD_JSON, CARD_MD, add_evaluation, read_card
-from cell2text.model.model import SHIPPED_CHECKPOINT
+from cell2text.model.paths import SHIPPED_CHECKPOINT
 
 runner = CliRunner()
 

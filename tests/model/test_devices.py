@@ -20,7 +20,8 @@ from torch.overrides import TorchFunctionMode
 
 from cell2text.model.constrained import NameTrie, OntologyConstraint, Span
 from cell2text.model.lm import token_ids
-from cell2text.model.model import SHIPPED_CHECKPOINT, Cell2Text
+from cell2text.model.model import Cell2Text
+from cell2text.model.paths import SHIPPED_CHECKPOINT
 from cell2text.model.targets import TRIGGER
 from cell2text.model.train import fit_temperature
 

@@ -13,12 +13,12 @@ from cell2text.model.constrained import NameTrie, OntologyConstraint, Span
 from cell2text.model.evaluate import extract_cell_type, grade, score_texts
 from cell2text.model.model import (
     PLACEHOLDER,
-    SHIPPED_CHECKPOINT,
     Cell2Text,
     find_placeholder,
     pad_left,
     splice,
 )
+from cell2text.model.paths import SHIPPED_CHECKPOINT
 from cell2text.model.targets import describe_target
 from cell2text.model.train import TrainConfig, split_cells, train
 
@@ -218,7 +218,7 @@ def test_format_1_checkpoint_loads_its_lora_weights():
     silently dropped (peft ignores keys it does not know)."""
     from safetensors.torch import load_file
 
-    from cell2text.model.model import SHIPPED_CHECKPOINT
+    from cell2text.model.paths import SHIPPED_CHECKPOINT
 
     stored = {k: v for k, v in load_file(SHIPPED_CHECKPOINT / "weights.safetensors").items() if "lora_" in k}
     assert stored and all(".default." in k for k in stored)  # written in format 1

@@ -36,7 +36,8 @@ from cell2text.knowledge.ontology import Ontology, load_ontology
 from cell2text.knowledge.pagerank import pagerank_similarity
 from cell2text.model.encoder import pool
 from cell2text.model.fit import ModelFit, gene_fit
-from cell2text.model.model import Cell2Text, load_model, model_checkpoint
+from cell2text.model.model import Cell2Text, load_model
+from cell2text.model.paths import model_checkpoint
 from cell2text.model.tokenizer import GeneTokenizer
 from cell2text.tools import embedding, scan
 from cell2text.tools.candidates import tissue_id
