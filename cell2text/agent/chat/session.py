@@ -29,7 +29,7 @@ from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase
 from cell2text.knowledge.ontology import Ontology, load_ontology
 from cell2text.knowledge.pagerank import pagerank_similarity
-from cell2text.model.model import SHIPPED_CHECKPOINT
+from cell2text.model.paths import model_path
 from cell2text.tools import scan
 from cell2text.tools.enrichment import score_pathways
 from cell2text.tools.evidence import Thresholds
@@ -93,7 +93,7 @@ class DatasetSession:
 
     # ------------------------------------------------------------------ the verified description
     def _fingerprint(self) -> str:
-        model = get_settings().model_path or SHIPPED_CHECKPOINT
+        model = model_path()
         weights = Path(model) / "weights.safetensors"
         parts = [__version__, self.ontology.version, str(self.groupby), str(weights.stat().st_mtime_ns if weights.exists() else model)]
         if self.source is not None:
