@@ -17,11 +17,11 @@ from pathlib import Path
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` (same folder, same suffix, so writers that append a suffix do not);
-    renamed onto ``path`` when the block ends without error, removed when it raises. A folder replaces
-    the folder at ``path``."""
+    """A temporary path beside ``path`` (same folder, same suffix, so writers that append a suffix do not; one per
+    process, so concurrent writers never share one); renamed onto ``path`` when the block ends without error,
+    removed when it raises. A folder replaces the folder at ``path``."""
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     _remove(tmp)
     try:
         yield tmp

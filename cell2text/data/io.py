@@ -6,7 +6,6 @@ and the fix; nothing here writes to the input file.
 
 from __future__ import annotations
 
-import os
 import shutil
 import warnings
 from collections.abc import Iterable
@@ -16,10 +15,12 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 import pandas as pd
+import psutil
 import scanpy as sc
 import scipy.sparse as sp
 
 from cell2text.errors import InputError
+from cell2text.files import atomic_path, write_text
 from cell2text.knowledge import genes as gene_tables
 
 #: var columns that hold gene symbols, in order of preference (CELLxGENE uses feature_name).
@@ -28,14 +29,8 @@ _SAMPLE_ROWS = 2000  # cells inspected to tell counts from log-normalised data
 
 
 def available_memory() -> int:
-    """Bytes of memory available now (Linux: MemAvailable; elsewhere: free physical pages)."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    """Bytes of memory available now, without swapping (psutil, on every platform)."""
+    return psutil.virtual_memory().available
 
 
 def read_dataset(path: str | Path, *, backed: bool | None = None) -> ad.AnnData:
@@ -566,18 +561,9 @@ def check_output_path(path: str | Path, inputs: Iterable[str | Path] = (), *, su
     return path
 
 
-def _checked_tmp(path: Path, inputs: Iterable[str | Path]) -> Path:
-    """The temporary sibling to write ``path`` through, after :func:`check_output_path`."""
-    return check_output_path(path, inputs).with_name(f".{path.name}.tmp")
-
-
 def write_text_atomic(path: str | Path, text: str, *, inputs: Iterable[str | Path] = ()) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename, never over an input file."""
-    path = Path(path).expanduser()
-    tmp = _checked_tmp(path, inputs)
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
+    """Write ``text`` to ``path`` atomically (:func:`cell2text.files.write_text`), never over an input file."""
+    return write_text(check_output_path(Path(path).expanduser(), inputs), text)
 
 
 def _writable_columns(frame: pd.DataFrame) -> None:
@@ -595,10 +581,9 @@ def write_h5ad_atomic(adata: ad.AnnData, path: str | Path, *, inputs: Iterable[s
     mix strings with other values are turned into text first (in place), since h5ad cannot store them otherwise.
     """
     path = check_output_path(path, inputs, suffix=".h5ad")
-    tmp = _checked_tmp(path, inputs)
     _writable_columns(adata.obs)
     _writable_columns(adata.var)
-    try:
+    with atomic_path(path) as tmp:
         if adata.isbacked:  # the matrix stays on disk: copy the file, then write the new obs and uns into the copy
             shutil.copyfile(adata.filename, tmp)
             copy = ad.read_h5ad(tmp, backed="r+")
@@ -607,7 +592,4 @@ def write_h5ad_atomic(adata: ad.AnnData, path: str | Path, *, inputs: Iterable[s
             copy.file.close()
         else:
             adata.write_h5ad(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -26,6 +26,7 @@ from cell2text.agent.describe import CLUSTER_KEY, Progress, describe, read_resul
 from cell2text.config import get_settings
 from cell2text.data.io import prepare
 from cell2text.errors import InputError
+from cell2text.files import write_text
 from cell2text.kb.store import KnowledgeBase
 from cell2text.knowledge.ontology import Ontology, load_ontology
 from cell2text.knowledge.pagerank import pagerank_similarity
@@ -119,9 +120,7 @@ class DatasetSession:
             stored = {"result": self._result}
             if self.groupby is None:
                 stored[CLUSTER_KEY] = self.adata.obs[CLUSTER_KEY].astype(str).tolist()
-            tmp = cache.with_suffix(".tmp")
-            tmp.write_text(json.dumps(stored))
-            tmp.replace(cache)
+            write_text(cache, json.dumps(stored))
         self.groupby = self._result["groupby"]
         return self._result
 
