@@ -16,7 +16,8 @@ import scanpy as sc
 from cell2text.data.io import prepare
 from cell2text.tools import embedding
 from cell2text.tools.embedding import embedding_key
-from cell2text.tools.scan import PLOT_CELLS
+
+PLOT_CELLS = 20_000  # a dataset's own embedding of more cells is drawn on a seeded random sample of this many
 
 
 def _plotted(adata: ad.AnnData, color: str, seed: int = 0) -> tuple[ad.AnnData, str, str]:
@@ -32,7 +33,7 @@ def _plotted(adata: ad.AnnData, color: str, seed: int = 0) -> tuple[ad.AnnData, 
         positions = np.asarray(tested["positions"])
         cells = ad.AnnData(obs=adata.obs.iloc[positions][[color]].copy())
         cells.obsm["X_umap"] = np.asarray(tested["coordinates"])
-        note = "" if len(positions) == adata.n_obs else f" ({len(positions):,} of {adata.n_obs:,} cells: those describe tested)"
+        note = "" if len(positions) == adata.n_obs else f" ({len(positions):,} of {adata.n_obs:,} cells: a seeded sample of those describe tested)"
         return cells, "X_umap", note
     if adata.n_obs <= PLOT_CELLS and not adata.isbacked and key is not None:
         return adata, key, ""

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import anndata as ad
 import dask
+import dask.array as da
 import numpy as np
 import pandas as pd
 import scanpy as sc
@@ -44,17 +45,17 @@ from cell2text.tools import embedding
 
 Progress = Callable[[str, str], None]
 Head = Callable[[ad.AnnData], np.ndarray]  # prepared cells -> (cells, labels) probabilities; picklable for a cluster
-CONNECT_TIMEOUT = "10s"
+CONNECT_TIMEOUT = "10s"  # how long to wait for a scheduler before telling the user it is unreachable
 POSITION = "cell2text_position"  # obs column of a sample: each cell's row in the dataset
-PLOT_CELLS = 20_000  # the report's UMAP is computed on at most this many of the tested cells  # how long to wait for a scheduler before telling the user it is unreachable
+UMAP_CELLS = 5_000  # the report's UMAP is computed on at most this many of the tested cells (a seeded random subset)
 
 
 def out_of_core(adata: ad.AnnData) -> bool:
     """Whether describe works on ``adata`` with :func:`scan`: opened backed, lazily read (Dask), more than
     ``Settings.in_memory_cells`` cells, or a scheduler is set (the per-cell work then runs on it)."""
     settings = get_settings()
-    return bool(adata.isbacked or not isinstance(adata.X, np.ndarray | sp.spmatrix | sp.sparray)
-                or adata.n_obs > settings.in_memory_cells or settings.scheduler)
+    lazy = isinstance(adata.X, da.Array)
+    return bool(adata.isbacked or lazy or adata.n_obs > settings.in_memory_cells or settings.scheduler)
 
 
 def per_group_sample(groups: np.ndarray, cap: int, *, seed: int = 0) -> np.ndarray:
@@ -200,7 +201,7 @@ def cluster_sample(adata: ad.AnnData, plan: Reading, *, n_cells: int, key: str, 
     return sample, Clusters.fit(sample, key)
 
 
-def tested_umap(work: ad.AnnData, *, max_cells: int = PLOT_CELLS, seed: int = 0) -> dict[str, np.ndarray]:
+def tested_umap(work: ad.AnnData, *, max_cells: int = UMAP_CELLS, seed: int = 0) -> dict[str, np.ndarray]:
     """A 2-D UMAP of the cells describe tested (``work``; at most ``max_cells`` of them, seeded), computed once for the
     report: ``{"positions": (cells,) their rows in the dataset, "coordinates": (cells, 2)}``.
 
