@@ -77,7 +77,8 @@ def answer_explain(session: DatasetSession, group: str, cell_type: str | None = 
         return Answer(text, "explain", {"group": group, "claim": claim.to_dict()}, [i for i in (claim.id, final and final["id"]) if i], group)
     if final is None:
         return Answer(f"No cell type claim about {group} survived verification. {CANNOT_TELL}", "explain", {}, [], group)
-    text = f"{group} is called {term_name(session.ontology, final['id'])} ({final['status']}: {final['reason']}).\n- " + "\n- ".join(_evidence_lines(final))
+    text = f"{group} is called {term_name(session.ontology, final['id'])} ({final['status']}: {final['reason']}).\n- "
+    text += "\n- ".join(_evidence_lines(final))
     return Answer(text, "explain", {"group": group, "claim": final}, [final["id"]], group)
 
 
@@ -124,7 +125,8 @@ def answer_evidence(session: DatasetSession, group: str, claim: str | None = Non
     blocks = []
     for c in claims:
         lines = _evidence_lines(c) if c["kind"] == "cell_type" else []
-        blocks.append(f"- {c['kind']} {c['label'] or c['text']} ({c['id']}): {c['status']}, {c['reason']}" + "".join(f"\n    {line}" for line in lines))
+        blocks.append(f"- {c['kind']} {c['label'] or c['text']} ({c['id']}): {c['status']}, {c['reason']}"
+                      + "".join(f"\n    {line}" for line in lines))
     removed = [c for r in g["rounds"] for c in r if c["action"].startswith(("removed", "replaced", "generalised"))]
     text = f"Evidence for the claims about {group}:\n" + "\n".join(blocks)
     if removed:

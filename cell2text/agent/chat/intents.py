@@ -23,7 +23,8 @@ _SIMILAR = re.compile(r"(?:between|are|is|of)\s+(?:an?\s+|the\s+)?(?P<a>.+?)\s+(
                       r"(?:\s+in the (?:cell )?ontology|\s+in cl)?\s*(?:[:?].*)?$", re.IGNORECASE)
 _DEFINE = re.compile(r"(?:what is|what's|what are|what does|define|definition of|meaning of|tell me what)\s+(?:an?\s+|the\s+)?(?P<term>.+?)"
                      r"(?:\s+is|\s+mean|\s+means)?\s*\??$", re.IGNORECASE)
-_CALLED = re.compile(r"\b(?:call|called|label(?:l?ed|l?ing)?|annotate[ds]?|think (?:these|they|it) (?:are|is)|really)\s+(?:it\s+|them\s+|this\s+|these\s+)?"
+_CALLED = re.compile(r"\b(?:call|called|label(?:l?ed|l?ing)?|annotate[ds]?|think (?:these|they|it) (?:are|is)|really)\s+"
+                     r"(?:it\s+|them\s+|this\s+|these\s+)?"
                      r"(?:as\s+)?(?:an?\s+)?(?P<type>[^?]+)", re.IGNORECASE)
 _CLAIM = re.compile(r"\bclaims?\s+(?:about\s+|that\s+)?(?P<claim>[^?]+)", re.IGNORECASE)
 
@@ -182,7 +183,8 @@ INTENTS: tuple[Intent, ...] = (
         "rank_pathway", across_groups.answer_rank_pathway, "which group has the highest score of a Hallmark pathway",
         ("which group shows an interferon response?", "which cluster is most proliferative?", "which group has the highest hypoxia score?",
          "rank the groups by glycolysis", "where is TNF signalling strongest?", "which condition has the stronger inflammatory response?"),
-        keywords=r"\b(highest|strongest|lowest|weakest|most|least|rank)\b|\bwhich (groups?|clusters?|conditions?|cell types?)\b.*\b(shows?|has|have)\b",
+        keywords=r"\b(highest|strongest|lowest|weakest|most|least|rank)\b"
+                 r"|\bwhich (groups?|clusters?|conditions?|cell types?)\b.*\b(shows?|has|have)\b",
         needs=lambda q: bool(q.slots.pathways),
         slots=lambda q: Filled({"pathway": q.text, "by": q.by()}),
     ),
@@ -237,7 +239,8 @@ INTENTS: tuple[Intent, ...] = (
     ),
     Intent(
         "counts", dataset.answer_counts, "cells per metadata value",
-        ("how many cells per donor?", "how many cells are in each condition?", "number of cells per cluster", "how many cells does each sample have?"),
+        ("how many cells per donor?", "how many cells are in each condition?", "number of cells per cluster",
+         "how many cells does each sample have?"),
         keywords=r"\bhow many cells\b.*\b(per|each|every|by)\b|\bcells per\b|\bnumber of cells\b|\bcells does each\b",
         needs=lambda q: q.says(r"\bhow many\b|\bnumber of\b|\bcount|\bcells per\b|\bsizes?\b"),
         slots=lambda q: Filled({"columns": q.slots.columns[:2] or None}),

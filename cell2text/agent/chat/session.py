@@ -197,7 +197,8 @@ class DatasetSession:
         for column in self.adata.obs.columns:
             name = str(column).lower()
             rank = next((i for i, word in enumerate(CONDITION_WORDS) if word in name), None)
-            if rank is not None and column != self.groupby and not name.endswith("_ontology_term_id") and 2 <= self.adata.obs[column].nunique() <= MAX_LEVELS:
+            offered = 2 <= self.adata.obs[column].nunique() <= MAX_LEVELS
+            if rank is not None and column != self.groupby and not name.endswith("_ontology_term_id") and offered:
                 found.append((rank, str(column)))
         return [column for _, column in sorted(found)]
 
