@@ -13,11 +13,11 @@ import anndata as ad
 
 from cell2text.data.demo import load_dataset
 from cell2text.data.io import check_groupby
+from cell2text.data.schema import CELL_TYPE_ID
 from cell2text.knowledge.ontology import load_ontology
 from cell2text.knowledge.pagerank import pagerank_similarity
 
 #: CELLxGENE's obs column for the cell type CURIE.
-ANNOTATION_KEY = "cell_type_ontology_term_id"
 
 
 def summarise_dataset(path: str | Path | None, groupby: str | None = None) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def _groups(adata: ad.AnnData, groupby: str) -> list[dict[str, Any]]:
     ontology = load_ontology()
     ppr = pagerank_similarity(ontology)
     labels = check_groupby(adata, groupby).astype(str)
-    annotated = adata.obs[ANNOTATION_KEY].astype(str) if ANNOTATION_KEY in adata.obs else None
+    annotated = adata.obs[CELL_TYPE_ID].astype(str) if CELL_TYPE_ID in adata.obs else None
     groups = []
     for group, n_cells in labels.value_counts().items():
         result = ontology.standardise(group, prefix="CL", k=3)

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cell2text.data.schema import CELL_TYPE_ID, DONOR_ID
 from cell2text.errors import InputError
 
 #: The description fields of the CELLxGENE schema, in text order; each is ``obs[f"{field}_ontology_term_id"]``.
@@ -121,10 +122,10 @@ def open_cells(paths: list[str | Path], *, label_key: str = "cell_type", tissue_
     paths = [Path(p) for p in paths]
     if adata is None and paths and all(p.suffix == ".h5ad" for p in paths):
         sources = [read_dataset(p, backed=backed) for p in paths]
-        if all("cell_type_ontology_term_id" in s.obs for s in sources):
+        if all(CELL_TYPE_ID in s.obs for s in sources):
             return _schema_cells(sources, [p.name for p in paths])
         if len(paths) > 1:
-            missing = next(p.name for p, s in zip(paths, sources) if "cell_type_ontology_term_id" not in s.obs)
+            missing = next(p.name for p, s in zip(paths, sources) if CELL_TYPE_ID not in s.obs)
             raise InputError(f"training on several files needs the CELLxGENE schema; '{missing}' has no "
                              "obs['cell_type_ontology_term_id']. Add CL ids there, or train on one file with --label-key.")
     if len(paths) > 1:
@@ -186,10 +187,10 @@ def _schema_cells(sources: list[ad.AnnData], names: list[str]) -> CellData:
         vocabulary[name] = _term_labels(labels[name], shown)
     if not (labels["cell_type"] != "").any():
         raise InputError("no cell has a known cell_type_ontology_term_id. Pass files with CL ids for the cells.")
-    _check_cell_types([t for t in vocabulary["cell_type"]], "cell_type_ontology_term_id")
-    if all("donor_id" in s.obs for s in sources):
-        groups = np.concatenate([(n + "/" + s.obs["donor_id"].astype(str)).to_numpy() for n, s in zip(names, sources)])
-        split_by = "donor_id"
+    _check_cell_types([t for t in vocabulary["cell_type"]], CELL_TYPE_ID)
+    if all(DONOR_ID in s.obs for s in sources):
+        groups = np.concatenate([(n + "/" + s.obs[DONOR_ID].astype(str)).to_numpy() for n, s in zip(names, sources)])
+        split_by = DONOR_ID
     else:
         groups, split_by = np.concatenate([[n] * s.n_obs for n, s in zip(names, sources)]), "file"
     if len(set(groups[labels["cell_type"] != ""])) < 2:

@@ -17,9 +17,11 @@ import pandas as pd
 
 from cell2text.agent.describe.claims import NORMAL, Claim
 from cell2text.data.io import check_group
+from cell2text.data.schema import CELL_TYPE_ID, DONOR_COLUMNS, METADATA_COLUMNS
 from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase
 from cell2text.knowledge import MarkerKnowledge, detect_species, load_markers
+from cell2text.knowledge.genes import ORGANISM_COLUMNS, ORGANISM_NAMES
 from cell2text.knowledge.ontology import Ontology
 from cell2text.knowledge.pagerank import PageRankSimilarity, common_parent
 from cell2text.tools.candidates import (
@@ -30,7 +32,7 @@ from cell2text.tools.candidates import (
     own_defining,
     rank_cell_types,
 )
-from cell2text.tools.enrichment import pathway_activity, score_pathways
+from cell2text.tools.enrichment import pathway_activity, pathway_scores
 from cell2text.tools.evidence import (
     DEFAULTS,
     Thresholds,
@@ -41,11 +43,6 @@ from cell2text.tools.evidence import (
 )
 from cell2text.tools.markers import group_markers, marker_evidence, up_markers
 
-#: obs columns holding dataset metadata, CELLxGENE schema names first.
-METADATA_COLUMNS = {
-    "tissue": ("tissue_ontology_term_id", "tissue"),
-    "disease": ("disease_ontology_term_id", "disease"),
-}
 _PATHWAY_KEYS = {"HALLMARK_": ("hallmark", "cell2text_pathways"), "REACTOME_": ("reactome", "cell2text_pathways_reactome"),
                  "WP_": ("wikipathways", "cell2text_pathways_wikipathways")}
 
@@ -224,9 +221,6 @@ def _judge_with_head(claim: Claim, term_id: str, head: dict[str, float], weight:
 
 
 # --------------------------------------------------------------------------- metadata
-ANNOTATION_COLUMN = "cell_type_ontology_term_id"  # the authors' annotation, in CELLxGENE files
-DONOR_COLUMNS = ("donor_id", "donor", "individual", "patient", "subject")
-_SPECIES = {"human": ("homo sapiens", "human", "ncbitaxon:9606"), "mouse": ("mus musculus", "mouse", "ncbitaxon:10090")}
 
 
 def _group_counts(adata: ad.AnnData, groupby: str, group: str, column: str) -> pd.Series:
@@ -237,16 +231,16 @@ def _group_counts(adata: ad.AnnData, groupby: str, group: str, column: str) -> p
 def _term_species(label: str) -> str | None:
     """The species a CL label is specific to ("..., mouse", "human ..."), if any."""
     words = set(label.lower().replace(",", " ").split())
-    found = [species for species in _SPECIES if species in words]
+    found = [species for species in ORGANISM_NAMES if species in words]
     return found[0] if len(found) == 1 else None
 
 
 def group_organism(adata: ad.AnnData, groupby: str, group: str) -> dict | None:
-    """The group's organism from ``organism_ontology_term_id`` or ``organism``, when it is human or mouse."""
-    for column in ("organism_ontology_term_id", "organism"):
+    """The group's organism from its organism column (:data:`ORGANISM_COLUMNS`), when it is human or mouse."""
+    for column in ORGANISM_COLUMNS:
         if column in adata.obs.columns:
             value = _group_counts(adata, groupby, group, column).index[0]
-            species = next((name for name, spellings in _SPECIES.items() if value.lower() in spellings), None)
+            species = next((name for name, spellings in ORGANISM_NAMES.items() if value.lower() in spellings), None)
             return {"source": f"obs['{column}']", "value": value, "species": species} if species else None
     return None
 
@@ -258,11 +252,11 @@ def dataset_evidence(adata: ad.AnnData, groupby: str, group: str, term_id: str, 
     claim, and how many donors the group's cells come from (a group from one donor may be a batch).
     """
     records = []
-    if ANNOTATION_COLUMN in adata.obs.columns:
-        counts = _group_counts(adata, groupby, group, ANNOTATION_COLUMN)
+    if CELL_TYPE_ID in adata.obs.columns:
+        counts = _group_counts(adata, groupby, group, CELL_TYPE_ID)
         annotated = counts.index[0]
         similarity = ppr.similarity(term_id, annotated) if annotated in ppr.index else None
-        records.append({"source": f"obs['{ANNOTATION_COLUMN}']", "annotated": annotated, "share": round(float(counts.iloc[0] / counts.sum()), 3),
+        records.append({"source": f"obs['{CELL_TYPE_ID}']", "annotated": annotated, "share": round(float(counts.iloc[0] / counts.sum()), 3),
                         "similarity_to_claim": round(similarity, 3) if similarity is not None else None})
     column = next((c for c in DONOR_COLUMNS if c in adata.obs.columns), None)
     if column is not None:
@@ -356,8 +350,7 @@ def _lineage(ontology: Ontology, term_id: str) -> set[str]:
 def _pathway_scores(adata: ad.AnnData, name: str) -> str:
     """The obsm key holding per-cell scores for the library of ``name``, scored on first use."""
     library, key = next((v for prefix, v in _PATHWAY_KEYS.items() if name.startswith(prefix)), _PATHWAY_KEYS["HALLMARK_"])
-    if key not in adata.obsm:
-        score_pathways(adata, library, key_added=key)
+    pathway_scores(adata, library, key_added=key)
     return key
 
 

@@ -15,7 +15,6 @@ import torch
 
 from cell2text import __version__
 from cell2text.agent.describe.checks import (
-    METADATA_COLUMNS,
     Thresholds,
     head_mass,
     infer_tissue,
@@ -28,6 +27,7 @@ from cell2text.agent.describe.state import DescribeState
 from cell2text.config import Settings, get_settings
 from cell2text.data.io import check_groupby, prepare
 from cell2text.data.io import reading as reading_of
+from cell2text.data.schema import METADATA_COLUMNS
 from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase
 from cell2text.knowledge import detect_species, load_markers
