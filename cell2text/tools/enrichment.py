@@ -16,6 +16,7 @@ Library arguments take ``"hallmark"``, ``"reactome"``, ``"wikipathways"`` or a G
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -145,8 +146,8 @@ def score_pathways(
     Returns
     -------
     ``adata.obsm[key_added]``: DataFrame, cells x pathways, ``scanpy.tl.score_genes`` scores;
-    ``adata.uns[key_added]``: ``params`` (library, min_genes, seed) and ``n_genes`` per pathway.
-    Returns the AnnData when ``copy``.
+    ``adata.uns[key_added]``: ``params`` (library, min_genes, seed, method and a digest of the genes scored on) and
+    ``n_genes`` per pathway. Returns the AnnData when ``copy``. :func:`pathway_scores` reuses them when the params match.
     """
     adata = adata.copy() if copy else adata
     gene_sets = load_gene_sets(library)
@@ -161,11 +162,28 @@ def score_pathways(
         sc.tl.score_genes(scratch, genes, score_name="score", random_state=seed, use_raw=False)
         scores[name] = scratch.obs["score"].to_numpy()
     adata.obsm[key_added] = pd.DataFrame(scores, index=adata.obs_names)
-    adata.uns[key_added] = {
-        "params": {"library": library_label(library), "min_genes": min_genes, "seed": seed, "method": "scanpy.tl.score_genes"},
-        "n_genes": {name: len(genes) for name, genes in usable.items()},
-    }
+    adata.uns[key_added] = {"params": _score_params(adata, library, min_genes, seed), "n_genes": {name: len(genes) for name, genes in usable.items()}}
     return adata if copy else None
+
+
+def _score_params(adata: ad.AnnData, library: str | Path, min_genes: int, seed: int) -> dict:
+    """What per-cell pathway scores depend on: the library, the scoring settings and the genes of the data."""
+    genes = hashlib.sha1("\n".join(map(str, adata.var_names)).encode()).hexdigest()[:16]
+    return {"library": library_label(library), "min_genes": min_genes, "seed": seed, "method": "scanpy.tl.score_genes", "genes": genes}
+
+
+def pathway_scores(adata: ad.AnnData, library: str | Path = "hallmark", *, key_added: str = "cell2text_pathways",
+                   min_genes: int = 5, seed: int = 0) -> pd.DataFrame:
+    """The per-cell scores of ``library`` (cells x pathways), from ``adata.obsm[key_added]`` when they were stored with
+    the same params on the same genes (as scanpy's readers check ``uns[key]["params"]``), else scored now.
+
+    Scores a user's file brings under the same key from another library or another gene list are never reused.
+    """
+    stored = adata.uns.get(key_added)
+    params = stored.get("params") if isinstance(stored, dict) else None
+    if key_added not in adata.obsm or not isinstance(params, dict) or dict(params) != _score_params(adata, library, min_genes, seed):
+        score_pathways(adata, library, key_added=key_added, min_genes=min_genes, seed=seed)
+    return adata.obsm[key_added]
 
 
 def pathway_activity(
@@ -182,9 +200,7 @@ def pathway_activity(
     Returns pathway, title, auroc, mean_in, mean_out, pval, fdr, sorted by AUROC (most active first).
     """
     check_test_groups(adata, groupby, group)
-    if key not in adata.obsm:
-        score_pathways(adata, key_added=key)
-    scores: pd.DataFrame = adata.obsm[key]
+    scores: pd.DataFrame = adata.obsm[key] if key in adata.obsm else pathway_scores(adata, key_added=key)
     if pathways is not None:
         wanted = list(pathways)
         missing = [p for p in wanted if p not in scores.columns]

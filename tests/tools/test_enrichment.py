@@ -10,6 +10,7 @@ from cell2text.tools.enrichment import (
     enrich_genes,
     enrich_group,
     pathway_activity,
+    pathway_scores,
     prerank_group,
     score_pathways,
     top_pathways,
@@ -96,3 +97,18 @@ def test_bad_input(adata, tmp_path):
         enrich_genes(["CD3E", "CD8A", "GZMB"], bad)
     with pytest.raises(InputError, match="has no scores"):
         pathway_activity(adata, "bulk_labels", "CD34+", ["HALLMARK_NOPE"])
+
+
+def test_stored_scores_are_reused_only_with_their_params(demo):
+    """Scores under the key are reused when library, settings and genes match; scores from another library (or a
+    user's file) under the same key are recomputed, as scanpy's readers check ``uns[key]['params']``."""
+    adata = demo.copy()
+    first = pathway_scores(adata, "hallmark", key_added="scores")
+    assert pathway_scores(adata, "hallmark", key_added="scores") is first  # same params: not scored again
+    reactome = pathway_scores(adata, "reactome", key_added="scores")
+    assert reactome is not first and reactome.columns[0].startswith("REACTOME_")
+    fewer = adata[:, adata.var_names[:400]].copy()
+    fewer.obsm["scores"], fewer.uns["scores"] = reactome.copy(), dict(adata.uns["scores"])
+    rescored = pathway_scores(fewer, "reactome", key_added="scores")  # same library, other genes: scored again
+    assert fewer.uns["scores"]["params"]["genes"] != adata.uns["scores"]["params"]["genes"]
+    assert rescored.shape[1] <= reactome.shape[1]

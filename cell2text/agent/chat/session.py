@@ -32,7 +32,7 @@ from cell2text.knowledge.ontology import Ontology, load_ontology
 from cell2text.knowledge.pagerank import pagerank_similarity
 from cell2text.model.paths import model_path
 from cell2text.tools import scan
-from cell2text.tools.enrichment import score_pathways
+from cell2text.tools.enrichment import pathway_scores
 from cell2text.tools.evidence import Thresholds
 from cell2text.tools.markers import rank_markers
 
@@ -178,9 +178,7 @@ class DatasetSession:
 
     def pathway_scores(self) -> pd.DataFrame:
         """Per-cell Hallmark scores (cells x gene sets, ``scanpy.tl.score_genes``), computed on first use."""
-        if PATHWAY_KEY not in self.work.obsm:
-            score_pathways(self.work, "hallmark", key_added=PATHWAY_KEY)
-        return self.work.obsm[PATHWAY_KEY]
+        return pathway_scores(self.work, "hallmark", key_added=PATHWAY_KEY)
 
     def gene(self, symbol: str) -> str | None:
         """The dataset's spelling of a gene symbol (case-insensitive), or None when it is not measured."""
