@@ -31,12 +31,12 @@ from _common import machine, write_results
 from chat_questions import HELD_OUT, QUESTIONS, check
 
 from cell2text.agent.chat import Chat, DatasetSession
-from cell2text.agent.describe.claims import CLAIM_STATUSES
 from cell2text.agent.describe import describe, read_result
+from cell2text.agent.describe.claims import CLAIM_STATUSES
 from cell2text.data.demo import demo_labels, load_demo
-from cell2text.model.evaluate import grade
 from cell2text.knowledge.ontology import load_ontology
 from cell2text.knowledge.pagerank import pagerank_similarity
+from cell2text.model.evaluate import grade
 
 
 def run_describe(drafts: dict[str, str] | None = None) -> tuple[dict, dict[str, float]]:
@@ -67,20 +67,28 @@ def score(result: dict, truth: dict[str, str], ontology, ppr) -> dict:
     for name, group in result["groups"].items():
         draft_type = next((c["id"] for c in group["draft_claims"] if c["kind"] == "cell_type"), None)
         final_type = group["cell_type_ontology_term_id"]
-        rows.append({
-            "group": name, "truth": truth[name],
-            "draft": draft_type, "draft_grade": grade(draft_type, truth[name], ontology),
-            "draft_ppr": round(ppr.similarity(draft_type, truth[name]), 3) if draft_type else 0.0,
-            "final": final_type, "final_status": group["status"], "final_grade": grade(final_type, truth[name], ontology),
-            "final_ppr": round(ppr.similarity(final_type, truth[name]), 3) if final_type else 0.0,
-        })
+        rows.append(
+            {
+                "group": name,
+                "truth": truth[name],
+                "draft": draft_type,
+                "draft_grade": grade(draft_type, truth[name], ontology),
+                "draft_ppr": round(ppr.similarity(draft_type, truth[name]), 3) if draft_type else 0.0,
+                "final": final_type,
+                "final_status": group["status"],
+                "final_grade": grade(final_type, truth[name], ontology),
+                "final_ppr": round(ppr.similarity(final_type, truth[name]), 3) if final_type else 0.0,
+            }
+        )
     final_claims = [c for g in result["groups"].values() for c in g["claims"]]
     return {
         "rows": rows,
-        "draft_exact": sum(r["draft_grade"] == "exact" for r in rows), "final_exact": sum(r["final_grade"] == "exact" for r in rows),
+        "draft_exact": sum(r["draft_grade"] == "exact" for r in rows),
+        "final_exact": sum(r["final_grade"] == "exact" for r in rows),
         "draft_mean_ppr": round(float(np.mean([r["draft_ppr"] for r in rows])), 3),
         "final_mean_ppr": round(float(np.mean([r["final_ppr"] for r in rows])), 3),
-        "draft_claims": shares(result["groups"], "draft_claims"), "final_claims": shares(result["groups"], "claims"),
+        "draft_claims": shares(result["groups"], "draft_claims"),
+        "final_claims": shares(result["groups"], "claims"),
         "all_final_claims_have_id_and_evidence": all(c["id"] and c["evidence"] for c in final_claims),
     }
 
@@ -101,9 +109,13 @@ def run_chat() -> dict:
                 problems = check(entry, answer)
                 if problems:
                     failures.append({"q": entry["q"], "problems": problems})
-            out[name] = {"n": len(questions), "correct": len(questions) - len(failures), "failures": failures,
-                         "p50_ms": round(1000 * statistics.median(latencies), 1),
-                         "p95_ms": round(1000 * float(np.percentile(latencies, 95)), 1)}
+            out[name] = {
+                "n": len(questions),
+                "correct": len(questions) - len(failures),
+                "failures": failures,
+                "p50_ms": round(1000 * statistics.median(latencies), 1),
+                "p95_ms": round(1000 * float(np.percentile(latencies, 95)), 1),
+            }
         chat.close()
     return out
 
@@ -117,35 +129,57 @@ def main() -> None:
     names = list(plain["groups"])
     swapped_drafts = {name: plain["groups"][names[(i + 1) % len(names)]]["draft"] for i, name in enumerate(names)}
     swapped, _ = run_describe(swapped_drafts)
-    report = {"machine": machine(), "describe": score(plain, truth, ontology, ppr), "swapped": score(swapped, truth, ontology, ppr),
-              "times_s": {k: round(v, 2) for k, v in times.items()}, "chat": run_chat()}
+    report = {
+        "machine": machine(),
+        "describe": score(plain, truth, ontology, ppr),
+        "swapped": score(swapped, truth, ontology, ppr),
+        "times_s": {k: round(v, 2) for k, v in times.items()},
+        "chat": run_chat(),
+    }
 
-    lines = [f"# Agent benchmark (demo, 10 bulk labels)\n\nMachine: {report['machine']}\n",
-             "## Describe: raw model draft vs verified and revised\n",
-             "| group | truth | draft | grade | PPR | final | status | grade | PPR |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Agent benchmark (demo, 10 bulk labels)\n\nMachine: {report['machine']}\n",
+        "## Describe: raw model draft vs verified and revised\n",
+        "| group | truth | draft | grade | PPR | final | status | grade | PPR |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in report["describe"]["rows"]:
-        lines.append(f"| {r['group']} | {r['truth']} | {r['draft']} | {r['draft_grade']} | {r['draft_ppr']:.2f} | {r['final']} |"
-                     f" {r['final_status']} | {r['final_grade']} | {r['final_ppr']:.2f} |")
-    lines += ["", "| condition | exact draft -> final | mean PPR draft -> final | claims supported / unverified / contradicted: draft | final | final claims with id + evidence |",
-              "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['group']} | {r['truth']} | {r['draft']} | {r['draft_grade']} | {r['draft_ppr']:.2f} | {r['final']} |"
+            f" {r['final_status']} | {r['final_grade']} | {r['final_ppr']:.2f} |"
+        )
+    lines += [
+        "",
+        "| condition | exact draft -> final | mean PPR draft -> final "
+        "| claims supported / unverified / contradicted: draft | final | final claims with id + evidence |",
+        "|---|---|---|---|---|---|",
+    ]
     for condition in ("describe", "swapped"):
         s = report[condition]
         d, f = s["draft_claims"], s["final_claims"]
         label = "model drafts" if condition == "describe" else "swapped drafts (each group gets another group's draft)"
-        lines.append(f"| {label} | {s['draft_exact']}/10 -> {s['final_exact']}/10 | {s['draft_mean_ppr']:.3f} -> {s['final_mean_ppr']:.3f} |"
-                     f" {d['supported']:.0%} / {d['unverified']:.0%} / {d['contradicted']:.0%} (n={d['n']}) |"
-                     f" {f['supported']:.0%} / {f['unverified']:.0%} / {f['contradicted']:.0%} (n={f['n']}) |"
-                     f" {'yes' if s['all_final_claims_have_id_and_evidence'] else 'NO'} |")
+        lines.append(
+            f"| {label} | {s['draft_exact']}/10 -> {s['final_exact']}/10 | {s['draft_mean_ppr']:.3f} -> {s['final_mean_ppr']:.3f} |"
+            f" {d['supported']:.0%} / {d['unverified']:.0%} / {d['contradicted']:.0%} (n={d['n']}) |"
+            f" {f['supported']:.0%} / {f['unverified']:.0%} / {f['contradicted']:.0%} (n={f['n']}) |"
+            f" {'yes' if s['all_final_claims_have_id_and_evidence'] else 'NO'} |"
+        )
     t = report["times_s"]
-    lines += ["", f"Describe runtime, end to end, model load included: **{t['total']:.1f} s** for 10 groups / 700 cells"
-              f" (load {t.get('load', 0):.1f} s, draft {t.get('draft', 0):.1f} s, verify {t.get('verify', 0):.1f} s,"
-              f" retrieve {t.get('retrieve', 0):.1f} s, revise {t.get('revise', 0):.1f} s).", "",
-              "## Chat (embedded router, no external service)\n", "| question set | correct | latency p50 | p95 |", "|---|---|---|---|"]
+    lines += [
+        "",
+        f"Describe runtime, end to end, model load included: **{t['total']:.1f} s** for 10 groups / 700 cells"
+        f" (load {t.get('load', 0):.1f} s, draft {t.get('draft', 0):.1f} s, verify {t.get('verify', 0):.1f} s,"
+        f" retrieve {t.get('retrieve', 0):.1f} s, revise {t.get('revise', 0):.1f} s).",
+        "",
+        "## Chat (embedded router, no external service)\n",
+        "| question set | correct | latency p50 | p95 |",
+        "|---|---|---|---|",
+    ]
     for name, c in report["chat"].items():
         lines.append(f"| {name} | {c['correct']}/{c['n']} | {c['p50_ms']:.0f} ms | {c['p95_ms']:.0f} ms |")
     for name, c in report["chat"].items():
         for failure in c["failures"]:
-            lines.append(f"\n- {name} miss: \"{failure['q']}\": {'; '.join(failure['problems'])}")
+            lines.append(f'\n- {name} miss: "{failure["q"]}": {"; ".join(failure["problems"])}')
     write_results("agent", report, lines)
 
 

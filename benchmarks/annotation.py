@@ -44,15 +44,13 @@ def celltypist_run(train, test) -> tuple[list[str], float]:
 
     def run():
         # pbmc68k_reduced is log-normalised, but not to 10,000 counts per cell: skip that check
-        model = celltypist.train(train, labels="cell_type_ontology_term_id", feature_selection=False, n_jobs=1,
-                                 use_SGD=False, check_expression=False)
+        model = celltypist.train(train, labels="cell_type_ontology_term_id", feature_selection=False, n_jobs=1, use_SGD=False, check_expression=False)
         return list(celltypist.annotate(test, model=model).predicted_labels["predicted_labels"].astype(str))
 
     return timed(run)
 
 
-METHODS = ("CellTypist 1.7.1 (trained here)", "logistic regression (765 genes)", "kNN (k=15) on 30 PCs", "Cell2Text text",
-           "Cell2Text auxiliary head")
+METHODS = ("CellTypist 1.7.1 (trained here)", "logistic regression (765 genes)", "kNN (k=15) on 30 PCs", "Cell2Text text", "Cell2Text auxiliary head")
 METRICS = ("accuracy", "macro_f1", "mean_ppr_similarity", "mean_paper_ppr_score")
 
 
@@ -93,8 +91,12 @@ def run_seed(adata, path) -> tuple[list[dict], dict, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", action="store_true", help="retrain the shipped checkpoint first, and train missing seed checkpoints")
-    parser.add_argument("--runs", type=Path, default=Path("runs/cross_dataset_cells"),
-                        help="where the seed-1 and seed-2 checkpoints are (shared with cross_dataset_cells.py)")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        default=Path("runs/cross_dataset_cells"),
+        help="where the seed-1 and seed-2 checkpoints are (shared with cross_dataset_cells.py)",
+    )
     args = parser.parse_args()
     if args.train:
         from cell2text.model.train import TrainConfig, train
@@ -109,14 +111,28 @@ def main() -> None:
     rows = []
     for i, method in enumerate(METHODS):
         values = {k: [per_seed[seed][0][i][k] for seed in SEEDS] for k in (*METRICS, "seconds")}
-        rows.append({"method": method, **{f"{k}_mean": statistics.mean(v) for k, v in values.items()},
-                     **{f"{k}_sd": statistics.stdev(v) for k, v in values.items() if k != "seconds"}})
+        rows.append(
+            {
+                "method": method,
+                **{f"{k}_mean": statistics.mean(v) for k, v in values.items()},
+                **{f"{k}_sd": statistics.stdev(v) for k, v in values.items() if k != "seconds"},
+            }
+        )
     _, result, load_s = per_seed[0]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "seeds": list(SEEDS), "n_train": result["n_train"],
-              "n_test": result["n_test"], "rows": rows, "per_seed": {seed: per_seed[seed][0] for seed in SEEDS},
-              "cell2text_seed0": {k: v for k, v in result.items() if k not in ("texts", "predicted", "head_predicted", "truth")},
-              "load_s": load_s, "peak_rss_mb": peak_mb, "examples": list(zip(result["truth"][:10], result["texts"][:10]))}
+    report = {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "seeds": list(SEEDS),
+        "n_train": result["n_train"],
+        "n_test": result["n_test"],
+        "rows": rows,
+        "per_seed": {seed: per_seed[seed][0] for seed in SEEDS},
+        "cell2text_seed0": {k: v for k, v in result.items() if k not in ("texts", "predicted", "head_predicted", "truth")},
+        "load_s": load_s,
+        "peak_rss_mb": peak_mb,
+        "examples": list(zip(result["truth"][:10], result["texts"][:10])),
+    }
     celltypist, text = rows[0], rows[3]
     goal_f1 = text["macro_f1_mean"] >= celltypist["macro_f1_mean"]
     goal_ppr = text["mean_ppr_similarity_mean"] >= 0.95
@@ -131,9 +147,11 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['method']} | {r['accuracy_mean']:.3f} ± {r['accuracy_sd']:.3f} | {r['macro_f1_mean']:.3f} ± {r['macro_f1_sd']:.3f}"
-                     f" | {r['mean_ppr_similarity_mean']:.3f} ± {r['mean_ppr_similarity_sd']:.3f}"
-                     f" | {r['mean_paper_ppr_score_mean']:.2f} ± {r['mean_paper_ppr_score_sd']:.2f} | {r['seconds_mean']:.1f} |")
+        lines.append(
+            f"| {r['method']} | {r['accuracy_mean']:.3f} ± {r['accuracy_sd']:.3f} | {r['macro_f1_mean']:.3f} ± {r['macro_f1_sd']:.3f}"
+            f" | {r['mean_ppr_similarity_mean']:.3f} ± {r['mean_ppr_similarity_sd']:.3f}"
+            f" | {r['mean_paper_ppr_score_mean']:.2f} ± {r['mean_paper_ppr_score_sd']:.2f} | {r['seconds_mean']:.1f} |"
+        )
     c = report["cell2text_seed0"]
     lines += [
         "",
@@ -147,9 +165,12 @@ def main() -> None:
         f"{c['head_ece']:.3f} (temperature {c['head_temperature']:.2f}); checkpoint load {load_s:.1f} s; "
         f"peak memory {peak_mb:.0f} MB.",
         "",
-        "Per seed (text / head macro-F1; CellTypist macro-F1): " + "; ".join(
+        "Per seed (text / head macro-F1; CellTypist macro-F1): "
+        + "; ".join(
             f"seed {seed}: {per_seed[seed][0][3]['macro_f1']:.3f} / {per_seed[seed][0][4]['macro_f1']:.3f}; {per_seed[seed][0][0]['macro_f1']:.3f}"
-            for seed in SEEDS) + ".",
+            for seed in SEEDS
+        )
+        + ".",
     ]
     write_results("annotation", report, lines)
 

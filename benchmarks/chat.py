@@ -110,10 +110,18 @@ def run_set(name: str, questions: list[dict], chats: dict[str, Chat], gene_sets:
         if wrong:
             flagged.append({"q": entry["q"], "dataset": dataset, "unsupported": wrong})
     n = len(latencies)
-    return {"n": n, "correct": n - len(failures), "unsupported": len(flagged), "failures": failures, "flagged": flagged,
-            "per_dataset": {d: {"n": per_dataset[d, "n"], "correct": per_dataset[d, "correct"]} for d in dict.fromkeys(d for d, _ in per_dataset)},
-            "p50_ms": round(1000 * statistics.median(latencies), 1), "p95_ms": round(1000 * float(np.percentile(latencies, 95)), 1),
-            "max_ms": round(1000 * max(latencies), 1), "slowest": sorted(timed, key=lambda t: -t["ms"])[:8]}
+    return {
+        "n": n,
+        "correct": n - len(failures),
+        "unsupported": len(flagged),
+        "failures": failures,
+        "flagged": flagged,
+        "per_dataset": {d: {"n": per_dataset[d, "n"], "correct": per_dataset[d, "correct"]} for d in dict.fromkeys(d for d, _ in per_dataset)},
+        "p50_ms": round(1000 * statistics.median(latencies), 1),
+        "p95_ms": round(1000 * float(np.percentile(latencies, 95)), 1),
+        "max_ms": round(1000 * max(latencies), 1),
+        "slowest": sorted(timed, key=lambda t: -t["ms"])[:8],
+    }
 
 
 def main() -> None:
@@ -131,27 +139,38 @@ def main() -> None:
         results = {name: run_set(name, questions, chats, gene_sets) for name, questions in sets.items()}
         for chat in chats.values():
             chat.close()
-    report = {"machine": machine(), "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)], "warm_up": warm,
-              "sets": results}
+    report = {"machine": machine(), "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)], "warm_up": warm, "sets": results}
 
-    lines = [(f"# Chat benchmark (embedded router, no external service)\n\nMachine: {report['machine']}; load average"
-              f" {report['load_average'][0]} at the start, {report['load_average'][1]} at the end (other jobs shared the CPU).\n"),
-             "| question set | questions | correct | unsupported statements | latency p50 | p95 | max |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        (
+            f"# Chat benchmark (embedded router, no external service)\n\nMachine: {report['machine']}; load average"
+            f" {report['load_average'][0]} at the start, {report['load_average'][1]} at the end (other jobs shared the CPU).\n"
+        ),
+        "| question set | questions | correct | unsupported statements | latency p50 | p95 | max |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, r in results.items():
-        lines.append(f"| {name} | {r['n']} | {r['correct']}/{r['n']} ({r['correct'] / r['n']:.0%}) | {r['unsupported']} |"
-                     f" {r['p50_ms']:.0f} ms | {r['p95_ms']:.0f} ms | {r['max_ms']:.0f} ms |")
+        lines.append(
+            f"| {name} | {r['n']} | {r['correct']}/{r['n']} ({r['correct'] / r['n']:.0%}) | {r['unsupported']} |"
+            f" {r['p50_ms']:.0f} ms | {r['p95_ms']:.0f} ms | {r['max_ms']:.0f} ms |"
+        )
     lines += ["", "Per dataset (correct / questions):", "", "| question set | " + " | ".join(sessions) + " |", "|---|" + "---|" * len(sessions)]
     for name, r in results.items():
         cells = [f"{r['per_dataset'][d]['correct']}/{r['per_dataset'][d]['n']}" if d in r["per_dataset"] else "-" for d in sessions]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "Warm-up per dataset (not in the latencies):", "", "| dataset | describe (or its cache) | warm_up() | first question |",
-              "|---|---|---|---|"]
+    lines += [
+        "",
+        "Warm-up per dataset (not in the latencies):",
+        "",
+        "| dataset | describe (or its cache) | warm_up() | first question |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {d} | {w['describe_or_cache_s']} s | {w['warm_up_s']} s | {w['first_question_s']} s |" for d, w in warm.items()]
     for name, r in results.items():
         for failure in r["failures"]:
-            lines.append(f"\n- {name} miss [{failure['dataset']}]: \"{failure['q']}\": {'; '.join(failure['problems'])}")
+            lines.append(f'\n- {name} miss [{failure["dataset"]}]: "{failure["q"]}": {"; ".join(failure["problems"])}')
         for flag in r["flagged"]:
-            lines.append(f"\n- {name} unsupported [{flag['dataset']}]: \"{flag['q']}\": {'; '.join(flag['unsupported'])}")
+            lines.append(f'\n- {name} unsupported [{flag["dataset"]}]: "{flag["q"]}": {"; ".join(flag["unsupported"])}')
     write_results("chat", report, lines)
 
 

@@ -43,8 +43,9 @@ def planted_genes(adata: ad.AnnData) -> list[str]:
     return [g for g in load_gene_sets("hallmark")[PLANTED_SET] if g in present]
 
 
-def make_conditions(adata: ad.AnnData | None = None, *, groupby: str = "bulk_labels", shift: float = 1.5,
-                    fraction: float = 0.8, seed: int = 0) -> ad.AnnData:
+def make_conditions(
+    adata: ad.AnnData | None = None, *, groupby: str = "bulk_labels", shift: float = 1.5, fraction: float = 0.8, seed: int = 0
+) -> ad.AnnData:
     """The demo (or ``adata``, log-normalised) split into control / stimulated with the planted interferon shift.
 
     Returns a new AnnData with ``obs["condition"]``, ``obs["donor_id"]`` and
@@ -71,8 +72,15 @@ def make_conditions(adata: ad.AnnData | None = None, *, groupby: str = "bulk_lab
     block += np.where(hit, np.clip(rng.normal(shift, 0.3, size=block.shape), 0, None), 0.0)
     matrix[np.ix_(stimulated, columns)] = block
     out.X = sp.csr_matrix(matrix.astype(np.float32)) if sp.issparse(adata.X) else matrix.astype(np.float32)
-    out.uns["planted"] = {"set": PLANTED_SET, "genes": genes, "shift": shift, "fraction": fraction, "seed": seed,
-                          "condition": CONDITION, "stimulated": LEVELS[1]}
+    out.uns["planted"] = {
+        "set": PLANTED_SET,
+        "genes": genes,
+        "shift": shift,
+        "fraction": fraction,
+        "seed": seed,
+        "condition": CONDITION,
+        "stimulated": LEVELS[1],
+    }
     return out
 
 

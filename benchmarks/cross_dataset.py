@@ -32,9 +32,9 @@ from _common import machine, write_results
 
 from cell2text.agent.describe import describe, read_result
 from cell2text.data.demo import load_demo
-from cell2text.model.evaluate import grade
 from cell2text.knowledge.ontology import load_ontology
 from cell2text.knowledge.pagerank import pagerank_similarity
+from cell2text.model.evaluate import grade
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pbmc3k_seurat.h5ad"
 #: Seurat tutorial label -> (CL id, why): the tutorial names each cluster by its canonical markers.
@@ -58,8 +58,9 @@ def celltypist_groups(adata: ad.AnnData, groupby: str) -> tuple[dict[str, str], 
 
     start = time.perf_counter()
     train = load_demo()
-    model = celltypist.train(train, labels="cell_type_ontology_term_id", feature_selection=False, n_jobs=1, use_SGD=False,
-                             check_expression=False)  # the demo is log-normalised, but not to 10,000 counts per cell
+    model = celltypist.train(
+        train, labels="cell_type_ontology_term_id", feature_selection=False, n_jobs=1, use_SGD=False, check_expression=False
+    )  # the demo is log-normalised, but not to 10,000 counts per cell
     predicted = celltypist.annotate(adata, model=model).predicted_labels["predicted_labels"].astype(str)
     groups = adata.obs[groupby].astype(str)
     majority = {g: Counter(predicted[groups == g]).most_common(1)[0][0] for g in sorted(set(groups))}
@@ -83,21 +84,44 @@ def main() -> None:
         ours = result["groups"][group]
         final, draft = ours["cell_type_ontology_term_id"], ours["draft_claims"]
         drafted = next((c["id"] for c in draft if c["kind"] == "cell_type"), None)
-        rows.append({
-            "group": group, "truth": truth, "truth_label": ontology.term(truth).label, "mapping": why, "n_cells": ours["n_cells"],
-            "draft": drafted, "draft_label": ontology.term(drafted).label if drafted else None, "draft_grade": grade(drafted, truth, ontology),
-            "final": final, "final_label": ours["cell_type"], "status": ours["status"], "grade": grade(final, truth, ontology),
-            "ppr": round(ppr.similarity(final, truth), 3) if final else 0.0, "text": ours["text"],
-            "celltypist": theirs[group], "celltypist_label": ontology.term(theirs[group]).label,
-            "celltypist_grade": grade(theirs[group], truth, ontology), "celltypist_ppr": round(ppr.similarity(theirs[group], truth), 3),
-        })
+        rows.append(
+            {
+                "group": group,
+                "truth": truth,
+                "truth_label": ontology.term(truth).label,
+                "mapping": why,
+                "n_cells": ours["n_cells"],
+                "draft": drafted,
+                "draft_label": ontology.term(drafted).label if drafted else None,
+                "draft_grade": grade(drafted, truth, ontology),
+                "final": final,
+                "final_label": ours["cell_type"],
+                "status": ours["status"],
+                "grade": grade(final, truth, ontology),
+                "ppr": round(ppr.similarity(final, truth), 3) if final else 0.0,
+                "text": ours["text"],
+                "celltypist": theirs[group],
+                "celltypist_label": ontology.term(theirs[group]).label,
+                "celltypist_grade": grade(theirs[group], truth, ontology),
+                "celltypist_ppr": round(ppr.similarity(theirs[group], truth), 3),
+            }
+        )
     supported_wrong = [r["group"] for r in rows if r["status"] == "supported" and r["grade"] not in RIGHT]
     summary = {
-        "cell2text": {"right": sum(r["grade"] in RIGHT for r in rows), "exact": sum(r["grade"] == "exact" for r in rows),
-                      "supported_but_wrong": len(supported_wrong), "mean_ppr": round(sum(r["ppr"] for r in rows) / len(rows), 3),
-                      "draft_right": sum(r["draft_grade"] in RIGHT for r in rows), "seconds": round(describe_s, 1)},
-        "celltypist": {"right": sum(r["celltypist_grade"] in RIGHT for r in rows), "exact": sum(r["celltypist_grade"] == "exact" for r in rows),
-                       "mean_ppr": round(sum(r["celltypist_ppr"] for r in rows) / len(rows), 3), "seconds": round(celltypist_s, 1)},
+        "cell2text": {
+            "right": sum(r["grade"] in RIGHT for r in rows),
+            "exact": sum(r["grade"] == "exact" for r in rows),
+            "supported_but_wrong": len(supported_wrong),
+            "mean_ppr": round(sum(r["ppr"] for r in rows) / len(rows), 3),
+            "draft_right": sum(r["draft_grade"] in RIGHT for r in rows),
+            "seconds": round(describe_s, 1),
+        },
+        "celltypist": {
+            "right": sum(r["celltypist_grade"] in RIGHT for r in rows),
+            "exact": sum(r["celltypist_grade"] == "exact" for r in rows),
+            "mean_ppr": round(sum(r["celltypist_ppr"] for r in rows) / len(rows), 3),
+            "seconds": round(celltypist_s, 1),
+        },
     }
     by_group = {r["group"]: r for r in rows}
     goals = {
@@ -117,8 +141,10 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['group']} ({r['n_cells']}) | {r['truth_label']} | {r['draft_label']} | {r['final_label']} ({r['final']}) | {r['status']} |"
-                     f" {r['grade']} | {r['ppr']:.2f} | {r['celltypist_label']} | {r['celltypist_grade']} | {r['celltypist_ppr']:.2f} |")
+        lines.append(
+            f"| {r['group']} ({r['n_cells']}) | {r['truth_label']} | {r['draft_label']} | {r['final_label']} ({r['final']}) | {r['status']} |"
+            f" {r['grade']} | {r['ppr']:.2f} | {r['celltypist_label']} | {r['celltypist_grade']} | {r['celltypist_ppr']:.2f} |"
+        )
     ours, peer = summary["cell2text"], summary["celltypist"]
     lines += [
         "",
@@ -129,8 +155,9 @@ def main() -> None:
         f" {peer['mean_ppr']:.3f}; {peer['seconds']:.0f} s (training included).",
         "- Goals: " + "; ".join(f"{name}: **{'met' if ok else 'not met'}**" for name, ok in goals.items()) + ".",
     ]
-    write_results("cross_dataset", {"machine": machine(), "summary": summary, "goals": goals, "supported_but_wrong": supported_wrong,
-                                    "groups": rows}, lines)
+    write_results(
+        "cross_dataset", {"machine": machine(), "summary": summary, "goals": goals, "supported_but_wrong": supported_wrong, "groups": rows}, lines
+    )
 
 
 if __name__ == "__main__":

@@ -33,11 +33,11 @@ from sklearn.linear_model import LogisticRegression
 
 from cell2text.data.demo import load_demo
 from cell2text.data.io import prepare, read_dataset
+from cell2text.knowledge.ontology import load_ontology
 from cell2text.model.evaluate import extract_cell_type, label_scores
 from cell2text.model.model import Cell2Text
 from cell2text.model.paths import SHIPPED_CHECKPOINT
 from cell2text.model.targets import FIRST
-from cell2text.knowledge.ontology import load_ontology
 
 PBMC3K = Path(__file__).resolve().parents[2] / "shared" / "data" / "pbmc3k_seurat.h5ad"
 SEEDS = (0, 1, 2)
@@ -72,8 +72,7 @@ def celltypist_predict(train, test) -> list[str]:
     import celltypist
 
     # pbmc68k_reduced is log-normalised, but not to 10,000 counts per cell: skip that check
-    model = celltypist.train(train, labels="cell_type_ontology_term_id", feature_selection=False, n_jobs=1,
-                             use_SGD=False, check_expression=False)
+    model = celltypist.train(train, labels="cell_type_ontology_term_id", feature_selection=False, n_jobs=1, use_SGD=False, check_expression=False)
     return list(celltypist.annotate(test, model=model).predicted_labels["predicted_labels"].astype(str))
 
 
@@ -98,7 +97,8 @@ def run_seed(seed: int, path: Path, demo, query, genes: list[str]) -> dict[str, 
         "Cell2Text head": head,
         "CellTypist 1.7.1": celltypist_predict(train[:, genes].copy(), query[:, genes].copy()),
         "logistic regression": list(logistic.predict(query[:, genes].X.toarray())),
-        "_text_seconds": text_s, "_texts": texts[:5],
+        "_text_seconds": text_s,
+        "_texts": texts[:5],
     }
 
 
@@ -148,13 +148,34 @@ def main() -> None:
         values = [s[key] for s in per_seed[method]]
         return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
-    rows = [{"method": m, **{f"{k}_{stat}": v for k in ("accuracy", "macro_f1", "mean_ppr_similarity", "cd8_t_recall")
-                              for stat, v in zip(("mean", "sd"), spread(m, k))}} for m in per_seed]
+    rows = [
+        {
+            "method": m,
+            **{
+                f"{k}_{stat}": v
+                for k in ("accuracy", "macro_f1", "mean_ppr_similarity", "cd8_t_recall")
+                for stat, v in zip(("mean", "sd"), spread(m, k))
+            },
+        }
+        for m in per_seed
+    ]
     n_shared = int(shared.sum())
-    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "seeds": list(SEEDS), "genes_shared": len(genes),
-              "demo_genes": demo.n_vars, "query_genes": query.n_vars, "cells": query.n_obs, "cells_scored": n_shared,
-              "shared_types": sorted({s for s, t in zip(seurat, truth) if t in demo_types}), "absent_types": absent,
-              "mapping": SEURAT_TO_CL, "rows": rows, "per_seed": per_seed, "extras": extras}
+    report = {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "seeds": list(SEEDS),
+        "genes_shared": len(genes),
+        "demo_genes": demo.n_vars,
+        "query_genes": query.n_vars,
+        "cells": query.n_obs,
+        "cells_scored": n_shared,
+        "shared_types": sorted({s for s, t in zip(seurat, truth) if t in demo_types}),
+        "absent_types": absent,
+        "mapping": SEURAT_TO_CL,
+        "rows": rows,
+        "per_seed": per_seed,
+        "extras": extras,
+    }
     best_peer = max((r for r in rows if not r["method"].startswith("Cell2Text")), key=lambda r: r["macro_f1_mean"])
     text = next(r for r in rows if r["method"] == "Cell2Text text")
     celltypist = next(r for r in rows if r["method"].startswith("CellTypist"))
@@ -164,34 +185,41 @@ def main() -> None:
         f"Machine: {report['machine']}. Date: {report['date']}. Seeds {', '.join(map(str, SEEDS))} (mean ± sd); each seed's "
         f"560 demo training cells for every method. Genes: {len(genes)} of the demo's {demo.n_vars} are in pbmc3k "
         f"({query.n_vars} genes); the peers use those, Cell2Text reads the same ones (absent genes are zero).",
-        f"Scored on the {n_shared} of {query.n_obs} cells whose Seurat label is one of the demo's types: "
-        f"{', '.join(report['shared_types'])}.",
+        f"Scored on the {n_shared} of {query.n_obs} cells whose Seurat label is one of the demo's types: {', '.join(report['shared_types'])}.",
         "",
         "| method | accuracy | macro-F1 | mean PPR similarity | CD8 T named a CD8 T type |",
         "|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['method']} | {r['accuracy_mean']:.3f} ± {r['accuracy_sd']:.3f} | {r['macro_f1_mean']:.3f} ± "
-                     f"{r['macro_f1_sd']:.3f} | {r['mean_ppr_similarity_mean']:.3f} ± {r['mean_ppr_similarity_sd']:.3f} | "
-                     f"{r['cd8_t_recall_mean']:.3f} ± {r['cd8_t_recall_sd']:.3f} |")
+        lines.append(
+            f"| {r['method']} | {r['accuracy_mean']:.3f} ± {r['accuracy_sd']:.3f} | {r['macro_f1_mean']:.3f} ± "
+            f"{r['macro_f1_sd']:.3f} | {r['mean_ppr_similarity_mean']:.3f} ± {r['mean_ppr_similarity_sd']:.3f} | "
+            f"{r['cd8_t_recall_mean']:.3f} ± {r['cd8_t_recall_sd']:.3f} |"
+        )
     lines += [
         "",
-        f"Goal \"text macro-F1 ≥ CellTypist's on the shared types\": **{'met' if text['macro_f1_mean'] >= celltypist['macro_f1_mean'] else 'not met'}** "
+        f'Goal "text macro-F1 ≥ CellTypist\'s on the shared types": '
+        f"**{'met' if text['macro_f1_mean'] >= celltypist['macro_f1_mean'] else 'not met'}** "
         f"({text['macro_f1_mean']:.3f} vs {celltypist['macro_f1_mean']:.3f}); best peer: {best_peer['method']}.",
         "",
         "Types the demo lacks (seed 0, the three most frequent answers per method):",
         "",
     ]
     for method in per_seed:
-        called = "; ".join(f"{s}: " + ", ".join(f"{ontology.term(t).label if t in ontology else t} ({n})" for t, n in c.items())
-                           for s, c in per_seed[method][0]["absent_types"].items())
+        called = "; ".join(
+            f"{s}: " + ", ".join(f"{ontology.term(t).label if t in ontology else t} ({n})" for t, n in c.items())
+            for s, c in per_seed[method][0]["absent_types"].items()
+        )
         lines.append(f"- {method}: {called}")
     lines += ["", "Seurat label → CL id, and why:", ""]
     lines += [f"- {s} → {cl} ({why})" for s, (cl, why) in SEURAT_TO_CL.items()]
     # per seed, not a mean: on shared cores the time depends on what else runs
     seconds = ", ".join(f"{extras[s]['text_seconds']:.0f}" for s in SEEDS)
-    lines += ["", f"Cell2Text text: greedy and constrained, at most as many new tokens as the longest cell-type sentence; "
-              f"{seconds} s (seeds {', '.join(map(str, SEEDS))}) for {query.n_obs} cells."]
+    lines += [
+        "",
+        f"Cell2Text text: greedy and constrained, at most as many new tokens as the longest cell-type sentence; "
+        f"{seconds} s (seeds {', '.join(map(str, SEEDS))}) for {query.n_obs} cells.",
+    ]
     write_results("cross_dataset_cells", report, lines)
 
 

@@ -19,15 +19,14 @@ from _common import machine, write_results
 from sklearn.metrics import accuracy_score, f1_score
 
 from cell2text.data.demo import load_demo
+from cell2text.model.cells import ChunkBatches, label_codes
 from cell2text.model.config import Cell2TextConfig
 from cell2text.model.encoder import build_encoder
 from cell2text.model.paths import SHIPPED_CHECKPOINT
 from cell2text.model.tokenizer import GeneTokenizer
-from cell2text.model.cells import ChunkBatches, label_codes
 from cell2text.model.train import EncoderClassifier, TrainConfig, fit_head
 
-VARIANTS = {"MLP, log-expression (default)": {"encoder": "mlp"},
-            "transformer, top 64 genes by rank": {"encoder": "transformer", "top_k_genes": 64}}
+VARIANTS = {"MLP, log-expression (default)": {"encoder": "mlp"}, "transformer, top 64 genes by rank": {"encoder": "transformer", "top_k_genes": 64}}
 
 
 def main() -> None:
@@ -51,7 +50,7 @@ def main() -> None:
             torch.manual_seed(seed)
             heads = torch.nn.ModuleDict({"cell_type": torch.nn.Linear(config.d_encoder, len(labels))})
             model = EncoderClassifier(build_encoder(config, len(genes)), heads)
-            batches = ChunkBatches([(0, len(dense))], train_pos, lambda a, b: (dense[a:b], tokens[a:b]), seed)
+            batches = ChunkBatches([(0, len(dense))], train_pos, lambda a, b, dense=dense, tokens=tokens: (dense[a:b], tokens[a:b]), seed)
             start = time.perf_counter()
             fit_head(model, batches, codes, TrainConfig(out=""), np.random.default_rng(seed), progress=False)
             seconds.append(time.perf_counter() - start)
@@ -61,16 +60,31 @@ def main() -> None:
             truth = codes["cell_type"][test_pos]
             scores.append((accuracy_score(truth, predicted), f1_score(truth, predicted, average="macro")))
         accuracy, macro = np.array(scores).T
-        rows.append({"encoder": name, "accuracy_mean": float(accuracy.mean()), "accuracy_sd": float(accuracy.std()),
-                     "macro_f1_mean": float(macro.mean()), "macro_f1_sd": float(macro.std()), "train_s": float(np.mean(seconds))})
+        rows.append(
+            {
+                "encoder": name,
+                "accuracy_mean": float(accuracy.mean()),
+                "accuracy_sd": float(accuracy.std()),
+                "macro_f1_mean": float(macro.mean()),
+                "macro_f1_sd": float(macro.std()),
+                "train_s": float(np.mean(seconds)),
+            }
+        )
         print(rows[-1])
     report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "rows": rows}
-    lines = ["# Expression encoders alone (stage 1: encoder + head) on the demo split", "",
-             f"Machine: {report['machine']}. Date: {report['date']}. 560 train / 140 test cells; 600 steps of 32; seeds 0, 1, 2.", "",
-             "| encoder | accuracy (mean ± sd) | macro-F1 (mean ± sd) | train time |", "|---|---|---|---|"]
+    lines = [
+        "# Expression encoders alone (stage 1: encoder + head) on the demo split",
+        "",
+        f"Machine: {report['machine']}. Date: {report['date']}. 560 train / 140 test cells; 600 steps of 32; seeds 0, 1, 2.",
+        "",
+        "| encoder | accuracy (mean ± sd) | macro-F1 (mean ± sd) | train time |",
+        "|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['encoder']} | {r['accuracy_mean']:.3f} ± {r['accuracy_sd']:.3f} | "
-                     f"{r['macro_f1_mean']:.3f} ± {r['macro_f1_sd']:.3f} | {r['train_s']:.1f} s |")
+        lines.append(
+            f"| {r['encoder']} | {r['accuracy_mean']:.3f} ± {r['accuracy_sd']:.3f} | "
+            f"{r['macro_f1_mean']:.3f} ± {r['macro_f1_sd']:.3f} | {r['train_s']:.1f} s |"
+        )
     write_results("encoders", report, lines)
 
 

@@ -30,7 +30,14 @@ TOP = 5
 H = "HALLMARK_"
 # Hallmark sets whose biology each population is known for.
 EXPECTED = {
-    "CD14+ Monocyte": {"COMPLEMENT", "INFLAMMATORY_RESPONSE", "TNFA_SIGNALING_VIA_NFKB", "INTERFERON_GAMMA_RESPONSE", "INTERFERON_ALPHA_RESPONSE", "IL6_JAK_STAT3_SIGNALING"},
+    "CD14+ Monocyte": {
+        "COMPLEMENT",
+        "INFLAMMATORY_RESPONSE",
+        "TNFA_SIGNALING_VIA_NFKB",
+        "INTERFERON_GAMMA_RESPONSE",
+        "INTERFERON_ALPHA_RESPONSE",
+        "IL6_JAK_STAT3_SIGNALING",
+    },
     "Dendritic": {"ALLOGRAFT_REJECTION", "INTERFERON_GAMMA_RESPONSE", "COMPLEMENT", "INFLAMMATORY_RESPONSE", "TNFA_SIGNALING_VIA_NFKB"},
     "CD56+ NK": {"ALLOGRAFT_REJECTION", "IL2_STAT5_SIGNALING", "INTERFERON_GAMMA_RESPONSE", "INFLAMMATORY_RESPONSE"},
     "CD8+ Cytotoxic T": {"ALLOGRAFT_REJECTION", "IL2_STAT5_SIGNALING", "INTERFERON_GAMMA_RESPONSE", "TNFA_SIGNALING_VIA_NFKB"},
@@ -61,9 +68,9 @@ def main() -> None:
     for label, expected in EXPECTED.items():
         row = {"group": label, "cells": int((adata.obs[DEMO_GROUPBY] == label).sum())}
         methods = {
-            "ora": lambda: enrich_group(adata, DEMO_GROUPBY, label),
-            "prerank": lambda: prerank_group(adata, DEMO_GROUPBY, label, permutations=200).query("nes > 0"),
-            "activity": lambda: pathway_activity(adata, DEMO_GROUPBY, label).query("auroc > 0.5"),
+            "ora": lambda label=label: enrich_group(adata, DEMO_GROUPBY, label),
+            "prerank": lambda label=label: prerank_group(adata, DEMO_GROUPBY, label, permutations=200).query("nes > 0"),
+            "activity": lambda label=label: pathway_activity(adata, DEMO_GROUPBY, label).query("auroc > 0.5"),
         }
         for method, run in methods.items():
             start = time.perf_counter()
@@ -78,8 +85,13 @@ def main() -> None:
         rows.append(row)
         print(row)
 
-    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "seconds": seconds, "rows": rows,
-              "shows": {m: sum(r[f"{m}_shows"] for r in rows) for m in ("ora", "prerank", "activity")}}
+    report = {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "seconds": seconds,
+        "rows": rows,
+        "shows": {m: sum(r[f"{m}_shows"] for r in rows) for m in ("ora", "prerank", "activity")},
+    }
     lines = [
         "# Pathway evidence on the demo dataset (pbmc68k_reduced, Hallmark)",
         "",
@@ -94,8 +106,9 @@ def main() -> None:
         "|---|---|---|---|---|",
     ]
     for r in rows:
-        cells = [", ".join(r[m]) + (" — yes" if r[f"{m}_shows"] else " — no") if r[m] else "none significant — no"
-                 for m in ("ora", "prerank", "activity")]
+        cells = [
+            ", ".join(r[m]) + (" — yes" if r[f"{m}_shows"] else " — no") if r[m] else "none significant — no" for m in ("ora", "prerank", "activity")
+        ]
         lines.append(f"| {r['group']} | {r['cells']} | " + " | ".join(cells) + " |")
     write_results("enrichment", report, lines)
 

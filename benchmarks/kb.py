@@ -23,10 +23,9 @@ import tempfile
 import time
 
 import numpy as np
+from _common import machine, write_results
 from rapidfuzz import fuzz, process
 from tqdm import tqdm
-
-from _common import machine, write_results
 
 from cell2text.kb import KnowledgeBase
 from cell2text.kb.store import embed
@@ -87,7 +86,7 @@ def main() -> None:
         def kb_rank_all(queries: list[str]) -> list[list[str]]:
             ranked = []
             for start in range(0, len(queries), BATCH):
-                result = kb.collection.query(query_texts=queries[start:start + BATCH], n_results=5, where={"kind": "cell_type"})
+                result = kb.collection.query(query_texts=queries[start : start + BATCH], n_results=5, where={"kind": "cell_type"})
                 ranked += [[m["curie"] for m in metas] for metas in result["metadatas"]]
             return ranked
 
@@ -103,14 +102,28 @@ def main() -> None:
                 ranked = rank_all(queries)
                 seconds = time.perf_counter() - start
                 top1, top5 = accuracy(ranked, truth)
-                rows.append({"task": task, "method": method, "queries": len(queries), "top1": top1, "top5": top5,
-                             "ms_per_query": 1000 * seconds / len(queries)})
+                rows.append(
+                    {
+                        "task": task,
+                        "method": method,
+                        "queries": len(queries),
+                        "top1": top1,
+                        "top5": top5,
+                        "ms_per_query": 1000 * seconds / len(queries),
+                    }
+                )
                 print(rows[-1])
 
-    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "ontology": ontology.version,
-              "documents": n_docs, "build_s": build_s, "embed_docs_per_s": embed_rate,
-              "query_latency_ms": {"p50": float(np.percentile(latency, 50)), "p95": float(np.percentile(latency, 95)), "n": len(latency)},
-              "rows": rows}
+    report = {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "ontology": ontology.version,
+        "documents": n_docs,
+        "build_s": build_s,
+        "embed_docs_per_s": embed_rate,
+        "query_latency_ms": {"p50": float(np.percentile(latency, 50)), "p95": float(np.percentile(latency, 95)), "n": len(latency)},
+        "rows": rows,
+    }
     lines = [
         "# Knowledge base: build, latency, retrieval of Cell Ontology terms",
         "",

@@ -24,13 +24,11 @@ import time
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
-from tqdm import tqdm
-
 from _common import machine, write_results
+from tqdm import tqdm
 
 from cell2text.knowledge.ontology import load_ontology
 from cell2text.knowledge.pagerank import DEFAULT_ALPHA, adjacency, compute_pagerank
-
 
 
 def best_of(repeats: int, fn):

@@ -43,11 +43,22 @@ from cell2text.knowledge.ontology import load_ontology
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: file -> (obs column, tissue to state, label -> accepted CL ids)
 DATASETS = {
-    "baron_pancreas_mouse.h5ad": ("cell_type", "pancreas", {
-        "alpha": ("CL:0000171",), "beta": ("CL:0000169",), "delta": ("CL:0000173",),
-        "activated_stellate": ("CL:0002410",), "macrophage": ("CL:0000235",)}),
-    "zeisel_brain_mouse.h5ad": ("cell_type", "brain", {
-        "pyramidal CA1": ("CL:0000598",), "interneurons": ("CL:0000099",), "endothelial-mural": ("CL:0000115", "CL:0008034")}),
+    "baron_pancreas_mouse.h5ad": (
+        "cell_type",
+        "pancreas",
+        {
+            "alpha": ("CL:0000171",),
+            "beta": ("CL:0000169",),
+            "delta": ("CL:0000173",),
+            "activated_stellate": ("CL:0002410",),
+            "macrophage": ("CL:0000235",),
+        },
+    ),
+    "zeisel_brain_mouse.h5ad": (
+        "cell_type",
+        "brain",
+        {"pyramidal CA1": ("CL:0000598",), "interneurons": ("CL:0000099",), "endothelial-mural": ("CL:0000115", "CL:0008034")},
+    ),
     "pbmc3k_seurat.h5ad": ("cell_type", "blood", {label: (term,) for label, (term, _) in PBMC_TRUTH.items()}),
 }
 MODES = {"evidence": {"use_model": False}, "weighted": {"use_model": True}}
@@ -70,29 +81,41 @@ def run(path: Path, groupby: str, tissue: str | None, mode: str, truth: dict, on
     started = time.perf_counter()
     try:
         describe(adata, groupby, tissue=tissue, **MODES[mode])
-    except Exception as exc:  # noqa: BLE001 (the goal counts crashes of any kind: record and go on)
+    except Exception as exc:  # the goal counts crashes of any kind: record and go on
         return {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=3)}
     result = read_result(adata)
     rows = {}
     for label, expected in truth.items():
         group = result["groups"][label]
         verdict = grade(group["cell_type_ontology_term_id"], expected, ontology)
-        rows[label] = {"cell_type": group["cell_type"], "id": group["cell_type_ontology_term_id"], "status": group["status"],
-                       "expected": list(expected), "grade": verdict,
-                       "supported_but_wrong": verdict == "wrong" and group["status"] == "supported"}
+        rows[label] = {
+            "cell_type": group["cell_type"],
+            "id": group["cell_type_ontology_term_id"],
+            "status": group["status"],
+            "expected": list(expected),
+            "grade": verdict,
+            "supported_but_wrong": verdict == "wrong" and group["status"] == "supported",
+        }
     fit = result["model"]["fit"]
-    return {"seconds": round(time.perf_counter() - started, 1), "groups": rows,
-            "model": {"used": fit["used"], "weight": fit["weight"], "gene_share": fit["gene_share"], "agreement": fit["agreement"]},
-            "notes": result["notes"]}
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "groups": rows,
+        "model": {"used": fit["used"], "weight": fit["weight"], "gene_share": fit["gene_share"], "agreement": fit["agreement"]},
+        "notes": result["notes"],
+    }
 
 
 def main() -> None:
     ontology = load_ontology()
     report = {"machine": machine(), "load_before": os.getloadavg()[0], "runs": {}}
-    lines = ["# Other tissues and mouse: describe grouped by the authors' labels", "",
-             f"Machine: {report['machine']}; 1-minute load before the runs {report['load_before']:.1f}.", "",
-             "| dataset | path | tissue stated | model weight | right | general | wrong | supported but wrong | s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Other tissues and mouse: describe grouped by the authors' labels",
+        "",
+        f"Machine: {report['machine']}; 1-minute load before the runs {report['load_before']:.1f}.",
+        "",
+        "| dataset | path | tissue stated | model weight | right | general | wrong | supported but wrong | s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     details, totals = [], {}
     for name, (groupby, tissue, truth) in DATASETS.items():
         path = DATA / name
@@ -115,11 +138,24 @@ def main() -> None:
                     total[k] += v
                 total["sbw"] += sbw
                 total["n"] += len(grades)
-                lines.append(f"| {name} | {mode} | {stated or '-'} | {out['model']['weight']:.2f} | {counts['right']}/{len(grades)} |"
-                             f" {counts['general']} | {counts['wrong']} | {sbw} | {out['seconds']} |")
-                details.append(f"- {name}, {mode}, tissue {stated or '-'}: " + "; ".join(
-                    f"{label} -> {g['cell_type'] or 'none'} ({g['id'] or '-'}, {g['status'] or '-'}, {g['grade']})" for label, g in out["groups"].items()))
-    lines += ["", "All datasets together (groups):", "", "| path | tissue stated | right | general | wrong | supported but wrong |", "|---|---|---|---|---|---|"]
+                lines.append(
+                    f"| {name} | {mode} | {stated or '-'} | {out['model']['weight']:.2f} | {counts['right']}/{len(grades)} |"
+                    f" {counts['general']} | {counts['wrong']} | {sbw} | {out['seconds']} |"
+                )
+                details.append(
+                    f"- {name}, {mode}, tissue {stated or '-'}: "
+                    + "; ".join(
+                        f"{label} -> {g['cell_type'] or 'none'} ({g['id'] or '-'}, {g['status'] or '-'}, {g['grade']})"
+                        for label, g in out["groups"].items()
+                    )
+                )
+    lines += [
+        "",
+        "All datasets together (groups):",
+        "",
+        "| path | tissue stated | right | general | wrong | supported but wrong |",
+        "|---|---|---|---|---|---|",
+    ]
     for (mode, stated), t in totals.items():
         share = {k: f"{t[k]}/{t['n']} ({t[k] / t['n']:.0%})" if t["n"] else "-" for k in ("right", "general", "wrong")}
         lines.append(f"| {mode} | {'yes' if stated else 'no'} | {share['right']} | {share['general']} | {share['wrong']} | {t['sbw']} |")

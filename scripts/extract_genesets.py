@@ -149,9 +149,20 @@ def marker_rows(database: dict, ontology, species: str, tissue: str, parent: str
         label = ontology.term(term_id).label
         for marker in cell_type["markers"]:
             for gene in marker["genes"]:
-                rows.append({"cell_type": name, "cell_type_ontology_term_id": term_id, "cl_label": label, "species": species,
-                             "tissue": tissue, "gene": gene[:-1], "sign": gene[-1], "panel_weight": marker["weight"],
-                             "parent": parent, "mapping": how})
+                rows.append(
+                    {
+                        "cell_type": name,
+                        "cell_type_ontology_term_id": term_id,
+                        "cl_label": label,
+                        "species": species,
+                        "tissue": tissue,
+                        "gene": gene[:-1],
+                        "sign": gene[-1],
+                        "panel_weight": marker["weight"],
+                        "parent": parent,
+                        "mapping": how,
+                    }
+                )
         rows += marker_rows(cell_type.get("subtypes", {}), ontology, species, tissue, parent=name)
     return rows
 

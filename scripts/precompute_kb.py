@@ -39,8 +39,13 @@ def main() -> None:
     for old in OUT.glob("*.npz"):
         old.unlink()
     target = OUT / PRECOMPUTED
-    np.savez_compressed(target, ids=np.array([d.id for d in docs]), digests=np.array([digest(d.text) for d in docs]),
-                        vectors=vectors.astype(np.float16), model=np.array(MODEL_NAME))
+    np.savez_compressed(
+        target,
+        ids=np.array([d.id for d in docs]),
+        digests=np.array([digest(d.text) for d in docs]),
+        vectors=vectors.astype(np.float16),
+        model=np.array(MODEL_NAME),
+    )
     print(f"{len(docs):,} documents ({len(missing):,} embedded now, the rest reused) -> {target} ({target.stat().st_size / 1e6:.1f} MB)")
 
 

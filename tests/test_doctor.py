@@ -35,6 +35,7 @@ def test_installed_versions_are_the_lock():
     """make/CI install through constraints.txt: every pinned package is installed at its pinned version."""
     pins = [line.split("==") for line in LOCK.read_text().splitlines() if "==" in line and not line.startswith("#")]
     assert len(pins) > 100 and any(name == "torch" for name, _ in pins)
-    drift = [f"{name} {metadata.version(name)} != {version}" for name, version in pins
-             if metadata.version(name).split("+")[0] != version.split("+")[0]]
+    drift = [
+        f"{name} {metadata.version(name)} != {version}" for name, version in pins if metadata.version(name).split("+")[0] != version.split("+")[0]
+    ]
     assert drift == []

@@ -20,11 +20,15 @@ console = Console()
 err_console = Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
-DatasetArgument = Annotated[Optional[Path], typer.Argument(help="An .h5ad file, a .zarr store (AnnData layout), a 10x .h5 file"
-                                                                 " or a 10x mtx folder.")]
-SchedulerOption = Annotated[Optional[str], typer.Option(
-    "--scheduler", help="Run the per-cell scan of large data on this dask.distributed scheduler (e.g. tcp://10.0.0.5:8786;"
-                        " workers must be able to read the file). Default: CELL2TEXT_SCHEDULER, else Dask in this process.")]
+DatasetArgument = Annotated[Optional[Path], typer.Argument(help="An .h5ad file, a .zarr store (AnnData layout), a 10x .h5 file or a 10x mtx folder.")]
+SchedulerOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--scheduler",
+        help="Run the per-cell scan of large data on this dask.distributed scheduler (e.g. tcp://10.0.0.5:8786;"
+        " workers must be able to read the file). Default: CELL2TEXT_SCHEDULER, else Dask in this process.",
+    ),
+]
 DemoOption = Annotated[bool, typer.Option("--demo", help="Use the bundled pbmc68k_reduced demo dataset.")]
 
 
@@ -51,8 +55,12 @@ def finished_parts(written: dict[str, str], step: str) -> Iterator[None]:
     except Exception as exc:  # any failure of a late step: the finished outputs stay, the user gets one line
         kept = ", ".join(written.values()) or "nothing yet"
         reason = str(exc).splitlines()[0][:160] if str(exc) else ""
-        err_console.print(f"[bold red]error:[/] writing {step} failed ({type(exc).__name__}: {reason}). Already written: {kept}."
-                          " Please report this with the command you ran.", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] writing {step} failed ({type(exc).__name__}: {reason}). Already written: {kept}."
+            " Please report this with the command you ran.",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(code=2) from None
 
 
@@ -72,9 +80,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[
-        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
-    ] = None,
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = None,
 ) -> None:
     """Verified natural-language descriptions of single-cell RNA-seq data."""
 
@@ -96,9 +102,11 @@ def raw_dataset(path: Optional[Path], demo: bool) -> tuple[Any, str]:
 
 def progress_printer(quiet: bool):
     """A describe progress callback printing each finished step to stderr."""
+
     def report(node: str, step: str) -> None:
         if not quiet:
             err_console.print(f"[dim]-[/] {step}", highlight=False)
+
     return report
 
 

@@ -14,7 +14,9 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
 @app.command()
 def doctor(
-    deep: Annotated[bool, typer.Option("--deep", help="Also load the model and its LM, open the knowledge base, run the large-data neighbour step.")] = False,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="Also load the model and its LM, open the knowledge base, run the large-data neighbour step.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems (what make install runs).")] = False,
     as_json: JsonOption = False,
 ) -> None:

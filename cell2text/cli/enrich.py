@@ -61,8 +61,7 @@ def enrich(
                 raise InputError("prerank needs a ranking of all genes: use it with --data/--demo and --group.")
             table = enrichment.enrich_genes(genes, library, background=_gene_list(background))
             query = {"genes": genes, "matched": table.attrs["n_matched"]}
-        payload = {"query": query, "library": library, "method": method,
-                   "results": json.loads(table.head(top).to_json(orient="records"))}
+        payload = {"query": query, "library": library, "method": method, "results": json.loads(table.head(top).to_json(orient="records"))}
         emit(payload, as_json, _render_enrich)
 
 
@@ -74,6 +73,10 @@ def _render_enrich(payload: dict[str, Any]) -> None:
     for column in columns:
         table.add_column(column)
     for row in payload["results"]:
-        table.add_row(row["title"], str(row.get("overlap", "")) if payload["method"] == "ora" else f"{row['nes']:.2f}",
-                      f"{row['pval']:.2e}", f"{row['fdr']:.2e}")
+        table.add_row(
+            row["title"],
+            str(row.get("overlap", "")) if payload["method"] == "ora" else f"{row['nes']:.2f}",
+            f"{row['pval']:.2e}",
+            f"{row['fdr']:.2e}",
+        )
     console.print(table)

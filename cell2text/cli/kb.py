@@ -25,10 +25,18 @@ def kb_build(
     with user_errors():
         kb = KnowledgeBase(scope=scope)
         count = kb.build(force=force, progress=not as_json)
-        payload = {"documents": count, "location": kb.url or str(kb.path), "fingerprint": kb.fingerprint,
-                   "ontology": kb.ontology.version, "messages": kb.messages or ["The knowledge base is current."]}
-        emit(payload, as_json, lambda p: console.print(
-            "\n".join(p["messages"]) + f"\n{p['documents']:,} documents in {p['location']}", highlight=False))
+        payload = {
+            "documents": count,
+            "location": kb.url or str(kb.path),
+            "fingerprint": kb.fingerprint,
+            "ontology": kb.ontology.version,
+            "messages": kb.messages or ["The knowledge base is current."],
+        }
+        emit(
+            payload,
+            as_json,
+            lambda p: console.print("\n".join(p["messages"]) + f"\n{p['documents']:,} documents in {p['location']}", highlight=False),
+        )
 
 
 @kb_app.command("query")

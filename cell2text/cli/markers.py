@@ -16,13 +16,18 @@ from cell2text.errors import InputError
 @app.command("annotate-markers")
 def annotate_markers(
     genes: Annotated[list[str] | None, typer.Argument(help="Marker genes, best first: 'MS4A1, CD79A, CD19' or MS4A1 CD79A CD19.")] = None,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="CSV/TSV: one row per cluster (cluster,genes), or a scanpy"
-                                                 " rank_genes_groups / Seurat FindAllMarkers table.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", "-f", help="CSV/TSV: one row per cluster (cluster,genes), or a scanpy rank_genes_groups / Seurat FindAllMarkers table."
+        ),
+    ] = None,
     tissue: Annotated[str | None, typer.Option("--tissue", help="Tissue as UBERON id or name (e.g. lung): a prior.")] = None,
     species: Annotated[str | None, typer.Option("--species", help="human or mouse (default: from the symbols' case).")] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many candidates per list.")] = 5,
-    markers: Annotated[Path | None, typer.Option("--markers", help="Your own marker table (TSV cell_type/gene/sign, GMT or JSON),"
-                                                    " added to the knowledge.")] = None,
+    markers: Annotated[
+        Path | None, typer.Option("--markers", help="Your own marker table (TSV cell_type/gene/sign, GMT or JSON), added to the knowledge.")
+    ] = None,
     top: Annotated[int, typer.Option("--top", min=1, help="With --file: the first N genes of each cluster (either layout).")] = 10,
     as_json: JsonOption = False,
 ) -> None:
@@ -30,8 +35,8 @@ def annotate_markers(
     markers, the tissue prior and the ontology, each candidate with its evidence and its confidence (the
     share of the likelihood it and its subtypes hold). No model, no network."""
     from cell2text.knowledge import detect_species, load_markers
-    from cell2text.tools.candidates import rank_cell_types, read_marker_table, tissue_id
     from cell2text.knowledge.ontology import load_ontology
+    from cell2text.tools.candidates import rank_cell_types, read_marker_table, tissue_id
 
     with user_errors():
         if bool(genes) == (file is not None):
@@ -50,8 +55,9 @@ def annotate_markers(
         for cluster, value in lists.items():
             entry: dict[str, Any] = {"cluster": cluster, "genes": _genes(value)}
             try:
-                candidates = rank_cell_types(value, species=species, tissue=tissue, k=k, knowledge=knowledge, ontology=ontology,
-                                             min_logfc=0.0, n_top=top)
+                candidates = rank_cell_types(
+                    value, species=species, tissue=tissue, k=k, knowledge=knowledge, ontology=ontology, min_logfc=0.0, n_top=top
+                )
                 entry["candidates"] = [c.to_dict() for c in candidates]
             except InputError as exc:  # one cluster without known markers does not stop the others
                 if file is None:
@@ -61,8 +67,13 @@ def annotate_markers(
             results.append(entry)
         if errors and len(errors) == len(results):
             raise InputError(f"no cluster has a known marker: {errors[0]}")
-        payload = {"species": species, "tissue": tissue, "markers_file": str(markers) if markers else None,
-                   "knowledge": knowledge.version, "results": results}
+        payload = {
+            "species": species,
+            "tissue": tissue,
+            "markers_file": str(markers) if markers else None,
+            "knowledge": knowledge.version,
+            "results": results,
+        }
         emit(payload, as_json, _render)
 
 
@@ -81,8 +92,10 @@ def _render(payload: dict[str, Any]) -> None:
             continue
         for rank, c in enumerate(entry["candidates"], 1):
             style = {"supported": "green", "weak": "yellow", "contradicted": "red"}[c["status"]]
-            console.print(f"  {rank}. [bold]{c['label']}[/] ({c['id']})  score {c['score']:.1f}  confidence {c['confidence']:.2f}"
-                          f"  [{style}]{c['status']}[/]", highlight=False)
+            console.print(
+                f"  {rank}. [bold]{c['label']}[/] ({c['id']})  score {c['score']:.1f}  confidence {c['confidence']:.2f}  [{style}]{c['status']}[/]",
+                highlight=False,
+            )
             console.print(f"     {c['reason']}", highlight=False)
             if c["negative_hits"]:
                 console.print(f"     negative markers among the genes: {', '.join(c['negative_hits'])}", highlight=False)

@@ -15,8 +15,12 @@ from cell2text.errors import InputError
 model_app = typer.Typer(help="Inspect Cell2Text checkpoints.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 
-DataOption = Annotated[Optional[list[Path]], typer.Option(
-    "--data", help="Data files: CELLxGENE-schema .h5ad files (several: '--data a.h5ad b.h5ad'), or one file of any kind; default: the demo.")]
+DataOption = Annotated[
+    Optional[list[Path]],
+    typer.Option(
+        "--data", help="Data files: CELLxGENE-schema .h5ad files (several: '--data a.h5ad b.h5ad'), or one file of any kind; default: the demo."
+    ),
+]
 MoreData = Annotated[Optional[list[Path]], typer.Argument(hidden=True, help="Further data files after --data.")]
 
 
@@ -32,7 +36,9 @@ def train_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint folder to write.")],
     data: DataOption = None,
     more: MoreData = None,
-    label_key: Annotated[str, typer.Option("--label-key", help="One non-schema file: obs column of cell types (CL labels, CURIEs or names).")] = "cell_type",
+    label_key: Annotated[
+        str, typer.Option("--label-key", help="One non-schema file: obs column of cell types (CL labels, CURIEs or names).")
+    ] = "cell_type",
     tissue_key: Annotated[Optional[str], typer.Option("--tissue-key", help="One non-schema file: obs column of tissues.")] = "tissue",
     disease_key: Annotated[Optional[str], typer.Option("--disease-key", help="One non-schema file: obs column of diseases.")] = "disease",
     donor_key: Annotated[Optional[str], typer.Option("--donor-key", help="One non-schema file: obs column of donors (donor-disjoint split).")] = None,
@@ -56,10 +62,19 @@ def train_command(
         files = _data_files(data, more)
         if any(out.resolve() == f.resolve() for f in files):
             raise InputError("refusing to write the checkpoint over an input file. Pass another --out.")
-        config = TrainConfig(out=str(out), data=[str(f) for f in files], label_key=label_key, tissue_key=tissue_key,
-                             disease_key=disease_key, donor_key=donor_key, seed=seed, stage1_steps=stage1_steps,
-                             stage2_steps=stage2_steps, chunk_cells=chunk_cells,
-                             model=Cell2TextConfig(encoder=encoder, projector=projector, lm_path=lm_path, bf16=bf16))
+        config = TrainConfig(
+            out=str(out),
+            data=[str(f) for f in files],
+            label_key=label_key,
+            tissue_key=tissue_key,
+            disease_key=disease_key,
+            donor_key=donor_key,
+            seed=seed,
+            stage1_steps=stage1_steps,
+            stage2_steps=stage2_steps,
+            chunk_cells=chunk_cells,
+            model=Cell2TextConfig(encoder=encoder, projector=projector, lm_path=lm_path, bf16=bf16),
+        )
         path = train(config, progress=not as_json)
         if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
             return
@@ -74,8 +89,12 @@ def evaluate_command(
     more: MoreData = None,
     label_key: Annotated[str, typer.Option("--label-key", help="One non-schema file: obs column of the true cell types.")] = "cell_type",
     split: Annotated[str, typer.Option("--split", help="'test' (the checkpoint's held-out cells, when they are in the data) or 'all'.")] = "test",
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Cells per generation batch (default: 32 on CPU, from free memory on CUDA).")] = None,
-    max_cells: Annotated[Optional[int], typer.Option("--max-cells", min=1, help="Grade a seeded sample of at most this many cells (large held-out sets).")] = None,
+    batch_size: Annotated[
+        Optional[int], typer.Option("--batch-size", min=1, help="Cells per generation batch (default: 32 on CPU, from free memory on CUDA).")
+    ] = None,
+    max_cells: Annotated[
+        Optional[int], typer.Option("--max-cells", min=1, help="Grade a seeded sample of at most this many cells (large held-out sets).")
+    ] = None,
     card: Annotated[bool, typer.Option("--card", help="Also record these metrics in the checkpoint's model card.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -92,8 +111,9 @@ def evaluate_command(
         recipe = json.loads(recipe_file.read_text()) if recipe_file.is_file() else None
         held_out = json.loads((path / "split.json").read_text()) if (path / "split.json").is_file() and split == "test" else None
         result, name, truth = _evaluate(model, files, label_key, held_out, recipe, batch_size, max_cells)
-        payload = {"model": str(path), "data": name, "split": split} | {k: v for k, v in result.items()
-                                                                       if k not in ("texts", "predicted", "head_predicted")}
+        payload = {"model": str(path), "data": name, "split": split} | {
+            k: v for k, v in result.items() if k not in ("texts", "predicted", "head_predicted")
+        }
         payload["examples"] = [{"true": t, "text": x} for t, x in list(zip(truth, result["texts"]))[:5]]
         if card:
             from cell2text.model.card import add_evaluation
@@ -102,8 +122,9 @@ def evaluate_command(
         emit(payload, as_json, _render_evaluation)
 
 
-def _evaluate(model, files: list[Path], label_key: str, held_out: dict | None, recipe: dict | None,
-              batch_size: int | None, max_cells: int | None) -> tuple[dict, str, list[str]]:
+def _evaluate(
+    model, files: list[Path], label_key: str, held_out: dict | None, recipe: dict | None, batch_size: int | None, max_cells: int | None
+) -> tuple[dict, str, list[str]]:
     """Evaluate on CELLxGENE-schema files (streamed), or on the demo / one file in memory; (result, data name, truth)."""
     import numpy as np
 
@@ -131,17 +152,25 @@ def _evaluate(model, files: list[Path], label_key: str, held_out: dict | None, r
 
 def _render_evaluation(p: dict[str, Any]) -> None:
     console.print(f"[bold]{p['model']}[/] on {p['data']} ({p['split']}, {p['n']} cells)")
-    console.print(f"  text: accuracy {p['accuracy']:.3f}, macro-F1 {p['macro_f1']:.3f}, mean PPR similarity "
-                  f"{p['mean_ppr_similarity']:.3f}, paper PPR score {p['mean_paper_ppr_score']:.2f}, grades {p['grades']}")
+    console.print(
+        f"  text: accuracy {p['accuracy']:.3f}, macro-F1 {p['macro_f1']:.3f}, mean PPR similarity "
+        f"{p['mean_ppr_similarity']:.3f}, paper PPR score {p['mean_paper_ppr_score']:.2f}, grades {p['grades']}"
+    )
     if "bleu" in p:
-        console.print(f"  vs reference text: BLEU {p['bleu']:.1f}, ROUGE-L {p['rouge_l']:.3f}, MiniLM cosine "
-                      f"{p['embedding_similarity']:.3f}, pathway Jaccard {p['pathway_jaccard']:.3f}")
-    console.print(f"  head: accuracy {p['head_accuracy']:.3f}, macro-F1 {p['head_macro_f1']:.3f}, "
-                  f"calibration error {p['head_ece']:.3f} (temperature {p['head_temperature']:.2f})")
+        console.print(
+            f"  vs reference text: BLEU {p['bleu']:.1f}, ROUGE-L {p['rouge_l']:.3f}, MiniLM cosine "
+            f"{p['embedding_similarity']:.3f}, pathway Jaccard {p['pathway_jaccard']:.3f}"
+        )
+    console.print(
+        f"  head: accuracy {p['head_accuracy']:.3f}, macro-F1 {p['head_macro_f1']:.3f}, "
+        f"calibration error {p['head_ece']:.3f} (temperature {p['head_temperature']:.2f})"
+    )
     for field, f in p.get("fields", {}).items():
         if f["n"]:
-            console.print(f"  {field}: text accuracy {f['text_accuracy']:.3f} / macro-F1 {f['text_macro_f1']:.3f}, "
-                          f"head {f['head_accuracy']:.3f} / {f['head_macro_f1']:.3f} ({f['n']} cells)")
+            console.print(
+                f"  {field}: text accuracy {f['text_accuracy']:.3f} / macro-F1 {f['text_macro_f1']:.3f}, "
+                f"head {f['head_accuracy']:.3f} / {f['head_macro_f1']:.3f} ({f['n']} cells)"
+            )
     console.print(f"  speed: {p['generate_cells_per_s']:.1f} cells/s, {p['generate_tokens_per_s']:.0f} new tokens/s")
     for example in p["examples"][:3]:
         console.print(f"  e.g. [{example['true']}] {example['text']}", highlight=False)
@@ -149,7 +178,9 @@ def _render_evaluation(p: dict[str, Any]) -> None:
 
 @model_app.command("info")
 def info_command(
-    path: Annotated[Optional[Path], typer.Argument(help="Checkpoint folder (default: the model in force: CELL2TEXT_MODEL, else the shipped one).")] = None,
+    path: Annotated[
+        Optional[Path], typer.Argument(help="Checkpoint folder (default: the model in force: CELL2TEXT_MODEL, else the shipped one).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """What a checkpoint was trained on and knows: data, fields and labels, genes, architecture, metrics, machine."""
@@ -165,8 +196,11 @@ def info_command(
 def _render_card(card: dict[str, Any]) -> None:
     data, genes, model = card["data"], card["genes"], card["model"]
     console.print(f"[bold]{card['checkpoint']}[/]" + (f"  ({card['note']})" if card.get("note") else ""))
-    console.print(f"  data: {', '.join(map(str, data['files']))}; {data.get('n_train')} training / {data.get('n_test')} held-out cells"
-                  + (f", split by {data['split_by']}" if data.get("split_by") else ""), highlight=False)
+    console.print(
+        f"  data: {', '.join(map(str, data['files']))}; {data.get('n_train')} training / {data.get('n_test')} held-out cells"
+        + (f", split by {data['split_by']}" if data.get("split_by") else ""),
+        highlight=False,
+    )
     console.print(f"  genes: {genes['n']}, aligned by {genes['aligned_by']}", highlight=False)
     console.print(f"  model: {model['encoder']} encoder, {model['projector']} projector, LM {model['lm']}", highlight=False)
     for name, field in card["fields"].items():
@@ -178,10 +212,14 @@ def _render_card(card: dict[str, Any]) -> None:
             console.print(f"  held-out head, {name}: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} ({m['n']} cells)")
     evaluation = metrics.get("evaluation")
     if evaluation:
-        console.print(f"  evaluation ({evaluation.get('data')}, {evaluation.get('split')}, {evaluation.get('n')} cells): text accuracy "
-                      f"{evaluation['accuracy']:.3f}, macro-F1 {evaluation['macro_f1']:.3f}; head {evaluation['head_accuracy']:.3f} / "
-                      f"{evaluation['head_macro_f1']:.3f}", highlight=False)
+        console.print(
+            f"  evaluation ({evaluation.get('data')}, {evaluation.get('split')}, {evaluation.get('n')} cells): text accuracy "
+            f"{evaluation['accuracy']:.3f}, macro-F1 {evaluation['macro_f1']:.3f}; head {evaluation['head_accuracy']:.3f} / "
+            f"{evaluation['head_macro_f1']:.3f}",
+            highlight=False,
+        )
     if card.get("machine"):
         m = card["machine"]
-        console.print(f"  trained on: {m['cpu']}, {m['cores']} cores, GPU {', '.join(m['gpus']) or 'none'}; torch "
-                      f"{m['versions'].get('torch')}", highlight=False)
+        console.print(
+            f"  trained on: {m['cpu']}, {m['cores']} cores, GPU {', '.join(m['gpus']) or 'none'}; torch {m['versions'].get('torch')}", highlight=False
+        )

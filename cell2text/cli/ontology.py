@@ -11,9 +11,7 @@ from cell2text.cli.common import JsonOption, app, console, emit, user_errors
 
 ontology_app = typer.Typer(help="Cell Ontology, UBERON and MONDO: look up terms, similarity, neighbours.", no_args_is_help=True)
 app.add_typer(ontology_app, name="ontology")
-MethodOption = Annotated[
-    str, typer.Option("--method", "-m", help="'symmetric' (ours, in [0, 1]) or 'cell2text-paper' (log2 score, 1 to ~13).")
-]
+MethodOption = Annotated[str, typer.Option("--method", "-m", help="'symmetric' (ours, in [0, 1]) or 'cell2text-paper' (log2 score, 1 to ~13).")]
 
 
 def _term_payload(term_id: str) -> dict[str, Any]:
@@ -117,9 +115,15 @@ def ontology_similarity(
             "similarity": ppr.similarity(id_a, id_b),
             "ontology_version": ppr.version,
         }
-        emit(payload, as_json, lambda p: console.print(
-            f"{p['a']['label']} ({p['a']['id']}) ~ {p['b']['label']} ({p['b']['id']}): "
-            f"[bold]{p['similarity']:.4f}[/] ({p['method']}, alpha {p['alpha']})", highlight=False))
+        emit(
+            payload,
+            as_json,
+            lambda p: console.print(
+                f"{p['a']['label']} ({p['a']['id']}) ~ {p['b']['label']} ({p['b']['id']}): "
+                f"[bold]{p['similarity']:.4f}[/] ({p['method']}, alpha {p['alpha']})",
+                highlight=False,
+            ),
+        )
 
 
 @ontology_app.command("neighbours")
@@ -141,9 +145,7 @@ def ontology_neighbours(
             "term": {"id": term_id, "label": ontology.term(term_id).label},
             "method": method,
             "alpha": ppr.alpha,
-            "neighbours": [
-                {"id": n, "label": ontology.term(n).label, "score": s} for n, s in ppr.neighbours(term_id, k)
-            ],
+            "neighbours": [{"id": n, "label": ontology.term(n).label, "score": s} for n, s in ppr.neighbours(term_id, k)],
         }
         emit(payload, as_json, _render_neighbours)
 

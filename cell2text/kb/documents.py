@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from cell2text.knowledge.genesets import LIBRARIES, load_gene_sets, pathway_title
 from cell2text.knowledge import MarkerKnowledge, load_markers
+from cell2text.knowledge.genesets import LIBRARIES, load_gene_sets, pathway_title
 from cell2text.knowledge.ontology import Ontology
 
 KINDS = {"CL": "cell_type", "UBERON": "tissue", "MONDO": "disease"}
@@ -48,8 +48,13 @@ def term_document(ontology: Ontology, term_id: str) -> Document:
     parents = [ontology.term(p).label for p in ontology.parents(term_id)]
     if parents:
         parts.append("Is a kind or part of: " + "; ".join(parents) + ".")
-    metadata = {"curie": term.id, "kind": KINDS[term.prefix], "label": term.label,
-                "source": f"{term.prefix} {ontology.versions[term.prefix]}", "url": term.url}
+    metadata = {
+        "curie": term.id,
+        "kind": KINDS[term.prefix],
+        "label": term.label,
+        "source": f"{term.prefix} {ontology.versions[term.prefix]}",
+        "url": term.url,
+    }
     return Document(term.id, " ".join(parts), metadata)
 
 
@@ -57,8 +62,14 @@ def geneset_document(library: str, name: str, genes: list[str]) -> Document:
     """A gene set as text: readable title, name, library and its first genes."""
     title = pathway_title(name)
     text = f"{title}. Gene set {name} ({library}, {len(genes)} genes): {', '.join(genes[:MAX_GENES])}."
-    metadata = {"curie": name, "kind": "pathway", "label": title, "source": f"{library} {GENESET_VERSION}",
-                "url": f"https://www.gsea-msigdb.org/gsea/msigdb/human/geneset/{name}.html", "n_genes": len(genes)}
+    metadata = {
+        "curie": name,
+        "kind": "pathway",
+        "label": title,
+        "source": f"{library} {GENESET_VERSION}",
+        "url": f"https://www.gsea-msigdb.org/gsea/msigdb/human/geneset/{name}.html",
+        "n_genes": len(genes),
+    }
     return Document(f"geneset:{library}:{name}", text, metadata)
 
 
@@ -73,8 +84,14 @@ def marker_document(knowledge: MarkerKnowledge, ontology: Ontology, term_id: str
     if negative:
         parts.append(f"; negative markers (not expressed): {', '.join(g for g, _ in negative)}")
     sources = ", ".join(sorted(set(knowledge.rows(term_id)["source"])))
-    metadata = {"curie": term.id, "kind": MARKERS, "label": term.label, "source": f"cell2text markers {knowledge.version} ({sources})",
-                "url": term.url, "n_genes": len(knowledge.positive(term_id))}
+    metadata = {
+        "curie": term.id,
+        "kind": MARKERS,
+        "label": term.label,
+        "source": f"cell2text markers {knowledge.version} ({sources})",
+        "url": term.url,
+        "n_genes": len(knowledge.positive(term_id)),
+    }
     return Document(f"markers:{term.id}", "".join(parts) + ".", metadata)
 
 

@@ -39,5 +39,6 @@ def embed(texts: list[str], *, progress: bool = False, device: str = "cpu") -> n
     """Normalised float32 embeddings of ``texts``, one row each: ``SentenceTransformer.encode`` (it sorts by length
     and batches) on the model Chroma's embedding function holds, so one copy of the model serves both."""
     model = SentenceTransformerEmbeddingFunction.models[embedding_function(device).model_name]
-    return model.encode(list(texts), batch_size=BATCH, show_progress_bar=progress, normalize_embeddings=True,
-                        convert_to_numpy=True).astype(np.float32, copy=False)
+    return model.encode(list(texts), batch_size=BATCH, show_progress_bar=progress, normalize_embeddings=True, convert_to_numpy=True).astype(
+        np.float32, copy=False
+    )

@@ -176,23 +176,35 @@ class KnowledgeBase:
         collection = self._client.create_collection(
             self.name,
             embedding_function=embedding_function(),
-            metadata={"hnsw:space": "cosine", "fingerprint": self.fingerprint, "complete": "no",
-                      "ontology": self.ontology.version, "genesets": GENESET_VERSION, "markers": self.knowledge.version, "model": MODEL_NAME},
+            metadata={
+                "hnsw:space": "cosine",
+                "fingerprint": self.fingerprint,
+                "complete": "no",
+                "ontology": self.ontology.version,
+                "genesets": GENESET_VERSION,
+                "markers": self.knowledge.version,
+                "model": MODEL_NAME,
+            },
         )
         vectors, missing = shipped_embeddings(docs)
         if missing:
             vectors[missing] = embed([docs[i].text for i in missing], progress=progress)
         for start in range(0, len(docs), BATCH * 8):
             batch = slice(start, start + BATCH * 8)
-            collection.add(ids=[d.id for d in docs[batch]], documents=[d.text for d in docs[batch]],
-                           metadatas=[d.metadata for d in docs[batch]], embeddings=vectors[batch])
+            collection.add(
+                ids=[d.id for d in docs[batch]],
+                documents=[d.text for d in docs[batch]],
+                metadatas=[d.metadata for d in docs[batch]],
+                embeddings=vectors[batch],
+            )
         metadata = dict(collection.metadata)
         metadata["complete"] = "yes"
         metadata.pop("hnsw:space", None)  # fixed at creation; chromadb refuses to modify it
         collection.modify(metadata=metadata)
         self._collection = collection
-        self.messages.append(f"Built the knowledge base: {len(docs):,} documents ({self.ontology.version}; {GENESET_VERSION};"
-                             f" markers {self.knowledge.version}).")
+        self.messages.append(
+            f"Built the knowledge base: {len(docs):,} documents ({self.ontology.version}; {GENESET_VERSION}; markers {self.knowledge.version})."
+        )
         return len(docs)
 
     @property
@@ -214,8 +226,17 @@ class KnowledgeBase:
         result = self.collection.query(query_texts=[text.strip()], n_results=k, where={"kind": kind} if kind else None)
         hits = []
         for metadata, distance, document in zip(result["metadatas"][0], result["distances"][0], result["documents"][0]):
-            hits.append(Hit(str(metadata["curie"]), str(metadata["label"]), str(metadata["kind"]), round(1.0 - float(distance), 4),
-                            document, str(metadata["source"]), str(metadata["url"])))
+            hits.append(
+                Hit(
+                    str(metadata["curie"]),
+                    str(metadata["label"]),
+                    str(metadata["kind"]),
+                    round(1.0 - float(distance), 4),
+                    document,
+                    str(metadata["source"]),
+                    str(metadata["url"]),
+                )
+            )
         return hits
 
     def get(self, curie: str) -> Hit | None:

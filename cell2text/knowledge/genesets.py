@@ -21,9 +21,46 @@ LIBRARIES = {
 }
 _PREFIXES = ("HALLMARK_", "REACTOME_", "WP_")
 # Words kept upper-case in readable titles.
-_ACRONYMS = {"TNFA", "NFKB", "KRAS", "MTORC1", "E2F", "G2M", "IL2", "STAT5", "IL6", "JAK", "STAT3", "TGF", "UV",
-             "DNA", "RNA", "MYC", "P53", "PI3K", "AKT", "MTOR", "WNT", "ROS", "EMT", "UPR", "TCR", "BCR", "MHC",
-             "ER", "ATP", "GPCR", "NK", "IFN", "HIV", "SARS", "COV", "TLR", "NOTCH", "HEDGEHOG"}
+_ACRONYMS = {
+    "TNFA",
+    "NFKB",
+    "KRAS",
+    "MTORC1",
+    "E2F",
+    "G2M",
+    "IL2",
+    "STAT5",
+    "IL6",
+    "JAK",
+    "STAT3",
+    "TGF",
+    "UV",
+    "DNA",
+    "RNA",
+    "MYC",
+    "P53",
+    "PI3K",
+    "AKT",
+    "MTOR",
+    "WNT",
+    "ROS",
+    "EMT",
+    "UPR",
+    "TCR",
+    "BCR",
+    "MHC",
+    "ER",
+    "ATP",
+    "GPCR",
+    "NK",
+    "IFN",
+    "HIV",
+    "SARS",
+    "COV",
+    "TLR",
+    "NOTCH",
+    "HEDGEHOG",
+}
 
 
 def library_path(library: str | Path) -> Path:
@@ -73,7 +110,7 @@ def pathway_title(name: str) -> str:
     """A readable title for a gene-set name: ``HALLMARK_TNFA_SIGNALING_VIA_NFKB`` -> "TNFA signaling via NFKB"."""
     for prefix in _PREFIXES:
         if name.startswith(prefix):
-            name = name[len(prefix):]
+            name = name[len(prefix) :]
             break
     words = []
     for word in name.split("_"):

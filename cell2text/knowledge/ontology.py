@@ -290,11 +290,7 @@ class Ontology:
 
     def ids(self, prefix: str | None = None, *, include_obsolete: bool = False) -> list[str]:
         """Term ids, optionally of one ontology; live terms only unless asked."""
-        return [
-            i
-            for i, t in self._terms.items()
-            if (prefix is None or t.prefix == prefix) and (include_obsolete or not t.obsolete)
-        ]
+        return [i for i, t in self._terms.items() if (prefix is None or t.prefix == prefix) and (include_obsolete or not t.obsolete)]
 
     def term(self, term_id: str) -> Term:
         """The term with this CURIE (``CL_0000236`` is read as ``CL:0000236``)."""

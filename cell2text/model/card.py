@@ -53,17 +53,36 @@ def training_card(model, data, config, recipe: dict, held_out: dict, timing: dic
     trainable = sum(v.numel() for v in model.trainable_state().values())
     return {
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "data": {"files": list(config.data) or ["pbmc68k_reduced (demo)"], "schema": "CELLxGENE" if data.schema else "single AnnData",
-                 "cells": len(data), "n_train": recipe["n_train"], "n_test": recipe["n_test"], "split_by": data.split_by},
+        "data": {
+            "files": list(config.data) or ["pbmc68k_reduced (demo)"],
+            "schema": "CELLxGENE" if data.schema else "single AnnData",
+            "cells": len(data),
+            "n_train": recipe["n_train"],
+            "n_test": recipe["n_test"],
+            "split_by": data.split_by,
+        },
         "fields": {name: {"n_labels": len(vocab), "labels": vocab} for name, vocab in labels.items()},
         "genes": {"n": len(model.genes), "aligned_by": "Ensembl id (symbols kept)" if model.genes.ids else "symbol"},
-        "model": {"encoder": model.config.encoder, "projector": model.config.projector,
-                  "lm": model.config.lm_path or "SmolLM2-135M-Instruct (bundled)", "lora_r": model.config.lora_r,
-                  "n_soft_tokens": model.config.n_soft_tokens, "trainable_parameters": trainable,
-                  "temperatures": model.temperatures(), "constrained": model.config.constrained, "bf16": model.config.bf16},
-        "training": {"seed": config.seed, "stage1_steps": config.stage1_steps, "stage1_batch": config.stage1_batch,
-                     "stage2_steps": config.stage2_steps, "stage2_batch": config.stage2_batch,
-                     "processes": recipe["processes"], **timing},
+        "model": {
+            "encoder": model.config.encoder,
+            "projector": model.config.projector,
+            "lm": model.config.lm_path or "SmolLM2-135M-Instruct (bundled)",
+            "lora_r": model.config.lora_r,
+            "n_soft_tokens": model.config.n_soft_tokens,
+            "trainable_parameters": trainable,
+            "temperatures": model.temperatures(),
+            "constrained": model.config.constrained,
+            "bf16": model.config.bf16,
+        },
+        "training": {
+            "seed": config.seed,
+            "stage1_steps": config.stage1_steps,
+            "stage1_batch": config.stage1_batch,
+            "stage2_steps": config.stage2_steps,
+            "stage2_batch": config.stage2_batch,
+            "processes": recipe["processes"],
+            **timing,
+        },
         "metrics": {"held_out_heads": held_out},
         "machine": machine(),
     }
@@ -95,7 +114,8 @@ def read_card(path: str | Path) -> dict:
         "fields": {name: {"n_labels": len(vocab), "labels": vocab} for name, vocab in labels.items()},
         "genes": {"n": len(genes["genes"]), "aligned_by": "Ensembl id (symbols kept)" if genes.get("ids") else "symbol"},
         "model": {"encoder": config.encoder, "projector": config.projector, "lm": config.lm_path or "SmolLM2-135M-Instruct (bundled)"},
-        "metrics": {}, "note": "no model card: built from config.json, genes.json and train.json",
+        "metrics": {},
+        "note": "no model card: built from config.json, genes.json and train.json",
     }
 
 
@@ -115,9 +135,13 @@ def card_markdown(card: dict) -> str:
     lines += ["## Data", "", f"- Files: {', '.join(map(str, data['files']))}"]
     if data.get("schema"):
         lines.append(f"- Schema: {data['schema']}; {data.get('cells')} cells, split by {data.get('split_by')}")
-    lines += [f"- Training cells: {data.get('n_train')}; held out: {data.get('n_test')}",
-              f"- Gene vocabulary: {genes['n']} genes, aligned by {genes['aligned_by']}", "",
-              "## Fields and label vocabularies", ""]
+    lines += [
+        f"- Training cells: {data.get('n_train')}; held out: {data.get('n_test')}",
+        f"- Gene vocabulary: {genes['n']} genes, aligned by {genes['aligned_by']}",
+        "",
+        "## Fields and label vocabularies",
+        "",
+    ]
     for name, field in card["fields"].items():
         shown = "; ".join(f"{label} ({term})" for term, label in list(field["labels"].items())[:30])
         more = f"; ... {field['n_labels'] - 30} more" if field["n_labels"] > 30 else ""
@@ -129,15 +153,19 @@ def card_markdown(card: dict) -> str:
     metrics = card.get("metrics", {})
     if metrics.get("held_out_heads"):
         lines += ["", "## Held-out cells, heads", "", "| field | cells | accuracy | macro-F1 |", "|---|---|---|---|"]
-        lines += [f"| {name} | {m['n']} | {_number(m['accuracy'])} | {_number(m['macro_f1'])} |"
-                  for name, m in metrics["held_out_heads"].items()]
+        lines += [f"| {name} | {m['n']} | {_number(m['accuracy'])} | {_number(m['macro_f1'])} |" for name, m in metrics["held_out_heads"].items()]
     if metrics.get("evaluation"):
         lines += ["", "## Evaluation (`cell2text evaluate --card`)", ""]
         lines += [f"- {key}: {_number(value)}" for key, value in metrics["evaluation"].items()]
     if card.get("machine"):
         m = card["machine"]
-        lines += ["", "## Machine", "", f"- CPU: {m['cpu']}, {m['cores']} cores; GPU: {', '.join(m['gpus']) or 'none'}",
-                  f"- Python {m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items())]
+        lines += [
+            "",
+            "## Machine",
+            "",
+            f"- CPU: {m['cpu']}, {m['cores']} cores; GPU: {', '.join(m['gpus']) or 'none'}",
+            f"- Python {m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        ]
     if card.get("created"):
         lines += ["", f"Written {card['created']}."]
     return "\n".join(lines) + "\n"
@@ -145,4 +173,3 @@ def card_markdown(card: dict) -> str:
 
 def _number(value) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
-

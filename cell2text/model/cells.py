@@ -67,16 +67,19 @@ class CellData:
     def chunks(self, size: int) -> list[tuple[int, int]]:
         """``[start, stop)`` ranges of at most ``size`` cells, each inside one source."""
         offsets = self.offsets
-        return [(int(a), int(min(a + size, offsets[i + 1]))) for i in range(len(self.sources))
-                for a in range(int(offsets[i]), int(offsets[i + 1]), size)]
+        return [
+            (int(a), int(min(a + size, offsets[i + 1]))) for i in range(len(self.sources)) for a in range(int(offsets[i]), int(offsets[i + 1]), size)
+        ]
 
     def obs_names(self, positions: np.ndarray) -> list[str]:
         """The cells' names: obs names, prefixed by the file when there are several."""
         offsets = self.offsets
         which = np.searchsorted(offsets, positions, side="right") - 1
         prefix = len(self.sources) > 1
-        return [f"{self.names[s]}/{self.sources[s].obs_names[p - offsets[s]]}" if prefix
-                else str(self.sources[s].obs_names[p - offsets[s]]) for s, p in zip(which, positions)]
+        return [
+            f"{self.names[s]}/{self.sources[s].obs_names[p - offsets[s]]}" if prefix else str(self.sources[s].obs_names[p - offsets[s]])
+            for s, p in zip(which, positions)
+        ]
 
     def read(self, positions: np.ndarray) -> ad.AnnData:
         """The cells at ``positions`` (in that order), prepared: log-normalised; CELLxGENE cells aligned
@@ -109,9 +112,16 @@ class CellData:
         return prepared
 
 
-def open_cells(paths: list[str | Path], *, label_key: str = "cell_type", tissue_key: str | None = "tissue",
-               disease_key: str | None = "disease", donor_key: str | None = None, adata: ad.AnnData | None = None,
-               backed: bool = True) -> CellData:
+def open_cells(
+    paths: list[str | Path],
+    *,
+    label_key: str = "cell_type",
+    tissue_key: str | None = "tissue",
+    disease_key: str | None = "disease",
+    donor_key: str | None = None,
+    adata: ad.AnnData | None = None,
+    backed: bool = True,
+) -> CellData:
     """The training cells: ``adata`` or the demo (no ``paths``), one file of any kind, or CELLxGENE-schema files.
 
     CELLxGENE files are opened backed unless ``backed=False`` (read whole; same cells, same batches).
@@ -126,18 +136,22 @@ def open_cells(paths: list[str | Path], *, label_key: str = "cell_type", tissue_
             return _schema_cells(sources, [p.name for p in paths])
         if len(paths) > 1:
             missing = next(p.name for p, s in zip(paths, sources) if CELL_TYPE_ID not in s.obs)
-            raise InputError(f"training on several files needs the CELLxGENE schema; '{missing}' has no "
-                             "obs['cell_type_ontology_term_id']. Add CL ids there, or train on one file with --label-key.")
+            raise InputError(
+                f"training on several files needs the CELLxGENE schema; '{missing}' has no "
+                "obs['cell_type_ontology_term_id']. Add CL ids there, or train on one file with --label-key."
+            )
     if len(paths) > 1:
         raise InputError("training on several files needs CELLxGENE-schema .h5ad files. Pass .h5ad files with obs['cell_type_ontology_term_id'].")
     if adata is None:
         adata, _, _ = load_dataset(paths[0] if paths else None, label_key)
     ids, names = label_ids(adata, label_key)
-    context = {key: adata.obs[column].astype(str).to_numpy()
-               for key, column in (("tissue", tissue_key), ("disease", disease_key)) if column and column in adata.obs}
+    context = {
+        key: adata.obs[column].astype(str).to_numpy()
+        for key, column in (("tissue", tissue_key), ("disease", disease_key))
+        if column and column in adata.obs
+    }
     groups = adata.obs[donor_key].astype(str).to_numpy() if donor_key else None
-    return CellData([adata], [paths[0].name if paths else "demo"], {"cell_type": ids}, {"cell_type": names}, groups,
-                    donor_key or "cell", context)
+    return CellData([adata], [paths[0].name if paths else "demo"], {"cell_type": ids}, {"cell_type": names}, groups, donor_key or "cell", context)
 
 
 def label_ids(adata: ad.AnnData, key: str) -> tuple[np.ndarray, dict[str, str]]:
@@ -160,8 +174,9 @@ def label_ids(adata: ad.AnnData, key: str) -> tuple[np.ndarray, dict[str, str]]:
                 mapping[value] = result.best.id
         if bad:
             shown = ", ".join(bad[:8]) + (", ..." if len(bad) > 8 else "")
-            raise InputError(f"labels of '{key}' that do not map to Cell Ontology terms: {shown}. "
-                             f"Add obs['{paired}'] with CL ids, or rename them to CL labels.")
+            raise InputError(
+                f"labels of '{key}' that do not map to Cell Ontology terms: {shown}. Add obs['{paired}'] with CL ids, or rename them to CL labels."
+            )
         ids = values.map(mapping)
     _check_cell_types(ids.unique(), paired)
     return ids.to_numpy(), {t: ontology.term(t).label for t in ids.unique()}
@@ -182,8 +197,7 @@ def _schema_cells(sources: list[ad.AnnData], names: list[str]) -> CellData:
     for name in fields:
         values = pd.concat([s.obs[f"{name}_ontology_term_id"].astype(str) for s in sources], ignore_index=True)
         labels[name] = values.where(~values.str.lower().isin(UNKNOWN), "").to_numpy(dtype=object)
-        shown = (pd.concat([s.obs[name].astype(str) for s in sources], ignore_index=True)
-                 if all(name in s.obs for s in sources) else None)
+        shown = pd.concat([s.obs[name].astype(str) for s in sources], ignore_index=True) if all(name in s.obs for s in sources) else None
         vocabulary[name] = _term_labels(labels[name], shown)
     if not (labels["cell_type"] != "").any():
         raise InputError("no cell has a known cell_type_ontology_term_id. Pass files with CL ids for the cells.")
@@ -194,8 +208,7 @@ def _schema_cells(sources: list[ad.AnnData], names: list[str]) -> CellData:
     else:
         groups, split_by = np.concatenate([[n] * s.n_obs for n, s in zip(names, sources)]), "file"
     if len(set(groups[labels["cell_type"] != ""])) < 2:
-        raise InputError("cannot hold out whole donors or files: one donor in one file. "
-                         "Add obs['donor_id'] with the donors, or pass several files.")
+        raise InputError("cannot hold out whole donors or files: one donor in one file. Add obs['donor_id'] with the donors, or pass several files.")
     genes, symbols = _common_genes(sources, names)
     return CellData(sources, names, labels, vocabulary, groups, split_by, genes=genes, symbols=symbols, schema=True)
 
@@ -286,8 +299,9 @@ class ChunkBatches:
     ``rng.choice(positions, size)``, as a plain in-memory loop draws them.
     """
 
-    def __init__(self, bounds: list[tuple[int, int]], positions: np.ndarray,
-                 load: Callable[[int, int], tuple[torch.Tensor, torch.Tensor]], seed: int) -> None:
+    def __init__(
+        self, bounds: list[tuple[int, int]], positions: np.ndarray, load: Callable[[int, int], tuple[torch.Tensor, torch.Tensor]], seed: int
+    ) -> None:
         self.chunks = [(a, b, positions[(positions >= a) & (positions < b)]) for a, b in bounds]
         self.chunks = [c for c in self.chunks if c[2].size]
         self.load = load

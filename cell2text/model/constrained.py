@@ -102,7 +102,7 @@ class OntologyConstraint(LogitsProcessor):
         state = torch.where(hit.any(1), child[first], torch.full_like(self.state, FREE))
         for root, trigger in zip(self.trie.roots, triggers):
             if history.shape[1] >= trigger.shape[0]:
-                state = torch.where((history[:, -trigger.shape[0]:] == trigger).all(1), root, state)
+                state = torch.where((history[:, -trigger.shape[0] :] == trigger).all(1), root, state)
         self.state = state
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:

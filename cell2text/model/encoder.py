@@ -33,8 +33,9 @@ class GeneTransformerEncoder(nn.Module):
         super().__init__()
         self.gene_embedding = nn.Embedding(n_genes + 1, config.d_encoder, padding_idx=0)
         self.rank_embedding = nn.Embedding(config.top_k_genes, config.d_encoder)
-        layer = nn.TransformerEncoderLayer(config.d_encoder, config.n_heads, 4 * config.d_encoder, config.dropout,
-                                           activation="gelu", batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            config.d_encoder, config.n_heads, 4 * config.d_encoder, config.dropout, activation="gelu", batch_first=True, norm_first=True
+        )
         self.blocks = nn.TransformerEncoder(layer, config.n_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(config.d_encoder)
 

@@ -30,9 +30,9 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
 from cell2text.knowledge.genesets import load_gene_sets, pathway_title
-from cell2text.model.targets import describe_fields, describe_target, field_trigger
 from cell2text.knowledge.ontology import Ontology, load_ontology
 from cell2text.knowledge.pagerank import pagerank_similarity
+from cell2text.model.targets import describe_fields, describe_target, field_trigger
 
 _SPAN = re.compile(r"consists of an? (.+?)(?:\.\s|\.$|$)")
 
@@ -78,25 +78,30 @@ def named_pathways(text: str, titles: dict[str, str]) -> set[str]:
 def reference_texts(adata: ad.AnnData, true_ids: list[str], recipe: dict, ontology: Ontology | None = None) -> list[str]:
     """The reference description of each cell: the training template (first phrasing) for its true label."""
     ontology = ontology or load_ontology()
-    tissue, disease = (adata.obs[k].astype(str).tolist() if k and k in adata.obs else [None] * adata.n_obs
-                       for k in (recipe.get("tissue_key"), recipe.get("disease_key")))
+    tissue, disease = (
+        adata.obs[k].astype(str).tolist() if k and k in adata.obs else [None] * adata.n_obs
+        for k in (recipe.get("tissue_key"), recipe.get("disease_key"))
+    )
     pathways = recipe.get("pathways", {})
-    return [describe_target(ontology.term(t).label, ti, di, pathways.get(t, []), _FirstChoice())
-            for t, ti, di in zip(true_ids, tissue, disease)]
+    return [describe_target(ontology.term(t).label, ti, di, pathways.get(t, []), _FirstChoice()) for t, ti, di in zip(true_ids, tissue, disease)]
 
 
 class _FirstChoice(random.Random):
     """Always the first phrasing, so references are deterministic."""
 
-    def choice(self, seq):  # noqa: D102
+    def choice(self, seq):
+        """The first item, whatever the seed."""
         return seq[0]
 
 
-def field_references(true_ids: list[str], fields: dict[str, list[str]], labels: dict[str, dict[str, str]],
-                     pathways: dict[str, list[str]]) -> list[str]:
+def field_references(
+    true_ids: list[str], fields: dict[str, list[str]], labels: dict[str, dict[str, str]], pathways: dict[str, list[str]]
+) -> list[str]:
     """The reference description of each cell of a CELLxGENE-trained model: its true labels in the training sentences."""
-    return [describe_fields(labels["cell_type"].get(t, t), {f: labels[f].get(v[i], "") for f, v in fields.items()},
-                            pathways.get(t, []), _FirstChoice()) for i, t in enumerate(true_ids)]
+    return [
+        describe_fields(labels["cell_type"].get(t, t), {f: labels[f].get(v[i], "") for f, v in fields.items()}, pathways.get(t, []), _FirstChoice())
+        for i, t in enumerate(true_ids)
+    ]
 
 
 def text_similarity(texts: list[str], references: list[str], device: str = "cpu") -> dict:
@@ -126,15 +131,12 @@ def label_scores(predicted: list[str | None], true_ids: list[str], ontology: Ont
         "accuracy": float(accuracy_score(true_ids, named)),
         "macro_f1": float(f1_score(true_ids, named, average="macro", labels=labels, zero_division=0)),
         "weighted_f1": float(f1_score(true_ids, named, average="weighted", labels=labels, zero_division=0)),
-        "mean_ppr_similarity": float(np.mean([ours.similarity(p, t) if p in ours.index else 0.0
-                                              for p, t in zip(predicted, true_ids)])),
-        "mean_paper_ppr_score": float(np.mean([paper.similarity(p, t) if p in paper.index else 1.0
-                                               for p, t in zip(predicted, true_ids)])),
+        "mean_ppr_similarity": float(np.mean([ours.similarity(p, t) if p in ours.index else 0.0 for p, t in zip(predicted, true_ids)])),
+        "mean_paper_ppr_score": float(np.mean([paper.similarity(p, t) if p in paper.index else 1.0 for p, t in zip(predicted, true_ids)])),
     }
 
 
-def score_texts(texts: list[str], true_ids: list[str], true_pathways: list[list[str]] | None = None,
-                ontology: Ontology | None = None) -> dict:
+def score_texts(texts: list[str], true_ids: list[str], true_pathways: list[list[str]] | None = None, ontology: Ontology | None = None) -> dict:
     """All text metrics for generated descriptions against the true CL ids (and pathways)."""
     ontology = ontology or load_ontology()
     predicted = [extract_cell_type(t, ontology) for t in texts]
@@ -159,12 +161,19 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     """|accuracy - confidence| averaged over 10 equal-width confidence bins, weighted by bin size."""
     edges = np.linspace(0, 1, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
-    return float(sum(abs(correct[which == b].mean() - confidence[which == b].mean()) * (which == b).mean()
-                     for b in range(bins) if (which == b).any()))
+    return float(
+        sum(abs(correct[which == b].mean() - confidence[which == b].mean()) * (which == b).mean() for b in range(bins) if (which == b).any())
+    )
 
 
-def evaluate_model(model, adata: ad.AnnData, true_ids: list[str], recipe: dict | None = None,
-                   batch_size: int | None = None, true_fields: dict[str, list[str]] | None = None) -> dict:
+def evaluate_model(
+    model,
+    adata: ad.AnnData,
+    true_ids: list[str],
+    recipe: dict | None = None,
+    batch_size: int | None = None,
+    true_fields: dict[str, list[str]] | None = None,
+) -> dict:
     """Generate for every cell of ``adata`` and grade the text and the heads; with speed figures.
 
     ``recipe`` (the checkpoint's ``train.json``) supplies the true pathways and the obs keys of
@@ -179,18 +188,22 @@ def evaluate_model(model, adata: ad.AnnData, true_ids: list[str], recipe: dict |
     return grade_predictions(model, predictions, true_ids, true_fields or {}, recipe, references)
 
 
-def evaluate_cells(model, data, positions: np.ndarray, recipe: dict | None = None, chunk_cells: int = 4096,
-                   batch_size: int | None = None) -> dict:
+def evaluate_cells(model, data, positions: np.ndarray, recipe: dict | None = None, chunk_cells: int = 4096, batch_size: int | None = None) -> dict:
     """:func:`evaluate_model` for cells of a ``CellData`` (backed files), read ``chunk_cells`` at a time."""
-    parts = [predict(model, *model.cell_inputs(data.read(positions[a:a + chunk_cells])), batch_size=batch_size)
-             for a in range(0, len(positions), chunk_cells)]
-    predictions = {"texts": [t for p in parts for t in p["texts"]],
-                   "heads": {f: np.concatenate([p["heads"][f] for p in parts]) for f in parts[0]["heads"]},
-                   **{k: sum(p[k] for p in parts) for k in ("generate_s", "head_s", "new_tokens")}}
+    parts = [
+        predict(model, *model.cell_inputs(data.read(positions[a : a + chunk_cells])), batch_size=batch_size)
+        for a in range(0, len(positions), chunk_cells)
+    ]
+    predictions = {
+        "texts": [t for p in parts for t in p["texts"]],
+        "heads": {f: np.concatenate([p["heads"][f] for p in parts]) for f in parts[0]["heads"]},
+        **{k: sum(p[k] for p in parts) for k in ("generate_s", "head_s", "new_tokens")},
+    }
     true_ids = [str(t) for t in data.labels["cell_type"][positions]]
     true_fields = {f: [str(v) for v in data.labels[f][positions]] for f in model.config.fields if f in data.labels}
-    references = (field_references(true_ids, true_fields, _labels(model), (recipe or {}).get("pathways", {}))
-                  if model.config.fields else None)  # a demo-style model's references need obs columns: no text similarity
+    references = (
+        field_references(true_ids, true_fields, _labels(model), (recipe or {}).get("pathways", {})) if model.config.fields else None
+    )  # a demo-style model's references need obs columns: no text similarity
     return grade_predictions(model, predictions, true_ids, true_fields, recipe, references)
 
 
@@ -202,16 +215,16 @@ def predict(model, dense, tokens, batch_size: int | None = None) -> dict:
     new_tokens = sum(len(model.text_tokenizer(t, add_special_tokens=False).input_ids) for t in texts)
     start = time.perf_counter()
     heads = model.head_probabilities(dense, tokens)
-    return {"texts": texts, "heads": heads, "generate_s": generate_s, "head_s": time.perf_counter() - start,
-            "new_tokens": new_tokens}
+    return {"texts": texts, "heads": heads, "generate_s": generate_s, "head_s": time.perf_counter() - start, "new_tokens": new_tokens}
 
 
 def _labels(model) -> dict[str, dict[str, str]]:
     return {"cell_type": dict(zip(model.config.labels, model.config.label_names)), **model.config.fields}
 
 
-def grade_predictions(model, predictions: dict, true_ids: list[str], true_fields: dict[str, list[str]],
-                      recipe: dict | None, references: list[str] | None) -> dict:
+def grade_predictions(
+    model, predictions: dict, true_ids: list[str], true_fields: dict[str, list[str]], recipe: dict | None, references: list[str] | None
+) -> dict:
     """Every metric of :func:`predict`'s output against the truth (see the module docstring)."""
     texts, probabilities = predictions["texts"], predictions["heads"]["cell_type"]
     head = [model.config.labels[i] for i in probabilities.argmax(1)]
@@ -253,5 +266,4 @@ def _field_scores(from_text: list[str | None], from_head: list[str], truth: list
         return float(accuracy_score(y, named)), float(f1_score(y, named, average="macro", labels=labels, zero_division=0))
 
     (text_accuracy, text_f1), (head_accuracy, head_f1) = scores(from_text), scores(from_head)
-    return {"n": len(known), "text_accuracy": text_accuracy, "text_macro_f1": text_f1,
-            "head_accuracy": head_accuracy, "head_macro_f1": head_f1}
+    return {"n": len(known), "text_accuracy": text_accuracy, "text_macro_f1": text_f1, "head_accuracy": head_accuracy, "head_macro_f1": head_f1}

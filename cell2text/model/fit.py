@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 
 from cell2text.knowledge import MarkerKnowledge
+from cell2text.knowledge.ontology import Ontology
 from cell2text.model.tokenizer import GeneTokenizer
 from cell2text.tools.candidates import check_cell_type
-from cell2text.knowledge.ontology import Ontology
 
 MIN_GENES = 0.5  # below this share of its genes measured, the model is not run
 MIN_FIT = 0.3  # below this fit, the head gets no weight: describe runs on the evidence path alone
@@ -91,15 +91,18 @@ def gene_fit(genes: GeneTokenizer, adata: ad.AnnData) -> ModelFit:
     species = adata.uns.get("cell2text", {}).get("preprocessing", {}).get("species")
     fit = ModelFit(found, len(genes), species)
     if fit.gene_share < MIN_GENES:
-        fit.reason = (f"The Cell2Text model was not used: the data measures {found:,} of its {len(genes):,} genes"
-                      f" ({fit.gene_share:.0%}, at least {MIN_GENES:.0%} needed); cell types come from marker evidence alone.")
+        fit.reason = (
+            f"The Cell2Text model was not used: the data measures {found:,} of its {len(genes):,} genes"
+            f" ({fit.gene_share:.0%}, at least {MIN_GENES:.0%} needed); cell types come from marker evidence alone."
+        )
     else:
         fit.used, fit.weight = True, 1.0
     return fit
 
 
-def group_fit(head: dict[str, float], table: pd.DataFrame, *, knowledge: MarkerKnowledge, ontology: Ontology,
-              min_logfc: float, max_pval: float) -> GroupFit:
+def group_fit(
+    head: dict[str, float], table: pd.DataFrame, *, knowledge: MarkerKnowledge, ontology: Ontology, min_logfc: float, max_pval: float
+) -> GroupFit:
     """The head on one group: its top label, certainty, and the markers' verdict on that label (weight filled later)."""
     labels, values = list(head), np.asarray(list(head.values()), dtype=float)
     top = labels[int(values.argmax())]
@@ -118,11 +121,15 @@ def weigh(fit: ModelFit, groups: dict[str, GroupFit]) -> ModelFit:
     fit.used = fit.weight > 0
     for g in groups.values():
         g.weight = 0.0 if g.markers == "contradicted" else fit.weight
-    numbers = (f"{fit.gene_share:.0%} of its {fit.genes_total:,} genes measured, its top label supported by the markers"
-               f" in {fit.agreement:.0%} of the groups (fit {value:.2f})")
+    numbers = (
+        f"{fit.gene_share:.0%} of its {fit.genes_total:,} genes measured, its top label supported by the markers"
+        f" in {fit.agreement:.0%} of the groups (fit {value:.2f})"
+    )
     if not fit.used:
-        fit.reason = (f"The Cell2Text model was not used: {numbers}, below {MIN_FIT}; cell types come from marker evidence"
-                      " alone (marker knowledge, DE, ontology).")
+        fit.reason = (
+            f"The Cell2Text model was not used: {numbers}, below {MIN_FIT}; cell types come from marker evidence"
+            " alone (marker knowledge, DE, ontology)."
+        )
     elif fit.weight < 1:
         fit.reason = f"The Cell2Text model's head counted at weight {fit.weight:.2f}: {numbers}."
     else:

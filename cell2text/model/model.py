@@ -61,9 +61,9 @@ def splice(embed: nn.Embedding, ids: list[int], labels: list[int], soft: torch.T
     at = find_placeholder(ids)
     device = embed.weight.device
     before = embed(torch.tensor(ids[:at], dtype=torch.long, device=device))
-    after = embed(torch.tensor(ids[at + 1:], dtype=torch.long, device=device))
+    after = embed(torch.tensor(ids[at + 1 :], dtype=torch.long, device=device))
     embeds = torch.cat([before, soft, after])  # (L - 1 + n_soft, d_lm)
-    return embeds, labels[:at] + [IGNORE] * soft.shape[0] + labels[at + 1:]
+    return embeds, labels[:at] + [IGNORE] * soft.shape[0] + labels[at + 1 :]
 
 
 def pad_left(samples: list[tuple[torch.Tensor, list[int]]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -74,9 +74,9 @@ def pad_left(samples: list[tuple[torch.Tensor, list[int]]]) -> tuple[torch.Tenso
     mask = torch.zeros(len(samples), length, dtype=torch.long, device=device)
     labels = torch.full((len(samples), length), IGNORE, dtype=torch.long, device=device)
     for row, (e, lab) in enumerate(samples):
-        embeds[row, length - e.shape[0]:] = e
-        mask[row, length - e.shape[0]:] = 1
-        labels[row, length - len(lab):] = torch.tensor(lab, dtype=torch.long, device=device)
+        embeds[row, length - e.shape[0] :] = e
+        mask[row, length - e.shape[0] :] = 1
+        labels[row, length - len(lab) :] = torch.tensor(lab, dtype=torch.long, device=device)
     return embeds, mask, labels
 
 
@@ -93,8 +93,7 @@ class Cell2Text(nn.Module):
         self.encoder = build_encoder(config, len(genes))
         self.head = nn.Linear(config.d_encoder, len(config.labels))
         self.projector = build_projector(config)
-        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, target_modules=config.lora_targets,
-                          lora_dropout=0.05, task_type="CAUSAL_LM")
+        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, target_modules=config.lora_targets, lora_dropout=0.05, task_type="CAUSAL_LM")
         self.lm = get_peft_model(lm, lora)
         # one head per CELLxGENE field besides the cell type (none for the demo recipe)
         self.field_heads = nn.ModuleDict({name: nn.Linear(config.d_encoder, len(labels)) for name, labels in config.fields.items()})
@@ -165,8 +164,7 @@ class Cell2Text(nn.Module):
             samples.append(splice(embed, ids, labels, soft[row]))
         return pad_left(samples)
 
-    def forward(self, dense: torch.Tensor, tokens: torch.Tensor,
-                targets: list[str] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, dense: torch.Tensor, tokens: torch.Tensor, targets: list[str] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Head logits; with ``targets`` also the LM loss on the answer tokens (stage 2)."""
         pooled, soft = self.encode_cells(dense, tokens)
         logits = self.head(pooled)
@@ -201,28 +199,33 @@ class Cell2Text(nn.Module):
         head_dim = getattr(lm, "head_dim", None) or lm.hidden_size // lm.num_attention_heads
         kv_heads = getattr(lm, "num_key_value_heads", None) or lm.num_attention_heads
         length = len(self.prompt_ids) - 1 + self.config.n_soft_tokens + self.config.max_new_tokens
-        per_cell = 4 * (2 * lm.num_hidden_layers * kv_heads * head_dim * length  # KV cache
-                        + 4 * lm.vocab_size  # logits and the processors' copies, one step
-                        + 4 * length * max(lm.hidden_size, getattr(lm, "intermediate_size", 0)))  # prefill activations
+        per_cell = 4 * (
+            2 * lm.num_hidden_layers * kv_heads * head_dim * length  # KV cache
+            + 4 * lm.vocab_size  # logits and the processors' copies, one step
+            + 4 * length * max(lm.hidden_size, getattr(lm, "intermediate_size", 0))
+        )  # prefill activations
         free, _ = torch.cuda.mem_get_info(self.device)
         return int(max(1, min(cells, MAX_GENERATION_BATCH, free // 2 // per_cell)))
 
     @torch.no_grad()
-    def generate(self, dense: torch.Tensor, tokens: torch.Tensor, *, batch_size: int | None = None,
-                 max_new_tokens: int | None = None) -> list[str]:
+    def generate(self, dense: torch.Tensor, tokens: torch.Tensor, *, batch_size: int | None = None, max_new_tokens: int | None = None) -> list[str]:
         """Greedy descriptions, one per row, batched (``batch_size``, default from the device), KV-cached;
         constrained spans if configured."""
         self.eval()
         batch_size = batch_size or self.generation_batch_size(dense.shape[0])
         texts: list[str] = []
         for start in range(0, dense.shape[0], batch_size):
-            _, soft = self.encode_cells(dense[start:start + batch_size], tokens[start:start + batch_size])
+            _, soft = self.encode_cells(dense[start : start + batch_size], tokens[start : start + batch_size])
             embeds, mask, _ = self._batch(soft, None)
             with self.lm_precision():
-                out = self.lm.generate(inputs_embeds=embeds, attention_mask=mask, do_sample=False,
-                                       max_new_tokens=max_new_tokens or self.config.max_new_tokens,
-                                       logits_processor=[self.constraint()] if self.config.constrained else [],
-                                       pad_token_id=self.text_tokenizer.pad_token_id)
+                out = self.lm.generate(
+                    inputs_embeds=embeds,
+                    attention_mask=mask,
+                    do_sample=False,
+                    max_new_tokens=max_new_tokens or self.config.max_new_tokens,
+                    logits_processor=[self.constraint()] if self.config.constrained else [],
+                    pad_token_id=self.text_tokenizer.pad_token_id,
+                )
             texts += [t.strip() for t in self.text_tokenizer.batch_decode(out, skip_special_tokens=True)]
         return texts
 
@@ -239,8 +242,7 @@ class Cell2Text(nn.Module):
         dense, tokens = dense.to(self.device), tokens.to(self.device)
         pooled = pool(self.encoder(dense, tokens), tokens)
         temperatures = self.temperatures()
-        return {field: torch.softmax(head(pooled) / temperatures.get(field, 1.0), dim=-1).cpu().numpy()
-                for field, head in self.heads().items()}
+        return {field: torch.softmax(head(pooled) / temperatures.get(field, 1.0), dim=-1).cpu().numpy() for field, head in self.heads().items()}
 
     def describe(self, adata: ad.AnnData, groupby: str | None = None) -> pd.DataFrame:
         """Text and head probabilities per cell, or per group of ``groupby`` (mean expression of the group)."""
@@ -255,12 +257,15 @@ class Cell2Text(nn.Module):
             tokens = torch.from_numpy(self.genes.encode(dense.numpy(), self.config.top_k_genes))
         probabilities = self.probabilities(dense, tokens)
         best = probabilities.argmax(1)
-        return pd.DataFrame({
-            "text": self.generate(dense, tokens),
-            "head_label": [self.config.label_names[i] for i in best],
-            "head_id": [self.config.labels[i] for i in best],
-            "head_probability": probabilities.max(1),
-        }, index=index)
+        return pd.DataFrame(
+            {
+                "text": self.generate(dense, tokens),
+                "head_label": [self.config.label_names[i] for i in best],
+                "head_id": [self.config.labels[i] for i in best],
+                "head_probability": probabilities.max(1),
+            },
+            index=index,
+        )
 
     # --- checkpoints
     def trainable_state(self) -> dict[str, torch.Tensor]:

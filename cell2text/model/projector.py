@@ -14,8 +14,7 @@ class MLPProjector(nn.Module):
     def __init__(self, config: Cell2TextConfig) -> None:
         super().__init__()
         self.n_soft, self.d_lm = config.n_soft_tokens, config.d_lm
-        self.net = nn.Sequential(nn.Linear(config.d_encoder, config.d_lm), nn.GELU(),
-                                 nn.Linear(config.d_lm, config.n_soft_tokens * config.d_lm))
+        self.net = nn.Sequential(nn.Linear(config.d_encoder, config.d_lm), nn.GELU(), nn.Linear(config.d_lm, config.n_soft_tokens * config.d_lm))
 
     def forward(self, states: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
         return self.net(pooled).view(-1, self.n_soft, self.d_lm)  # (B, n_soft, d_lm)

@@ -42,7 +42,7 @@ class GeneTokenizer:
         X = adata.X.tocsc() if sp.issparse(adata.X) else sp.csc_matrix(adata.X)
         medians = np.ones(adata.n_vars, dtype=np.float32)
         for j in range(adata.n_vars):
-            values = X.data[X.indptr[j]:X.indptr[j + 1]]
+            values = X.data[X.indptr[j] : X.indptr[j + 1]]
             values = values[values > 0]
             if values.size:
                 medians[j] = np.median(values)

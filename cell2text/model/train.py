@@ -119,8 +119,7 @@ def parallel(module: torch.nn.Module, world: int) -> torch.nn.Module:
     if world == 1:
         return module
     device = next(module.parameters()).device
-    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None,
-                                   broadcast_buffers=False)
+    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
 
 
 class EncoderClassifier(torch.nn.Module):
@@ -145,8 +144,15 @@ def head_loss(logits: dict[str, torch.Tensor], y: dict[str, torch.Tensor]) -> to
     return loss
 
 
-def fit_head(classifier: EncoderClassifier, batches: ChunkBatches, codes: dict[str, np.ndarray], config: TrainConfig,
-             rng: np.random.Generator, world: int = 1, progress: bool = True) -> list[torch.nn.Parameter]:
+def fit_head(
+    classifier: EncoderClassifier,
+    batches: ChunkBatches,
+    codes: dict[str, np.ndarray],
+    config: TrainConfig,
+    rng: np.random.Generator,
+    world: int = 1,
+    progress: bool = True,
+) -> list[torch.nn.Parameter]:
     """Stage 1: train the encoder and heads with cross-entropy on batches drawn by ``batches``; returns their parameters.
 
     ``codes``: head index of every cell's label per field (``IGNORE`` where unknown).
@@ -202,8 +208,15 @@ def _train(config: TrainConfig, adata: ad.AnnData | None, lm, text_tokenizer, ra
     rng = random.Random(config.seed + rank)  # target phrasings
     batches = np.random.default_rng(config.seed + rank)  # each process its own batches
     torch.manual_seed(config.seed)  # the same initial weights in every process
-    data = open_cells(config.data, label_key=config.label_key, tissue_key=config.tissue_key, disease_key=config.disease_key,
-                      donor_key=config.donor_key, adata=adata, backed=config.backed)
+    data = open_cells(
+        config.data,
+        label_key=config.label_key,
+        tissue_key=config.tissue_key,
+        disease_key=config.disease_key,
+        donor_key=config.donor_key,
+        adata=adata,
+        backed=config.backed,
+    )
     cell_ids = data.labels["cell_type"]
     train_pos, test_pos = split_data(data, config.test_size, config.seed)
 
@@ -229,8 +242,7 @@ def _train(config: TrainConfig, adata: ad.AnnData | None, lm, text_tokenizer, ra
     model_config.fields = {f: labels for f, labels in names.items() if f != "cell_type" and labels}
     if data.schema:  # room for every field's sentence (measured on a sample of targets, apart from the phrasing RNG)
         probe = random.Random(0)
-        longest = max(len(text_tokenizer(_target(data, names, pathways, p, probe)).input_ids)
-                      for p in sample_positions(train_pos, config.seed, 1000))
+        longest = max(len(text_tokenizer(_target(data, names, pathways, p, probe)).input_ids) for p in sample_positions(train_pos, config.seed, 1000))
         model_config.max_new_tokens = max(model_config.max_new_tokens, longest + 8)
     device = resolve_device()
     if device.type == "cuda" and world > 1:
@@ -248,18 +260,21 @@ def _train(config: TrainConfig, adata: ad.AnnData | None, lm, text_tokenizer, ra
     # ---- stage 1: encoder + heads, then their temperatures on held-out training cells
     # (skipped when resuming: the snapshot holds its result)
     snapshot_file = Path(f"{config.out}.resume-rank{rank}.pt")
-    snapshot = (torch.load(snapshot_file, weights_only=False, map_location="cpu")  # RNG states must stay CPU tensors
-                if config.resume and snapshot_file.is_file() else None)
+    snapshot = (
+        torch.load(snapshot_file, weights_only=False, map_location="cpu")  # RNG states must stay CPU tensors
+        if config.resume and snapshot_file.is_file()
+        else None
+    )
     if snapshot is None:
         fit_pos, calibration_pos = train_pos, None
         if config.calibration_fraction > 0:
             inner_fit, inner_calibration = split_cells(cell_ids[train_pos], None, config.calibration_fraction, config.seed)
             fit_pos, calibration_pos = train_pos[inner_fit], sample_positions(train_pos[inner_calibration], config.seed)
-        stage1 = fit_head(classifier, ChunkBatches(bounds, fit_pos, load, config.seed + rank), codes, config, batches,
-                          world, progress)
+        stage1 = fit_head(classifier, ChunkBatches(bounds, fit_pos, load, config.seed + rank), codes, config, batches, world, progress)
         if calibration_pos is not None:
             model.config.head_temperature, model.config.field_temperatures = _fit_temperatures(
-                classifier, *model.cell_inputs(data.read(calibration_pos)), codes, calibration_pos)
+                classifier, *model.cell_inputs(data.read(calibration_pos)), codes, calibration_pos
+            )
     else:
         model.load_trainable_state(snapshot["weights"])
         stage1 = list(classifier.parameters())
@@ -270,8 +285,9 @@ def _train(config: TrainConfig, adata: ad.AnnData | None, lm, text_tokenizer, ra
         parameter.requires_grad_(False)
     model.encoder.eval()
     lora = [p for n, p in model.lm.named_parameters() if "lora_" in n]
-    optimiser = torch.optim.AdamW([{"params": model.projector.parameters(), "lr": config.projector_lr},
-                                   {"params": lora, "lr": config.lora_lr}], weight_decay=0.0)
+    optimiser = torch.optim.AdamW(
+        [{"params": model.projector.parameters(), "lr": config.projector_lr}, {"params": lora, "lr": config.lora_lr}], weight_decay=0.0
+    )
     scheduler = get_linear_schedule_with_warmup(optimiser, config.warmup_steps, config.stage2_steps)  # the paper's schedule
     sampler = ChunkBatches(bounds, train_pos, load, config.seed + rank)
     start = 0
@@ -288,8 +304,7 @@ def _train(config: TrainConfig, adata: ad.AnnData | None, lm, text_tokenizer, ra
     model.projector.train()
     model.lm.train()
     step_model = parallel(model, world)
-    bar = tqdm(range(start, config.stage2_steps), desc="stage 2: projector + LoRA", disable=not progress,
-               initial=start, total=config.stage2_steps)
+    bar = tqdm(range(start, config.stage2_steps), desc="stage 2: projector + LoRA", disable=not progress, initial=start, total=config.stage2_steps)
     trainable = [p for group in optimiser.param_groups for p in group["params"]]
     for step in bar:
         batch, dense, tokens = sampler.draw(batches, config.stage2_batch)
@@ -303,21 +318,23 @@ def _train(config: TrainConfig, adata: ad.AnnData | None, lm, text_tokenizer, ra
             bar.set_postfix(loss=f"{loss.item():.3f}")
         if config.snapshot_every and (step + 1) % config.snapshot_every == 0 and step + 1 < config.stage2_steps:
             _save_snapshot(snapshot_file, step + 1, model, optimiser, scheduler, batches, rng, sampler)
-    timing = {"stage1_s": stage1_s, "stage2_s": time.perf_counter() - started - stage1_s, "device": str(device),
-              "stage2_last_loss": float(loss.item()) if config.stage2_steps > start else None}
+    timing = {
+        "stage1_s": stage1_s,
+        "stage2_s": time.perf_counter() - started - stage1_s,
+        "device": str(device),
+        "stage2_last_loss": float(loss.item()) if config.stage2_steps > start else None,
+    }
 
     out = Path(config.out)
     if rank == 0:
         model.save_pretrained(out)
         if data.schema:
             held_out = sorted(set(data.groups[test_pos]))
-            split = {"by": data.split_by, "files": data.names, "test_groups": held_out,
-                     "n_train": len(train_pos), "n_test": len(test_pos)}
+            split = {"by": data.split_by, "files": data.names, "test_groups": held_out, "n_train": len(train_pos), "n_test": len(test_pos)}
         else:
             split = {"train": data.obs_names(train_pos), "test": data.obs_names(test_pos)}
         (out / "split.json").write_text(json.dumps(split) + "\n")
-        recipe = asdict(config) | {"model": None, "pathways": pathways, "n_train": len(train_pos),
-                                   "n_test": len(test_pos), "processes": world}
+        recipe = asdict(config) | {"model": None, "pathways": pathways, "n_train": len(train_pos), "n_test": len(test_pos), "processes": world}
         (out / "train.json").write_text(json.dumps(recipe, indent=2) + "\n")
         from cell2text.model.card import training_card, write_card
 
@@ -329,8 +346,7 @@ def _train(config: TrainConfig, adata: ad.AnnData | None, lm, text_tokenizer, ra
     return out
 
 
-def _target(data: CellData, names: dict[str, dict[str, str]], pathways: dict[str, list[str]], position: int,
-            rng: random.Random) -> str:
+def _target(data: CellData, names: dict[str, dict[str, str]], pathways: dict[str, list[str]], position: int, rng: random.Random) -> str:
     """The description a training cell is taught: CELLxGENE fields in fixed sentences, or the demo's phrasings."""
     label_id = data.labels["cell_type"][position]
     if data.schema:
@@ -340,8 +356,9 @@ def _target(data: CellData, names: dict[str, dict[str, str]], pathways: dict[str
     return describe_target(names["cell_type"][label_id], tissue, disease, pathways.get(label_id, []), rng)
 
 
-def _fit_temperatures(classifier: EncoderClassifier, dense: torch.Tensor, tokens: torch.Tensor,
-                      codes: dict[str, np.ndarray], positions: np.ndarray) -> tuple[float, dict[str, float]]:
+def _fit_temperatures(
+    classifier: EncoderClassifier, dense: torch.Tensor, tokens: torch.Tensor, codes: dict[str, np.ndarray], positions: np.ndarray
+) -> tuple[float, dict[str, float]]:
     """Each head's temperature on the calibration cells whose label it knows: (cell type, {field: temperature})."""
     classifier.eval()
     device = next(classifier.parameters()).device
@@ -362,7 +379,7 @@ def _held_out_heads(model: Cell2Text, data: CellData, test_pos: np.ndarray, conf
     positions = sample_positions(test_pos, config.seed)
     predicted: dict[str, list[str]] = {}
     for start in range(0, len(positions), config.chunk_cells):
-        chunk = positions[start:start + config.chunk_cells]
+        chunk = positions[start : start + config.chunk_cells]
         for name, probabilities in model.head_probabilities(*model.cell_inputs(data.read(chunk))).items():
             labels = model.config.labels if name == "cell_type" else list(model.config.fields[name])
             predicted.setdefault(name, []).extend(labels[i] for i in probabilities.argmax(1))
@@ -371,18 +388,29 @@ def _held_out_heads(model: Cell2Text, data: CellData, test_pos: np.ndarray, conf
         truth = data.labels[name][positions]
         known = truth != ""
         truth, guesses = truth[known].astype(str), np.asarray(guesses)[known]
-        result[name] = {"n": int(known.sum()), "accuracy": float(accuracy_score(truth, guesses)) if known.any() else None,
-                        "macro_f1": float(f1_score(truth, guesses, average="macro", labels=sorted(set(truth)), zero_division=0))
-                        if known.any() else None}
+        result[name] = {
+            "n": int(known.sum()),
+            "accuracy": float(accuracy_score(truth, guesses)) if known.any() else None,
+            "macro_f1": float(f1_score(truth, guesses, average="macro", labels=sorted(set(truth)), zero_division=0)) if known.any() else None,
+        }
     return result
 
 
-def _save_snapshot(path: Path, step: int, model: Cell2Text, optimiser, scheduler, batches: np.random.Generator,
-                   rng: random.Random, sampler: ChunkBatches) -> None:
+def _save_snapshot(
+    path: Path, step: int, model: Cell2Text, optimiser, scheduler, batches: np.random.Generator, rng: random.Random, sampler: ChunkBatches
+) -> None:
     """Everything stage 2 needs to continue exactly where it stopped (weights, optimiser, every RNG, the chunk draw)."""
     cuda = torch.cuda.get_rng_state(model.device) if model.device.type == "cuda" else None
-    state = {"step": step, "weights": model.trainable_state(), "optimiser": optimiser.state_dict(),
-             "scheduler": scheduler.state_dict(), "batches": batches.bit_generator.state, "phrasing": rng.getstate(),
-             "torch": torch.get_rng_state(), "cuda": cuda, "sampler": sampler.state()}
+    state = {
+        "step": step,
+        "weights": model.trainable_state(),
+        "optimiser": optimiser.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "batches": batches.bit_generator.state,
+        "phrasing": rng.getstate(),
+        "torch": torch.get_rng_state(),
+        "cuda": cuda,
+        "sampler": sampler.state(),
+    }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)

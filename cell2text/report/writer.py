@@ -12,8 +12,8 @@ from markupsafe import Markup, escape
 
 from cell2text.data.io import check_output_path, write_text_atomic
 from cell2text.errors import InputError
-from cell2text.report.content import report_data
 from cell2text.knowledge.ontology import term_url
+from cell2text.report.content import report_data
 
 FORMATS = ("html", "md")
 
@@ -55,8 +55,13 @@ def _evidence(record: dict) -> Markup:
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("cell2text.report", "templates"), autoescape=jinja2.select_autoescape(["html"]),
-                             trim_blocks=False, lstrip_blocks=False, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("cell2text.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        trim_blocks=False,
+        lstrip_blocks=False,
+        undefined=jinja2.StrictUndefined,
+    )
     env.filters.update(md=_escape_md, highlight=_highlight, term_url=term_url)
     env.globals["evidence"] = _evidence
     return env
@@ -85,8 +90,9 @@ def report_css() -> str:
     return _environment().loader.get_source(_environment(), "report.css")[0]
 
 
-def write_report(adata: ad.AnnData, out_dir: str | Path, *, name: str, formats: tuple[str, ...] = ("html",),
-                 inputs: tuple[str | Path, ...] = ()) -> dict[str, Path]:
+def write_report(
+    adata: ad.AnnData, out_dir: str | Path, *, name: str, formats: tuple[str, ...] = ("html",), inputs: tuple[str | Path, ...] = ()
+) -> dict[str, Path]:
     """Write ``report.json`` and ``report.<fmt>`` for each format into ``out_dir`` (created if missing).
 
     Returns the written paths by format ("json", "html", "md").
@@ -100,8 +106,9 @@ def write_report(adata: ad.AnnData, out_dir: str | Path, *, name: str, formats: 
     return write_report_files(report_data(adata, name=name, figures=figures), out_dir, formats=formats, inputs=inputs)
 
 
-def write_report_files(data: dict, out_dir: str | Path, *, formats: tuple[str, ...] = ("html",),
-                       inputs: tuple[str | Path, ...] = ()) -> dict[str, Path]:
+def write_report_files(
+    data: dict, out_dir: str | Path, *, formats: tuple[str, ...] = ("html",), inputs: tuple[str | Path, ...] = ()
+) -> dict[str, Path]:
     """Write the files of a report already built by :func:`report_data` (the HTML needs its ``embedding`` figure)."""
     check_formats(formats)
     out_dir = Path(out_dir).expanduser()
@@ -110,8 +117,11 @@ def write_report_files(data: dict, out_dir: str | Path, *, formats: tuple[str, .
     out_dir.mkdir(parents=True, exist_ok=True)
     for file_name in ("report.json", *(f"report.{fmt}" for fmt in formats)):
         check_output_path(out_dir / file_name, inputs)  # all refused before any is written
-    written = {"json": write_text_atomic(out_dir / "report.json", json.dumps({k: v for k, v in data.items() if k != "figures"},
-                                                                            indent=2, ensure_ascii=False) + "\n", inputs=inputs)}
+    written = {
+        "json": write_text_atomic(
+            out_dir / "report.json", json.dumps({k: v for k, v in data.items() if k != "figures"}, indent=2, ensure_ascii=False) + "\n", inputs=inputs
+        )
+    }
     for fmt in formats:
         written[fmt] = write_text_atomic(out_dir / f"report.{fmt}", render(data, fmt), inputs=inputs)
     return written

@@ -49,8 +49,14 @@ def _transformer(n_obs: int, n_neighbors: int, seed: int, exact_up_to: int) -> s
     """Exact neighbours (scanpy's ``"sklearn"``) up to ``exact_up_to`` cells; beyond, pynndescent with UMAP's defaults, as scanpy sets them."""
     if n_obs <= exact_up_to:
         return "sklearn"
-    return _MatrixNNDescent(n_neighbors=n_neighbors, metric="euclidean", random_state=seed, n_jobs=sc.settings.n_jobs,
-                            n_trees=min(64, 5 + round(n_obs ** 0.5 / 20.0)), n_iters=max(5, round(np.log2(n_obs))))
+    return _MatrixNNDescent(
+        n_neighbors=n_neighbors,
+        metric="euclidean",
+        random_state=seed,
+        n_jobs=sc.settings.n_jobs,
+        n_trees=min(64, 5 + round(n_obs**0.5 / 20.0)),
+        n_iters=max(5, round(np.log2(n_obs))),
+    )
 
 
 def pca(adata: ad.AnnData, *, seed: int = 0) -> None:
@@ -76,12 +82,25 @@ def neighbors(adata: ad.AnnData, *, n_neighbors: int = 15, seed: int = 0, exact_
     numba_cache.enable()  # umap's and pynndescent's compiled functions, from disk after a machine's first run
     if "X_pca" not in adata.obsm:
         pca(adata, seed=seed)
-    sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep="X_pca", random_state=seed, key_added=NEIGHBORS_KEY,
-                    transformer=_transformer(adata.n_obs, n_neighbors, seed, exact_up_to))
+    sc.pp.neighbors(
+        adata,
+        n_neighbors=n_neighbors,
+        use_rep="X_pca",
+        random_state=seed,
+        key_added=NEIGHBORS_KEY,
+        transformer=_transformer(adata.n_obs, n_neighbors, seed, exact_up_to),
+    )
 
 
-def leiden(adata: ad.AnnData, *, resolution: float | None = None, seed: int = 0, key_added: str = "leiden",
-           max_clusters: int = MAX_CLUSTERS, min_cluster_cells: int = MIN_GROUP_CELLS) -> float:
+def leiden(
+    adata: ad.AnnData,
+    *,
+    resolution: float | None = None,
+    seed: int = 0,
+    key_added: str = "leiden",
+    max_clusters: int = MAX_CLUSTERS,
+    min_cluster_cells: int = MIN_GROUP_CELLS,
+) -> float:
     """Leiden clusters (igraph) on the neighbours of :func:`neighbors`, at a given resolution or at one chosen to fit.
 
     Parameters
@@ -117,9 +136,18 @@ def leiden(adata: ad.AnnData, *, resolution: float | None = None, seed: int = 0,
         labels, merged = _run(adata, resolution, seed, key_added), 0
     names = [str(code) for code in range(labels.max() + 1)]
     adata.obs[key_added] = pd.Categorical.from_codes(labels, categories=names)
-    adata.uns[key_added] = {"params": {
-        "resolution": resolution, "random_state": seed, "n_iterations": 2, "auto": auto, "n_clusters": len(names),
-        "merged": merged, "max_clusters": cap if auto else None, "min_cluster_cells": min_cluster_cells if auto else None}}
+    adata.uns[key_added] = {
+        "params": {
+            "resolution": resolution,
+            "random_state": seed,
+            "n_iterations": 2,
+            "auto": auto,
+            "n_clusters": len(names),
+            "merged": merged,
+            "max_clusters": cap if auto else None,
+            "min_cluster_cells": min_cluster_cells if auto else None,
+        }
+    }
     return resolution
 
 
@@ -130,15 +158,25 @@ def leiden_summary(params: dict) -> str:
         text += f", lowered from {MAX_RESOLUTION:g} so that at most {params['max_clusters']} clusters remain"
     text += f": {params['n_clusters']} clusters"
     if params["merged"]:
-        text += (f", after merging {params['merged']} smaller ones (under {params['min_cluster_cells']} cells, or beyond"
-                 f" {params['max_clusters']} clusters) into the cluster with the nearest centroid in PCA space")
+        text += (
+            f", after merging {params['merged']} smaller ones (under {params['min_cluster_cells']} cells, or beyond"
+            f" {params['max_clusters']} clusters) into the cluster with the nearest centroid in PCA space"
+        )
     return text
 
 
 def _run(adata: ad.AnnData, resolution: float, seed: int, key_added: str) -> np.ndarray:
     """One scanpy Leiden run (igraph); its cluster codes 0, 1, ...."""
-    sc.tl.leiden(adata, resolution=resolution, random_state=seed, key_added=key_added, neighbors_key=NEIGHBORS_KEY,
-                 flavor="igraph", n_iterations=2, directed=False)
+    sc.tl.leiden(
+        adata,
+        resolution=resolution,
+        random_state=seed,
+        key_added=key_added,
+        neighbors_key=NEIGHBORS_KEY,
+        flavor="igraph",
+        n_iterations=2,
+        directed=False,
+    )
     return adata.obs[key_added].cat.codes.to_numpy().astype(np.int64)
 
 
@@ -150,6 +188,7 @@ def _search(adata: ad.AnnData, cap: int, min_cells: int, seed: int, key_added: s
     a log scale between the two. Smaller clusters do not count, as :func:`_merge` joins them to others.
     At most ``SEARCH_STEPS + 2`` Leiden runs on the same neighbours.
     """
+
     def fits(labels: np.ndarray) -> bool:
         return int((np.bincount(labels) >= min_cells).sum()) <= cap
 

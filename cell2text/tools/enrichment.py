@@ -45,9 +45,7 @@ def _known(genes: Iterable[str], universe: set[str]) -> list[str]:
     return list(dict.fromkeys(by_upper[g.upper()] for g in genes if g.upper() in by_upper))
 
 
-def enrich_genes(
-    genes: Iterable[str], library: str | Path = "hallmark", *, background: Iterable[str] | None = None
-) -> pd.DataFrame:
+def enrich_genes(genes: Iterable[str], library: str | Path = "hallmark", *, background: Iterable[str] | None = None) -> pd.DataFrame:
     """Over-representation of ``genes`` in each gene set (hypergeometric test, BH FDR), best first.
 
     Gene symbols are matched case-insensitively to the library (and background); fewer than
@@ -74,8 +72,9 @@ def enrich_genes(
         msg += f"; at least {MIN_MATCHED_GENES} are needed. Use human gene symbols (e.g. CD3E), not Ensembl ids."
         raise InputError(msg)
     result = gseapy.enrich(gene_list=matched, gene_sets=gene_sets, background=background, outdir=None, no_plot=True)
-    table = result.results.rename(columns={"Term": "pathway", "Overlap": "overlap", "P-value": "pval",
-                                           "Adjusted P-value": "fdr", "Odds Ratio": "odds_ratio", "Genes": "genes"})
+    table = result.results.rename(
+        columns={"Term": "pathway", "Overlap": "overlap", "P-value": "pval", "Adjusted P-value": "fdr", "Odds Ratio": "odds_ratio", "Genes": "genes"}
+    )
     table["title"] = table["pathway"].map(pathway_title)
     table = table[_COLUMNS].sort_values(["pval", "pathway"]).reset_index(drop=True)
     table.attrs.update(library=library_label(library), n_genes=len(gene_list), n_matched=len(matched))
@@ -121,10 +120,21 @@ def prerank_group(
     ranking = table.set_index("gene")["score"].astype(float)
     ranking = ranking[~ranking.index.duplicated()].sort_values(ascending=False)
     gene_sets = load_gene_sets(library)
-    result = gseapy.prerank(rnk=ranking, gene_sets=gene_sets, permutation_num=permutations, seed=seed, min_size=min_size,
-                            max_size=2000, outdir=None, no_plot=True, threads=1, verbose=False)
-    res = result.res2d.rename(columns={"Term": "pathway", "ES": "es", "NES": "nes", "NOM p-val": "pval",
-                                       "FDR q-val": "fdr", "Lead_genes": "lead_genes"})
+    result = gseapy.prerank(
+        rnk=ranking,
+        gene_sets=gene_sets,
+        permutation_num=permutations,
+        seed=seed,
+        min_size=min_size,
+        max_size=2000,
+        outdir=None,
+        no_plot=True,
+        threads=1,
+        verbose=False,
+    )
+    res = result.res2d.rename(
+        columns={"Term": "pathway", "ES": "es", "NES": "nes", "NOM p-val": "pval", "FDR q-val": "fdr", "Lead_genes": "lead_genes"}
+    )
     res["title"] = res["pathway"].map(pathway_title)
     for column in ("es", "nes", "pval", "fdr"):
         res[column] = res[column].astype(float)
@@ -172,8 +182,9 @@ def _score_params(adata: ad.AnnData, library: str | Path, min_genes: int, seed: 
     return {"library": library_label(library), "min_genes": min_genes, "seed": seed, "method": "scanpy.tl.score_genes", "genes": genes}
 
 
-def pathway_scores(adata: ad.AnnData, library: str | Path = "hallmark", *, key_added: str = "cell2text_pathways",
-                   min_genes: int = 5, seed: int = 0) -> pd.DataFrame:
+def pathway_scores(
+    adata: ad.AnnData, library: str | Path = "hallmark", *, key_added: str = "cell2text_pathways", min_genes: int = 5, seed: int = 0
+) -> pd.DataFrame:
     """The per-cell scores of ``library`` (cells x pathways), from ``adata.obsm[key_added]`` when they were stored with
     the same params on the same genes (as scanpy's readers check ``uns[key]["params"]``), else scored now.
 
@@ -210,21 +221,21 @@ def pathway_activity(
     mask = check_group(adata, groupby, group)
     values = scores.to_numpy()
     auroc, pval = auroc_test(values, mask, ~mask)
-    table = pd.DataFrame({
-        "pathway": scores.columns,
-        "title": [pathway_title(p) for p in scores.columns],
-        "auroc": auroc,
-        "mean_in": values[mask].mean(axis=0),
-        "mean_out": values[~mask].mean(axis=0),
-        "pval": pval,
-        "fdr": fdr(pval),
-    })
+    table = pd.DataFrame(
+        {
+            "pathway": scores.columns,
+            "title": [pathway_title(p) for p in scores.columns],
+            "auroc": auroc,
+            "mean_in": values[mask].mean(axis=0),
+            "mean_out": values[~mask].mean(axis=0),
+            "pval": pval,
+            "fdr": fdr(pval),
+        }
+    )
     return table.sort_values(["auroc", "pathway"], ascending=[False, True]).reset_index(drop=True)
 
 
-def top_pathways(
-    adata: ad.AnnData, groupby: str, n: int = 2, *, key: str = "cell2text_pathways", max_fdr: float = 0.05
-) -> dict[str, list[str]]:
+def top_pathways(adata: ad.AnnData, groupby: str, n: int = 2, *, key: str = "cell2text_pathways", max_fdr: float = 0.05) -> dict[str, list[str]]:
     """For each group (with enough cells), its ``n`` most active pathways: highest AUROC among FDR <= ``max_fdr``."""
     groups = check_groupby(adata, groupby).astype(str)
     result = {}

@@ -85,7 +85,9 @@ def test_awkward_values_are_written_and_read_back(panel_run, tmp_path):
     groups = back.uns["cell2text"]["groups"]
     assert groups["confidence"].dtype == float and groups["confidence"].isna().all()
     assert set(groups["draft_source"]) == {"evidence"}
-    assert read_result(back)["groups"]["CD19+ B"]["cell_type_ontology_term_id"] == read_result(adata)["groups"]["CD19+ B"]["cell_type_ontology_term_id"]
+    assert (
+        read_result(back)["groups"]["CD19+ B"]["cell_type_ontology_term_id"] == read_result(adata)["groups"]["CD19+ B"]["cell_type_ontology_term_id"]
+    )
 
 
 def test_mixed_type_group_names_and_partial_confidence(demo, tmp_path, ontology):
@@ -120,8 +122,26 @@ def test_cli_mouse_tpm_panel_with_context(demo, tmp_path, ontology):
     path = tmp_path / "mouse_tpm.h5ad"
     _mouse_tpm(demo).write_h5ad(path)
     out = tmp_path / "report"
-    result = runner.invoke(app, ["describe", str(path), "-g", "bulk_labels", "--species", "mouse", "--tissue", "blood",
-                                 "--out", str(out), "--format", "md", "--write", str(tmp_path / "annotated.h5ad"), "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "describe",
+            str(path),
+            "-g",
+            "bulk_labels",
+            "--species",
+            "mouse",
+            "--tissue",
+            "blood",
+            "--out",
+            str(out),
+            "--format",
+            "md",
+            "--write",
+            str(tmp_path / "annotated.h5ad"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = (out / "report.json").read_text()
     assert '"species": "mouse"' in report and "UBERON:0000178" in report
@@ -132,23 +152,31 @@ def test_cli_mouse_tpm_panel_with_context(demo, tmp_path, ontology):
     assert _is(back.obs.loc[back.obs["bulk_labels"] == "CD19+ B", "cell2text_cell_type_ontology_term_id"].iloc[0], B_CELL, ontology)
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--tissue", "not a tissue at all"], "tissue"),
-    (["--species", "zebrafish"], "species"),
-    (["--model", "no/such/checkpoint"], "checkpoint"),
-    (["--markers", "no_such_markers.tsv"], "marker file"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--tissue", "not a tissue at all"], "tissue"),
+        (["--species", "zebrafish"], "species"),
+        (["--model", "no/such/checkpoint"], "checkpoint"),
+        (["--markers", "no_such_markers.tsv"], "marker file"),
+    ],
+)
 def test_cli_bad_context_is_one_line_and_exit_2(args, words, tmp_path):
     path = tmp_path / "tiny.h5ad"
-    ad.AnnData(np.ones((4, 3), dtype=np.float32), obs=pd.DataFrame({"g": ["a", "a", "b", "b"]}, index=list("wxyz")),
-               var=pd.DataFrame(index=["CD3E", "MS4A1", "LYZ"])).write_h5ad(path)
+    ad.AnnData(
+        np.ones((4, 3), dtype=np.float32),
+        obs=pd.DataFrame({"g": ["a", "a", "b", "b"]}, index=list("wxyz")),
+        var=pd.DataFrame(index=["CD3E", "MS4A1", "LYZ"]),
+    ).write_h5ad(path)
     result = runner.invoke(app, ["describe", str(path), "-g", "g", *args])
     assert result.exit_code == 2, result.output
     assert "error:" in result.output and words in result.output.lower() and "Traceback" not in result.output
 
 
-@pytest.mark.skipif(not (SHARED / "zeisel_brain_mouse.h5ad").is_file() or os.environ.get("CELL2TEXT_SKIP_SHARED"),
-                    reason="../shared/data/zeisel_brain_mouse.h5ad is not here (evaluation data, not shipped)")
+@pytest.mark.skipif(
+    not (SHARED / "zeisel_brain_mouse.h5ad").is_file() or os.environ.get("CELL2TEXT_SKIP_SHARED"),
+    reason="../shared/data/zeisel_brain_mouse.h5ad is not here (evaluation data, not shipped)",
+)
 def test_mouse_cortex_panel_is_described(tmp_path):
     """1,000 mouse genes (Tmx3, ...): refused before ('0 of the model's 765 genes'); now every group gets a cell type."""
     adata = ad.read_h5ad(SHARED / "zeisel_brain_mouse.h5ad")
@@ -164,8 +192,9 @@ def test_blood_types_name_no_organ_so_no_tissue_is_inferred(panel_run):
     assert result["context"]["tissue_from"] is None and result["context"]["tissue"] is None
 
 
-@pytest.mark.skipif(not (SHARED / "baron_pancreas_mouse.h5ad").is_file(),
-                    reason="../shared/data/baron_pancreas_mouse.h5ad is not here (evaluation data, not shipped)")
+@pytest.mark.skipif(
+    not (SHARED / "baron_pancreas_mouse.h5ad").is_file(), reason="../shared/data/baron_pancreas_mouse.h5ad is not here (evaluation data, not shipped)"
+)
 def test_an_islet_dataset_is_described_with_its_tissue_inferred(ontology):
     """Mouse islets (upper-case mouse symbols, counts, 12,474 genes), no tissue given: the model does not fit, the clear
     alpha and beta groups point to the pancreas, and the SST+ delta group is not called a gut type."""

@@ -80,10 +80,12 @@ class ScriptedChatModel(GenericFakeChatModel):
 
 
 def test_an_external_chat_model_runs_the_same_tools(session, tmp_path):
-    script = iter([
-        AIMessage("", tool_calls=[{"name": "markers", "args": {"group": "CD19+ B"}, "id": "call-1"}]),
-        AIMessage("CD19+ B is a B cell (CL:0000236); CD79A separates it from the rest."),
-    ])
+    script = iter(
+        [
+            AIMessage("", tool_calls=[{"name": "markers", "args": {"group": "CD19+ B"}, "id": "call-1"}]),
+            AIMessage("CD19+ B is a B cell (CL:0000236); CD79A separates it from the rest."),
+        ]
+    )
     chat = Chat(session, chat_model=ScriptedChatModel(messages=script), memory=tmp_path / "threads.sqlite")
     answer = chat.ask("which markers separate the B cells?", "ext")
     assert answer.tool == "chat-model" and answer.data["tools"] == ["markers"] and answer.ids == ["CL:0000236"]

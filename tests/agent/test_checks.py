@@ -8,9 +8,9 @@ import anndata
 import pandas as pd
 import pytest
 
+from cell2text.agent.describe.checks import common_parent, head_mass, verify
 from cell2text.agent.describe.claims import Claim
 from cell2text.agent.describe.revise import no_metadata_note, revise
-from cell2text.agent.describe.checks import common_parent, head_mass, verify
 from cell2text.data.io import prepare
 from cell2text.knowledge import load_markers
 from cell2text.knowledge.pagerank import pagerank_similarity
@@ -98,12 +98,14 @@ def check_pbmc3k(claim, adata, group, head, ontology, ppr):
 
 def test_a_head_supported_claim_is_refined_to_the_child_the_markers_support(pbmc3k, ontology, ppr):
     """FCGR3A+ monocytes: the head says CD14-positive monocyte, but CD14 is not up and CD16 is."""
-    claim = check_pbmc3k(Claim("cell_type", "CD14+ monocyte", "CL:0001054"), pbmc3k, "FCGR3A+ Mono", {"CL:0001054": 0.9, "CL:0000451": 0.1},
-                         ontology, ppr)
+    claim = check_pbmc3k(
+        Claim("cell_type", "CD14+ monocyte", "CL:0001054"), pbmc3k, "FCGR3A+ Mono", {"CL:0001054": 0.9, "CL:0000451": 0.1}, ontology, ppr
+    )
     assert claim.status == "supported" and claim.alternative in ("CL:0002396", "CL:0000875")
     assert "CD14" in claim.reason and "more specific" in claim.reason
-    child = check_pbmc3k(Claim("cell_type", "CD16 monocyte", claim.alternative), pbmc3k, "FCGR3A+ Mono", {"CL:0001054": 0.9, "CL:0000451": 0.1},
-                         ontology, ppr)
+    child = check_pbmc3k(
+        Claim("cell_type", "CD16 monocyte", claim.alternative), pbmc3k, "FCGR3A+ Mono", {"CL:0001054": 0.9, "CL:0000451": 0.1}, ontology, ppr
+    )
     assert child.status == "supported" and "does not know this term" in child.reason  # markers, not the head, support it
 
 
@@ -122,8 +124,15 @@ def test_absent_defining_markers_contradict_a_head_supported_claim(demo, ontolog
     no_cd8 = ((expression.toarray() if hasattr(expression, "toarray") else expression) == 0).all(axis=1)
     adata = demo.copy()
     adata.obs["groups"] = pd.Categorical(["CD4 T" if c and n else "other" for c, n in zip(cd4, no_cd8)])
-    claim = verify(Claim("cell_type", "CD8 T cell", "CL:0000625"), adata=adata, groupby="groups", group="CD4 T",
-                   head={"CL:0000794": 0.9, "CL:0000897": 0.1}, ontology=ontology, ppr=ppr)
+    claim = verify(
+        Claim("cell_type", "CD8 T cell", "CL:0000625"),
+        adata=adata,
+        groupby="groups",
+        group="CD4 T",
+        head={"CL:0000794": 0.9, "CL:0000897": 0.1},
+        ontology=ontology,
+        ppr=ppr,
+    )
     assert claim.status == "contradicted" and "almost none" in claim.reason and "CD8A" in claim.reason
 
 
@@ -146,9 +155,15 @@ def test_evidence_records_follow_their_typed_contract(demo, ontology, ppr):
     from cell2text.agent.describe.claims import Evidence
 
     contracts = {get_type_hints(c)["source"].__args__[0]: c for c in get_args(Evidence) if c is not dict}
-    records = [r for claim in (Claim("cell_type", "B cell", "CL:0000236"), Claim("marker", "MS4A1", "MS4A1"),
-                               Claim("pathway", "complement", "HALLMARK_COMPLEMENT"))
-               for r in check(claim, demo, ontology, ppr).evidence]
+    records = [
+        r
+        for claim in (
+            Claim("cell_type", "B cell", "CL:0000236"),
+            Claim("marker", "MS4A1", "MS4A1"),
+            Claim("pathway", "complement", "HALLMARK_COMPLEMENT"),
+        )
+        for r in check(claim, demo, ontology, ppr).evidence
+    ]
     typed = [r for r in records if r["source"] in contracts]
     assert {r["source"] for r in typed} >= {"model head", "PageRank", "markers", "candidates", "Wilcoxon"}
     for record in typed:

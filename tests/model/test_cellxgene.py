@@ -79,10 +79,13 @@ def test_cells_aligned_by_ensembl_id(files, demo):
     cells = data.read(np.array([151, 150, 0]))  # file b, file b, file a: in the order asked
     symbols = list(cells.var["feature_name"])
     expected = demo[[demo.obs_names[3], demo.obs_names[1], demo.obs_names[0]], symbols].X
-    dense = lambda x: x.toarray() if sp.issparse(x) else np.asarray(x)  # noqa: E731
-    np.testing.assert_array_equal(dense(cells.X), dense(expected))
+    np.testing.assert_array_equal(_dense(cells.X), _dense(expected))
     assert list(cells.obs_names) == [f"b.h5ad/{demo.obs_names[3]}", f"b.h5ad/{demo.obs_names[1]}", f"a.h5ad/{demo.obs_names[0]}"]
     assert list(cells.var_names[:2]) == ensembl(range(2))
+
+
+def _dense(x) -> np.ndarray:
+    return x.toarray() if sp.issparse(x) else np.asarray(x)
 
 
 def test_split_holds_out_whole_donors(files):
@@ -94,6 +97,7 @@ def test_split_holds_out_whole_donors(files):
 def test_streaming_and_in_memory_batches_are_the_same(files):
     """Backed files read a chunk at a time give the same batches as the files read whole, and a restored
     draw continues as the uninterrupted one."""
+
     def sampler(backed: bool) -> ChunkBatches:
         data = open_cells(files, backed=backed)
         genes = GeneTokenizer.fit(data.read(np.arange(0, 300, 3)))
@@ -142,8 +146,10 @@ def test_train_and_evaluate_every_field(files, tmp_path):
     from cell2text.model.model import Cell2Text
     from cell2text.model.train import TrainConfig, train
 
-    out = train(TrainConfig(out=str(tmp_path / "ckpt"), data=[str(f) for f in files], stage1_steps=30, stage2_steps=2,
-                            stage2_batch=2, chunk_cells=64), progress=False)
+    out = train(
+        TrainConfig(out=str(tmp_path / "ckpt"), data=[str(f) for f in files], stage1_steps=30, stage2_steps=2, stage2_batch=2, chunk_cells=64),
+        progress=False,
+    )
     model = Cell2Text.from_pretrained(out)
     assert set(model.config.fields) == set(FIELDS) - {"cell_type"} and model.config.max_new_tokens > 48
     assert set(model.config.field_temperatures) == set(model.config.fields)
@@ -194,8 +200,13 @@ def test_mouse_files_are_read_with_their_own_genes(demo, tmp_path):
     mouse_symbols = [convert_gene(g, "human", "mouse") or g.capitalize() for g in demo.var_names]
     ids = [f"ENSMUSG{90_000_000_000 + i:011d}" for i in range(demo.n_vars)]
     cells = np.arange(0, 120)
-    obs = pd.DataFrame({"cell_type_ontology_term_id": demo.obs["cell_type_ontology_term_id"].astype(str).to_numpy()[cells],
-                        "donor_id": [f"donor{i % 3}" for i in cells]}, index=demo.obs_names[cells])
+    obs = pd.DataFrame(
+        {
+            "cell_type_ontology_term_id": demo.obs["cell_type_ontology_term_id"].astype(str).to_numpy()[cells],
+            "donor_id": [f"donor{i % 3}" for i in cells],
+        },
+        index=demo.obs_names[cells],
+    )
     var = pd.DataFrame({"feature_name": mouse_symbols}, index=ids)
     ad.AnnData(X=sp.csr_matrix(demo.X[cells]), obs=obs, var=var).write_h5ad(tmp_path / "mouse.h5ad")
     data = open_cells([tmp_path / "mouse.h5ad"])

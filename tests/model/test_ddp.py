@@ -42,7 +42,9 @@ def setup():
     return EncoderClassifier(build_encoder(config, len(genes)), heads), dense, tokens, codes
 """
 
-RANK = SETUP + """
+RANK = (
+    SETUP
+    + """
 import sys
 classifier, dense, tokens, codes = setup()
 with process_group() as (rank, world):
@@ -51,6 +53,7 @@ with process_group() as (rank, world):
     if rank == 0:
         torch.save(classifier.state_dict(), sys.argv[1])
 """
+)
 
 
 def torchrun(*args: str) -> subprocess.CompletedProcess:
@@ -90,7 +93,7 @@ def test_torchrun_two_processes(tmp_path):
     out = tmp_path / "ddp"
     proc = torchrun("-m", "cell2text.cli", "train", "--out", str(out), "--stage1-steps", "10", "--stage2-steps", "2", "--json")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    payload = json.loads(proc.stdout[proc.stdout.index("{"):])  # rank 0 alone reports
+    payload = json.loads(proc.stdout[proc.stdout.index("{") :])  # rank 0 alone reports
     assert payload["checkpoint"] == str(out)
     assert proc.stdout.count('"checkpoint"') == 1
     assert json.loads((out / "train.json").read_text())["processes"] == 2

@@ -41,7 +41,19 @@ def default_device(device: str):
 class HostCopies(TorchFunctionMode):
     """Records every call that copies tensor data to the host (a device sync on a GPU)."""
 
-    NAMES: ClassVar[set[str]] = {"tolist", "item", "__bool__", "cpu", "numpy", "__int__", "__float__", "__index__", "nonzero", "masked_select", "unique"}
+    NAMES: ClassVar[set[str]] = {
+        "tolist",
+        "item",
+        "__bool__",
+        "cpu",
+        "numpy",
+        "__int__",
+        "__float__",
+        "__index__",
+        "nonzero",
+        "masked_select",
+        "unique",
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -105,7 +117,7 @@ def test_constraint_copies_nothing_to_the_host(shipped):
 def _reference_allowed(sequence: list[int], trigger: list[int], names: list[list[int]], enders: list[int]) -> list[int] | None:
     """The constraint as first written (a walk over the whole sequence per step, on the host), kept as the reference."""
     n = len(trigger)
-    starts = [i + n for i in range(len(sequence) - n + 1) if sequence[i:i + n] == trigger]
+    starts = [i + n for i in range(len(sequence) - n + 1) if sequence[i : i + n] == trigger]
     if not starts:
         return None
     root: dict = {}
@@ -115,7 +127,7 @@ def _reference_allowed(sequence: list[int], trigger: list[int], names: list[list
             node = node.setdefault(token, {})
         node[-1] = {}
     node = root
-    for token in sequence[starts[-1]:]:
+    for token in sequence[starts[-1] :]:
         if token not in node:
             return None
         node = node[token]
@@ -139,15 +151,17 @@ def test_constraint_matches_the_reference_walk(shipped):
             row: list[int] = []
             for _ in range(rng.randint(0, 6)):
                 piece = rng.choice(pieces)
-                row += piece[:rng.randint(1, len(piece))] if rng.random() < 0.3 else piece
+                row += piece[: rng.randint(1, len(piece))] if rng.random() < 0.3 else piece
             rows.append(row)
         length = max(map(len, rows))
         rows = [[rng.randrange(vocabulary)] * (length - len(r)) + r for r in rows]
         ids = torch.tensor(rows)
         stepwise = OntologyConstraint(trie)
         for t in range(length + 1):
-            for scores, fresh in ((stepwise(ids[:, :t], torch.zeros(3, vocabulary)), False),
-                                  (OntologyConstraint(trie)(ids[:, :t], torch.zeros(3, vocabulary)), True)):
+            for scores, fresh in (
+                (stepwise(ids[:, :t], torch.zeros(3, vocabulary)), False),
+                (OntologyConstraint(trie)(ids[:, :t], torch.zeros(3, vocabulary)), True),
+            ):
                 for row in range(3):
                     expected = _reference_allowed(rows[row][:t], **reference)
                     allowed = torch.isfinite(scores[row]).nonzero().ravel().tolist()

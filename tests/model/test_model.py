@@ -120,8 +120,12 @@ def test_extraction_and_grades(ontology):
     assert grade("CL:0000624", "CL:0000084", ontology) == "child"
     assert grade("CL:0000236", "CL:0000236", ontology) == "exact"
     assert grade(None, "CL:0000236", ontology) == "none"
-    scores = score_texts(["This sample consists of a B cell.", "This sample consists of a T cell."], ["CL:0000236", "CL:0000624"],
-                         [["HALLMARK_E2F_TARGETS"], []], ontology)
+    scores = score_texts(
+        ["This sample consists of a B cell.", "This sample consists of a T cell."],
+        ["CL:0000236", "CL:0000624"],
+        [["HALLMARK_E2F_TARGETS"], []],
+        ontology,
+    )
     assert scores["accuracy"] == 0.5 and scores["grades"] == {"exact": 1, "parent": 1}
     assert 0.5 < scores["mean_ppr_similarity"] < 1
 
@@ -159,8 +163,9 @@ def test_reference_texts_and_similarity(demo, ontology):
 
     recipe = {"tissue_key": "tissue", "disease_key": "disease", "pathways": {"CL:0000236": ["HALLMARK_E2F_TARGETS"]}}
     references = reference_texts(demo[:2], ["CL:0000236", "CL:0000623"], recipe, ontology)
-    assert references[0] == ("This sample consists of a B cell. It comes from the blood of a donor with normal."
-                             " Its most active pathways are e2f targets.")
+    assert references[0] == (
+        "This sample consists of a B cell. It comes from the blood of a donor with normal. Its most active pathways are e2f targets."
+    )
     same = text_similarity(references, references)
     assert same["bleu"] == pytest.approx(100) and same["rouge_l"] == pytest.approx(1) and same["embedding_similarity"] > 0.99
     other = text_similarity(["A liver cell from a sick mouse.", "Nothing."], references)

@@ -24,8 +24,12 @@ def test_interrupted_run_resumes_exactly(tmp_path, monkeypatch, device):
     monkeypatch.setenv("CELL2TEXT_DEVICE", device)
     out = tmp_path / "interrupted"
     snapshot = tmp_path / "interrupted.resume-rank0.pt"
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT.format(out=str(out))], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=os.environ | {"CELL2TEXT_DEVICE": device})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT.format(out=str(out))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ | {"CELL2TEXT_DEVICE": device},
+    )
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if snapshot.is_file() and torch.load(snapshot, weights_only=False)["step"] >= 2:

@@ -78,8 +78,9 @@ def test_an_explicit_resolution_is_used_as_given(demo):
     assert leiden(work, resolution=0.3, key_added="ours") == 0.3
     params = work.uns["ours"]["params"]
     assert params["resolution"] == 0.3 and not params["auto"] and params["max_clusters"] is None
-    sc.tl.leiden(work, resolution=0.3, random_state=0, key_added="scanpy", neighbors_key=NEIGHBORS_KEY,
-                 flavor="igraph", n_iterations=2, directed=False)
+    sc.tl.leiden(
+        work, resolution=0.3, random_state=0, key_added="scanpy", neighbors_key=NEIGHBORS_KEY, flavor="igraph", n_iterations=2, directed=False
+    )
     assert (work.obs["ours"].astype(str) == work.obs["scanpy"].astype(str)).all()
 
 

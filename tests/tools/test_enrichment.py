@@ -28,7 +28,7 @@ def test_planted_gene_set_is_found(tmp_path):
     """A gene list drawn from one set of a user GMT finds that set first, with a tiny FDR."""
     genes = [f"GENE{i}" for i in range(300)]
     gmt = tmp_path / "planted.gmt"
-    lines = [f"SET_{k}\tdesc\t" + "\t".join(genes[k * 20:(k + 1) * 20]) for k in range(15)]
+    lines = [f"SET_{k}\tdesc\t" + "\t".join(genes[k * 20 : (k + 1) * 20]) for k in range(15)]
     gmt.write_text("\n".join(lines) + "\n")
     table = enrich_genes(genes[100:115] + ["GENE2"], gmt, background=genes)
     assert table.iloc[0]["pathway"] == "SET_5"

@@ -23,13 +23,16 @@ from cell2text.tools.evidence import (
 RULES = Thresholds()
 
 
-@pytest.mark.parametrize(("logfc", "pval_adj", "status"), [
-    (0.5, 0.05, "supported"),  # both thresholds are inclusive
-    (0.49, 0.001, "unverified"),  # significant but not clearly up
-    (2.0, 0.051, "unverified"),  # large but not significant
-    (-0.1, 0.01, "contradicted"),  # significantly lower, however little
-    (-3.0, 0.2, "unverified"),
-])
+@pytest.mark.parametrize(
+    ("logfc", "pval_adj", "status"),
+    [
+        (0.5, 0.05, "supported"),  # both thresholds are inclusive
+        (0.49, 0.001, "unverified"),  # significant but not clearly up
+        (2.0, 0.051, "unverified"),  # large but not significant
+        (-0.1, 0.01, "contradicted"),  # significantly lower, however little
+        (-3.0, 0.2, "unverified"),
+    ],
+)
 def test_a_marker_claims_status(logfc, pval_adj, status):
     assert marker_status(logfc, pval_adj, RULES) == status
     assert bool(is_up(logfc, pval_adj, RULES)) == (status == "supported")

@@ -37,9 +37,11 @@ def test_describe_errors_are_shown_and_the_dataset_stays(tmp_path):
     outputs = last(run_describe("nope", session))
     assert "obs key 'nope' not found" in outputs[2]
     rng = np.random.default_rng(0)
-    foreign = ad.AnnData(X=rng.poisson(1.0, size=(60, 40)).astype(np.float32),
-                         obs=pd.DataFrame({"cluster": pd.Categorical(rng.choice(["a", "b"], 60))}, index=[f"c{i}" for i in range(60)]),
-                         var=pd.DataFrame(index=[f"gene_{i}" for i in range(40)]))
+    foreign = ad.AnnData(
+        X=rng.poisson(1.0, size=(60, 40)).astype(np.float32),
+        obs=pd.DataFrame({"cluster": pd.Categorical(rng.choice(["a", "b"], 60))}, index=[f"c{i}" for i in range(60)]),
+        var=pd.DataFrame(index=[f"gene_{i}" for i in range(40)]),
+    )
     foreign.write_h5ad(tmp_path / "foreign.h5ad")
     session, *_ = load_upload(str(tmp_path / "foreign.h5ad"), session)
     outputs = last(run_describe("cluster", session))

@@ -52,8 +52,7 @@ def page(browser, server):
     page.locator("#load-demo").click()
     page.get_by_text("Loaded pbmc68k_reduced (demo)").wait_for()
     page.locator("#describe").click()
-    page.wait_for_function("document.querySelector('#steps textarea').value.includes('Done: 10 groups described')",
-                           timeout=DESCRIBE_TIMEOUT)
+    page.wait_for_function("document.querySelector('#steps textarea').value.includes('Done: 10 groups described')", timeout=DESCRIBE_TIMEOUT)
     yield page
     context.close()
 

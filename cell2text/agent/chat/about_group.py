@@ -40,12 +40,16 @@ def _evidence_lines(claim: dict) -> list[str]:
     for record in claim["evidence"]:
         source = record.get("source", "")
         if source == "model head":
-            lines.append(f"model head: {record['probability']:.2f} for this type (top {record['top_label']} {record['top_probability']:.2f},"
-                         f" second {record['second_label']} {record['second_probability']:.2f}, margin {record['margin']:.2f})")
+            lines.append(
+                f"model head: {record['probability']:.2f} for this type (top {record['top_label']} {record['top_probability']:.2f},"
+                f" second {record['second_label']} {record['second_probability']:.2f}, margin {record['margin']:.2f})"
+            )
         elif source == "markers":
             if record["score"] is not None:
-                lines.append(f"known markers: {record['score']:.0%} agree; up: {', '.join(record['up']) or 'none'};"
-                             f" not up: {', '.join(record['not_up']) or 'none'}")
+                lines.append(
+                    f"known markers: {record['score']:.0%} agree; up: {', '.join(record['up']) or 'none'};"
+                    f" not up: {', '.join(record['not_up']) or 'none'}"
+                )
             else:
                 lines.append("known markers: none of this type's markers is measured or known")
         elif source == "PageRank":
@@ -64,16 +68,28 @@ def answer_explain(session: DatasetSession, group: str, cell_type: str | None = 
     if cell_type and wanted is None:
         return Answer(f"'{cell_type}' matches no Cell Ontology term, so I can't check it. {CANNOT_TELL}", "explain", {}, [], group)
     if wanted is not None and final is not None and wanted.best.id in session.ontology.ancestors(final["id"]):
-        text = (f"{group} is called {term_name(session.ontology, final['id'])}, a kind of {term_name(session.ontology, wanted.best.id)}"
-                f" ({final['status']}: {final['reason']}).\n- " + "\n- ".join(_evidence_lines(final)))
+        text = (
+            f"{group} is called {term_name(session.ontology, final['id'])}, a kind of {term_name(session.ontology, wanted.best.id)}"
+            f" ({final['status']}: {final['reason']}).\n- " + "\n- ".join(_evidence_lines(final))
+        )
         return Answer(text, "explain", {"group": group, "claim": final}, [final["id"], wanted.best.id], group)
     if wanted is not None and (final is None or wanted.best.id != final["id"]):
-        claim = verify_cell_type(Claim("cell_type", cell_type, wanted.best.id), adata=session.work, groupby=session.groupby, group=group,
-                                 head=g["head"], ontology=session.ontology, ppr=session.ppr, thresholds=session.thresholds,
-                                 head_weight=g.get("head_weight", 1.0), tissue=session.tissue)
+        claim = verify_cell_type(
+            Claim("cell_type", cell_type, wanted.best.id),
+            adata=session.work,
+            groupby=session.groupby,
+            group=group,
+            head=g["head"],
+            ontology=session.ontology,
+            ppr=session.ppr,
+            thresholds=session.thresholds,
+            head_weight=g.get("head_weight", 1.0),
+            tissue=session.tissue,
+        )
         called = f"I call {group} {term_name(session.ontology, final['id'])}" if final else f"I do not assign {group} a verified cell type"
-        text = (f"{called}, not {term_name(session.ontology, claim.id)}. Checked now, that claim is {claim.status}: {claim.reason}.\n- "
-                + "\n- ".join(_evidence_lines(claim.to_dict())))
+        text = f"{called}, not {term_name(session.ontology, claim.id)}. Checked now, that claim is {claim.status}: {claim.reason}.\n- " + "\n- ".join(
+            _evidence_lines(claim.to_dict())
+        )
         return Answer(text, "explain", {"group": group, "claim": claim.to_dict()}, [i for i in (claim.id, final and final["id"]) if i], group)
     if final is None:
         return Answer(f"No cell type claim about {group} survived verification. {CANNOT_TELL}", "explain", {}, [], group)
@@ -88,8 +104,14 @@ def answer_pathways(session: DatasetSession, group: str, n: int = 5) -> Answer:
     max_fdr = session.thresholds.max_fdr
     top = active_pathways(session.work, session.groupby, group, n, max_fdr=max_fdr)
     if top.empty:
-        return Answer(f"No Hallmark pathway is significantly more active in {group} than in the other cells (FDR <= {max_fdr}). {CANNOT_TELL}"
-                      " More cells in the group, or a larger gene panel, would help.", "pathways", {"group": group, "pathways": []}, [], group)
+        return Answer(
+            f"No Hallmark pathway is significantly more active in {group} than in the other cells (FDR <= {max_fdr}). {CANNOT_TELL}"
+            " More cells in the group, or a larger gene panel, would help.",
+            "pathways",
+            {"group": group, "pathways": []},
+            [],
+            group,
+        )
     rows = [f"- {r.title} ({r.pathway}): AUROC {r.auroc:.2f}, FDR {r.fdr:.2g}" for r in top.itertuples()]
     text = f"Pathways most active in {group} vs the other cells (Hallmark, per-cell scores, Mann-Whitney):\n" + "\n".join(rows)
     data = {"group": group, "pathways": top[["pathway", "title", "auroc", "fdr"]].to_dict("records")}
@@ -104,8 +126,13 @@ def answer_markers(session: DatasetSession, group: str, n: int = 8) -> Answer:
     table = group_markers(session.work, session.groupby, group)
     top = table[is_up(table["logfc"], table["pval_adj"], rules)].head(n)
     if top.empty:
-        return Answer(f"No gene is significantly up in {group} against the rest (log2FC >= {rules.min_logfc}, adj. p <= {rules.max_fdr})."
-                      f" {CANNOT_TELL}", "markers", {"group": group, "markers": []}, [], group)
+        return Answer(
+            f"No gene is significantly up in {group} against the rest (log2FC >= {rules.min_logfc}, adj. p <= {rules.max_fdr}). {CANNOT_TELL}",
+            "markers",
+            {"group": group, "markers": []},
+            [],
+            group,
+        )
     rows = [f"- {r.gene}: log2FC {r.logfc:.2f}, adj. p {r.pval_adj:.2g}, in {r.pct_in:.0%} vs {r.pct_out:.0%} of cells" for r in top.itertuples()]
     lead = f"Genes separating {group}" + (f" ({g['cell_type']}, {g['cell_type_ontology_term_id']})" if g["cell_type"] else "")
     rule = f"Wilcoxon; up: log2FC >= {rules.min_logfc}, adj. p <= {rules.max_fdr}"
@@ -119,14 +146,20 @@ def answer_evidence(session: DatasetSession, group: str, claim: str | None = Non
     claims = g["claims"]
     if claim:
         needle = claim.lower().strip()
-        chosen = [c for c in claims if needle in {str(c["id"]).lower(), str(c["label"]).lower()}
-                  or (c["label"] and c["label"].lower() in needle) or (c["id"] and c["id"].lower() in needle)]
+        chosen = [
+            c
+            for c in claims
+            if needle in {str(c["id"]).lower(), str(c["label"]).lower()}
+            or (c["label"] and c["label"].lower() in needle)
+            or (c["id"] and c["id"].lower() in needle)
+        ]
         claims = chosen or claims
     blocks = []
     for c in claims:
         lines = _evidence_lines(c) if c["kind"] == "cell_type" else []
-        blocks.append(f"- {c['kind']} {c['label'] or c['text']} ({c['id']}): {c['status']}, {c['reason']}"
-                      + "".join(f"\n    {line}" for line in lines))
+        blocks.append(
+            f"- {c['kind']} {c['label'] or c['text']} ({c['id']}): {c['status']}, {c['reason']}" + "".join(f"\n    {line}" for line in lines)
+        )
     removed = [c for r in g["rounds"] for c in r if c["action"].startswith(("removed", "replaced", "generalised"))]
     text = f"Evidence for the claims about {group}:\n" + "\n".join(blocks)
     if removed:

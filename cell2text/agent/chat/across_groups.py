@@ -46,8 +46,16 @@ def level_activity(values: np.ndarray, labels: pd.Series, levels: list[str]) -> 
             continue
         auroc, pval = auroc_test(values[:, None], inside, ~inside)
         chosen = values[inside]
-        rows.append({"level": level, "n_cells": int(inside.sum()), "mean": float(chosen.mean()),
-                     "sem": float(chosen.std(ddof=1) / np.sqrt(len(chosen))), "auroc": float(auroc[0]), "pval": float(pval[0])})
+        rows.append(
+            {
+                "level": level,
+                "n_cells": int(inside.sum()),
+                "mean": float(chosen.mean()),
+                "sem": float(chosen.std(ddof=1) / np.sqrt(len(chosen))),
+                "auroc": float(auroc[0]),
+                "pval": float(pval[0]),
+            }
+        )
     table = pd.DataFrame(rows, columns=["level", "n_cells", "mean", "sem", "auroc", "pval"])
     table["fdr"] = fdr(table["pval"]) if len(table) else []
     return table.sort_values(["auroc", "level"], ascending=[False, True]).reset_index(drop=True)
@@ -60,13 +68,23 @@ def answer_cell_types(session: DatasetSession) -> Answer:
     for name, g in result["groups"].items():
         if g["cell_type_ontology_term_id"]:
             ids.append(g["cell_type_ontology_term_id"])
-            lines.append(f"- {name} ({g['n_cells']} cells): {g['cell_type']} ({g['cell_type_ontology_term_id']}), {g['status']},"
-                         f" {head_confidence(g)}")
+            lines.append(
+                f"- {name} ({g['n_cells']} cells): {g['cell_type']} ({g['cell_type_ontology_term_id']}), {g['status']}, {head_confidence(g)}"
+            )
         else:
             lines.append(f"- {name} ({g['n_cells']} cells): no cell type could be verified")
     text = f"{len(result['groups'])} groups in obs['{result['groupby']}'] of {session.name}:\n" + "\n".join(lines)
-    return Answer(text, "cell_types", {"groups": {n: {k: g[k] for k in ("cell_type", "cell_type_ontology_term_id", "status", "confidence", "n_cells")}
-                                                 for n, g in result["groups"].items()}}, list(dict.fromkeys(ids)))
+    return Answer(
+        text,
+        "cell_types",
+        {
+            "groups": {
+                n: {k: g[k] for k in ("cell_type", "cell_type_ontology_term_id", "status", "confidence", "n_cells")}
+                for n, g in result["groups"].items()
+            }
+        },
+        list(dict.fromkeys(ids)),
+    )
 
 
 def answer_rank_pathway(session: DatasetSession, pathway: str, by: str | None = None) -> Answer:
@@ -77,8 +95,13 @@ def answer_rank_pathway(session: DatasetSession, pathway: str, by: str | None = 
     """
     names = find_pathways(pathway)
     if not names:
-        return Answer(f"'{pathway}' names no Hallmark gene set, so there is no score to rank by. Name a Hallmark pathway"
-                      " (e.g. interferon alpha response, hypoxia, G2M checkpoint).", "rank_pathway", {"pathways": {}, "top": None}, [])
+        return Answer(
+            f"'{pathway}' names no Hallmark gene set, so there is no score to rank by. Name a Hallmark pathway"
+            " (e.g. interferon alpha response, hypoxia, G2M checkpoint).",
+            "rank_pathway",
+            {"pathways": {}, "top": None},
+            [],
+        )
     column = session.column(by)
     scores = session.pathway_scores()
     labels = session.work.obs[column]
@@ -94,21 +117,36 @@ def answer_rank_pathway(session: DatasetSession, pathway: str, by: str | None = 
         table = level_activity(scores[name].to_numpy(), labels, levels)
         table["active"] = is_active(table["auroc"], table["fdr"], rules)
         significant = table[table["active"]]
-        lead = (f"Highest: {significant.iloc[0]['level']}." if len(significant)
-                else f"No {kind} of obs['{column}'] scores significantly higher than the other cells (FDR <= {rules.max_fdr}).")
+        lead = (
+            f"Highest: {significant.iloc[0]['level']}."
+            if len(significant)
+            else f"No {kind} of obs['{column}'] scores significantly higher than the other cells (FDR <= {rules.max_fdr})."
+        )
         n_genes = session.work.uns[PATHWAY_KEY]["n_genes"][name]
-        rows = [f"{i + 1}. {r.level} ({r.n_cells} cells): AUROC {r.auroc:.2f}, FDR {r.fdr:.2g}, mean score {r.mean:.3f}"
-                for i, r in enumerate(table.head(SHOWN).itertuples())]
+        rows = [
+            f"{i + 1}. {r.level} ({r.n_cells} cells): AUROC {r.auroc:.2f}, FDR {r.fdr:.2g}, mean score {r.mean:.3f}"
+            for i, r in enumerate(table.head(SHOWN).itertuples())
+        ]
         more = f"\n... and {len(table) - SHOWN} more (in the data)" if len(table) > SHOWN else ""
-        blocks.append(f"{title}, per-cell scores over its {n_genes} measured genes; each {kind} of obs['{column}'] against the"
-                      f" other cells (Mann-Whitney U, BH FDR over {len(table)} {kind}s). {lead}\n" + "\n".join(rows) + more)
+        blocks.append(
+            f"{title}, per-cell scores over its {n_genes} measured genes; each {kind} of obs['{column}'] against the"
+            f" other cells (Mann-Whitney U, BH FDR over {len(table)} {kind}s). {lead}\n" + "\n".join(rows) + more
+        )
         data[name] = table.drop(columns="active").round(4).to_dict("records")
         path = figure_path(session, "pathway", name, column)
         if path is not None and len(table):
             ordered = table.sort_values("mean", ascending=False)
-            plots.append(bar_chart(ordered["level"].tolist(), ordered["mean"].tolist(), ordered["sem"].tolist(),
-                                   ordered["active"].tolist(),
-                                   f"{pathway_title(name)} per {column}", "mean score (± s.e.m.)", path))
+            plots.append(
+                bar_chart(
+                    ordered["level"].tolist(),
+                    ordered["mean"].tolist(),
+                    ordered["sem"].tolist(),
+                    ordered["active"].tolist(),
+                    f"{pathway_title(name)} per {column}",
+                    "mean score (± s.e.m.)",
+                    path,
+                )
+            )
     first = data.get(names[0], [])
     top = next((r["level"] for r in first if is_active(r["auroc"], r["fdr"], rules)), None)
     group = top if column == session.groupby else None
@@ -132,34 +170,66 @@ def _checked(session: DatasetSession, term_id: str, label: str) -> list[dict]:
             candidates = session.candidates(name)
         except InputError:
             continue  # a group too small to test
-        rank, candidate = next(((i + 1, c) for i, c in enumerate(candidates)
-                                if c.id == term_id or term_id in session.ontology.ancestors(c.id)), (None, None))
+        rank, candidate = next(
+            ((i + 1, c) for i, c in enumerate(candidates) if c.id == term_id or term_id in session.ontology.ancestors(c.id)), (None, None)
+        )
         head = head_mass(g["head"], term_id, session.ontology)
-        check = {"group": name, "head": round(head, 3), "candidate": {"rank": rank, **candidate.to_dict()} if candidate else None,
-                 "best_candidate": {"id": candidates[0].id, "label": candidates[0].label,
-                                    "similarity": round(session.ppr.similarity(term_id, candidates[0].id), 3)} if candidates else None,
-                 "status": "not proposed", "reason": "neither the candidate search nor the model head proposes it", "holds": False}
+        check = {
+            "group": name,
+            "head": round(head, 3),
+            "candidate": {"rank": rank, **candidate.to_dict()} if candidate else None,
+            "best_candidate": {
+                "id": candidates[0].id,
+                "label": candidates[0].label,
+                "similarity": round(session.ppr.similarity(term_id, candidates[0].id), 3),
+            }
+            if candidates
+            else None,
+            "status": "not proposed",
+            "reason": "neither the candidate search nor the model head proposes it",
+            "holds": False,
+        }
         if candidate is not None or head >= thresholds.max_contradicted:
-            claim = verify_cell_type(Claim("cell_type", label, term_id), adata=session.work, groupby=session.groupby, group=name,
-                                     head=g["head"], ontology=session.ontology, ppr=session.ppr, thresholds=thresholds,
-                                     head_weight=g.get("head_weight", 1.0), tissue=session.tissue)
+            claim = verify_cell_type(
+                Claim("cell_type", label, term_id),
+                adata=session.work,
+                groupby=session.groupby,
+                group=name,
+                head=g["head"],
+                ontology=session.ontology,
+                ppr=session.ppr,
+                thresholds=thresholds,
+                head_weight=g.get("head_weight", 1.0),
+                tissue=session.tissue,
+            )
             check.update(status=claim.status, reason=claim.reason, holds=claim.status == "supported")
         checks.append(check)
     strength = {"supported": 0, "weak": 1, "contradicted": 2}
-    return sorted(checks, key=lambda c: (not c["holds"], strength[c["candidate"]["status"]] if c["candidate"] else 3,
-                                         _STATUS_ORDER.get(c["status"], 3), -c["head"],
-                                         -(c["best_candidate"]["similarity"] if c["best_candidate"] else 0)))  # then the closest in CL
+    return sorted(
+        checks,
+        key=lambda c: (
+            not c["holds"],
+            strength[c["candidate"]["status"]] if c["candidate"] else 3,
+            _STATUS_ORDER.get(c["status"], 3),
+            -c["head"],
+            -(c["best_candidate"]["similarity"] if c["best_candidate"] else 0),
+        ),
+    )  # then the closest in CL
 
 
 def _check_line(check: dict) -> str:
     found = check["candidate"]
     if found is not None:
-        search = (f"candidate search: {found['label']} ({found['id']}) ranked {found['rank']}, {found['status']}"
-                  f" (markers found: {', '.join(found['genes_found'][:5]) or 'none'})")
+        search = (
+            f"candidate search: {found['label']} ({found['id']}) ranked {found['rank']}, {found['status']}"
+            f" (markers found: {', '.join(found['genes_found'][:5]) or 'none'})"
+        )
     elif check["best_candidate"] is not None:
         best = check["best_candidate"]
-        search = (f"candidate search: not among its top {N_CANDIDATES} (best: {best['label']}, {best['id']};"
-                  f" PageRank similarity to the term {best['similarity']:.3f})")
+        search = (
+            f"candidate search: not among its top {N_CANDIDATES} (best: {best['label']}, {best['id']};"
+            f" PageRank similarity to the term {best['similarity']:.3f})"
+        )
     else:
         search = "candidate search: no known marker among the group's genes"
     return f"{check['group']}: {search}; model head {check['head']:.2f}; verification: {check['status']} ({check['reason']})"
@@ -174,33 +244,48 @@ def answer_find_cell_type(session: DatasetSession, cell_type: str) -> Answer:
     """
     found = session.ontology.read_term(cell_type, "CL")
     if found is None:
-        return Answer(f"'{cell_type}' matches no Cell Ontology term, so I can't look for it. Try the full name or a CL id.",
-                      "find_cell_type", {"top": []}, [])
+        return Answer(
+            f"'{cell_type}' matches no Cell Ontology term, so I can't look for it. Try the full name or a CL id.", "find_cell_type", {"top": []}, []
+        )
     term = session.ontology.term(found.best.id)
     name = f"{term.label} ({term.id})"
     groups = session.result()["groups"]
     annotated = groups_under(session, term.id)
     if annotated:
-        rows = [f"- {n} ({groups[n]['n_cells']} cells): {groups[n]['cell_type']} ({groups[n]['cell_type_ontology_term_id']}),"
-                f" {groups[n]['status']}, {head_confidence(groups[n])}" for n in annotated]
-        text = (f"{len(annotated)} of {len(groups)} groups of obs['{session.groupby}'] are {name} or a subtype of it in the"
-                f" Cell Ontology, by their verified annotation:\n" + "\n".join(rows))
+        rows = [
+            f"- {n} ({groups[n]['n_cells']} cells): {groups[n]['cell_type']} ({groups[n]['cell_type_ontology_term_id']}),"
+            f" {groups[n]['status']}, {head_confidence(groups[n])}"
+            for n in annotated
+        ]
+        text = (
+            f"{len(annotated)} of {len(groups)} groups of obs['{session.groupby}'] are {name} or a subtype of it in the"
+            f" Cell Ontology, by their verified annotation:\n" + "\n".join(rows)
+        )
         ids = [term.id, *dict.fromkeys(groups[n]["cell_type_ontology_term_id"] for n in annotated)]
-        return Answer(text, "find_cell_type", {"term": term.id, "top": annotated, "how": "annotation"}, ids,
-                      annotated[0] if len(annotated) == 1 else None)
+        return Answer(
+            text, "find_cell_type", {"term": term.id, "top": annotated, "how": "annotation"}, ids, annotated[0] if len(annotated) == 1 else None
+        )
     checks = _checked(session, term.id, term.label)
     holding = [c["group"] for c in checks if c["holds"]]
     if holding:
-        text = (f"No group is annotated {name}, but checked now the evidence supports it for: {', '.join(holding)}.\n- "
-                + "\n- ".join(_check_line(c) for c in checks if c["holds"]))
+        text = f"No group is annotated {name}, but checked now the evidence supports it for: {', '.join(holding)}.\n- " + "\n- ".join(
+            _check_line(c) for c in checks if c["holds"]
+        )
     else:
         best = "\n- ".join(_check_line(c) for c in checks[:3])
-        text = (f"No group is {name}: none of the {len(groups)} groups of obs['{session.groupby}'] is annotated with it or a subtype,"
-                f" the candidate search over the marker knowledge proposes it for none, and verification supports it in none."
-                f" Best evidence:\n- {best}")
+        text = (
+            f"No group is {name}: none of the {len(groups)} groups of obs['{session.groupby}'] is annotated with it or a subtype,"
+            f" the candidate search over the marker knowledge proposes it for none, and verification supports it in none."
+            f" Best evidence:\n- {best}"
+        )
     ids = [term.id, *dict.fromkeys(c["candidate"]["id"] for c in checks if c["holds"] and c["candidate"])]
-    return Answer(text, "find_cell_type", {"term": term.id, "top": holding, "how": "verification", "checks": checks}, ids,
-                  holding[0] if len(holding) == 1 else None)
+    return Answer(
+        text,
+        "find_cell_type",
+        {"term": term.id, "top": holding, "how": "verification", "checks": checks},
+        ids,
+        holding[0] if len(holding) == 1 else None,
+    )
 
 
 # --------------------------------------------------------------------------- uncertain groups
@@ -217,8 +302,9 @@ def answer_uncertain(session: DatasetSession) -> Answer:
             rows.append(f"- {name} ({g['n_cells']} cells): no cell type claim survived verification")
             continue
         ids.append(claim["id"])
-        alternative = f"; the tools point to {session.ontology.term(claim['alternative']).label} ({claim['alternative']})" \
-            if claim.get("alternative") else ""
+        alternative = (
+            f"; the tools point to {session.ontology.term(claim['alternative']).label} ({claim['alternative']})" if claim.get("alternative") else ""
+        )
         rows.append(f"- {name} ({g['n_cells']} cells): {claim['label']} ({claim['id']}) is {claim['status']}: {claim['reason']}{alternative}")
     if not names:
         text = f"None: all {len(groups)} groups of obs['{session.groupby}'] have a supported cell type."

@@ -139,8 +139,11 @@ def test_pathways(state: ComparisonState, runtime: Runtime[ComparisonContext]) -
         auroc, pval = auroc_test(scores.to_numpy(), level, reference)
         adjusted = fdr(pval)
         order = np.argsort(-np.abs(auroc - 0.5))
-        shifted[group] = [{"pathway": scores.columns[i], "auroc": round(float(auroc[i]), 4), "fdr": float(f"{adjusted[i]:.3g}")}
-                          for i in order if adjusted[i] <= session.thresholds.max_fdr][:N_PATHWAYS]
+        shifted[group] = [
+            {"pathway": scores.columns[i], "auroc": round(float(auroc[i]), 4), "fdr": float(f"{adjusted[i]:.3g}")}
+            for i in order
+            if adjusted[i] <= session.thresholds.max_fdr
+        ][:N_PATHWAYS]
     return {"pathways": shifted}
 
 
@@ -161,24 +164,41 @@ def summarise(state: ComparisonState, runtime: Runtime[ComparisonContext]) -> di
             lines.append(f"- {group} ({cells}): not tested, {state.refused[group]}.")
             continue
         changes = state.genes[group]
-        shifted = "; ".join(f"{pathway_title(p['pathway'])} ({p['pathway']}) {'higher' if p['auroc'] > 0.5 else 'lower'}"
-                            f" in {state.level}, AUROC {p['auroc']:.2f}, FDR {p['fdr']:.2g}" for p in state.pathways[group]) or "none"
-        lines.append(f"- {group} ({cells}): up in {state.level}: {_genes(changes['up'])}; down: {_genes(changes['down'])};"
-                     f" pathways: {shifted}.")
+        shifted = (
+            "; ".join(
+                f"{pathway_title(p['pathway'])} ({p['pathway']}) {'higher' if p['auroc'] > 0.5 else 'lower'}"
+                f" in {state.level}, AUROC {p['auroc']:.2f}, FDR {p['fdr']:.2g}"
+                for p in state.pathways[group]
+            )
+            or "none"
+        )
+        lines.append(f"- {group} ({cells}): up in {state.level}: {_genes(changes['up'])}; down: {_genes(changes['down'])}; pathways: {shifted}.")
         ids += [p["pathway"] for p in state.pathways[group]] + [r["gene"] for r in changes["up"] + changes["down"]]
     tested = _tested(state)
     common = Counter((p["pathway"], p["auroc"] > 0.5) for g in tested for p in state.pathways[g][:1]).most_common(1)
-    lead = (f"{state.level} vs {state.reference} (obs['{state.column}']) within each group of obs['{session.groupby}']:"
-            f" Wilcoxon per gene (BH), per-cell Hallmark scores by Mann-Whitney U (AUROC, BH over gene sets);"
-            f" at least {runtime.context.min_cells} cells per level needed.")
+    lead = (
+        f"{state.level} vs {state.reference} (obs['{state.column}']) within each group of obs['{session.groupby}']:"
+        f" Wilcoxon per gene (BH), per-cell Hallmark scores by Mann-Whitney U (AUROC, BH over gene sets);"
+        f" at least {runtime.context.min_cells} cells per level needed."
+    )
     if common:
         (pathway, higher), count = common[0]
-        lead += (f" Most consistent change: {pathway_title(pathway)} ({pathway}) {'higher' if higher else 'lower'} in {state.level},"
-                 f" the top shift in {count} of {len(tested)} groups tested.")
+        lead += (
+            f" Most consistent change: {pathway_title(pathway)} ({pathway}) {'higher' if higher else 'lower'} in {state.level},"
+            f" the top shift in {count} of {len(tested)} groups tested."
+        )
     elif not tested:
         lead += " No group has enough cells in both levels, so nothing was tested."
-    data = {"column": state.column, "level": state.level, "reference": state.reference, "counts": state.counts, "refused": state.refused,
-            "genes": state.genes, "pathways": state.pathways, "top": common[0][0][0] if common else None}
+    data = {
+        "column": state.column,
+        "level": state.level,
+        "reference": state.reference,
+        "counts": state.counts,
+        "refused": state.refused,
+        "genes": state.genes,
+        "pathways": state.pathways,
+        "top": common[0][0][0] if common else None,
+    }
     group = state.groups[0] if len(state.groups) == 1 else None
     return {"answer": Answer(lead + "\n" + "\n".join(lines), "condition_changes", data, list(dict.fromkeys(ids)), group).to_dict()}
 
@@ -203,10 +223,12 @@ def comparison_graph():
 GRAPH = comparison_graph()
 
 
-def answer_condition_changes(session: DatasetSession, column: str | None = None, level: str | None = None,
-                             reference: str | None = None, group: str | None = None) -> Answer:
+def answer_condition_changes(
+    session: DatasetSession, column: str | None = None, level: str | None = None, reference: str | None = None, group: str | None = None
+) -> Answer:
     """What changes between two levels of a condition (e.g. stimulated vs control) within each group, or one named group:
     differential genes and shifted Hallmark pathways, with cells per level; groups with too few cells are refused."""
-    state = GRAPH.invoke(ComparisonState(column=column, level=level, reference=reference, groups=[group] if group else []),
-                         context=ComparisonContext(session=session))
+    state = GRAPH.invoke(
+        ComparisonState(column=column, level=level, reference=reference, groups=[group] if group else []), context=ComparisonContext(session=session)
+    )
     return Answer(**state["answer"])

@@ -54,8 +54,9 @@ def violin_plot(values: Sequence[float], labels: Sequence[str], order: Sequence[
     return _saved(figure, path)
 
 
-def bar_chart(labels: Sequence[str], values: Sequence[float], errors: Sequence[float], marked: Sequence[bool],
-              title: str, ylabel: str, path: Path) -> str:
+def bar_chart(
+    labels: Sequence[str], values: Sequence[float], errors: Sequence[float], marked: Sequence[bool], title: str, ylabel: str, path: Path
+) -> str:
     """Bars of ``values`` with error bars; ``marked`` bars (e.g. FDR <= 0.05 and higher than the rest) are coloured."""
     figure, axis = plt.subplots(figsize=(max(4.0, 0.55 * len(labels) + 1.5), 3.6))
     colours = ["#c0392b" if m else "#95a5a6" for m in marked]

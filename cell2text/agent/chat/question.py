@@ -51,8 +51,15 @@ def read_slots(session: DatasetSession, question: str) -> Slots:
     rest = without_mentions(question, mentions)
     measured, written = find_genes(session, rest), gene_like_words(rest)
     symbols = sorted(set(measured) | set(written), key=lambda g: rest.upper().find(g.upper()))  # in the order written
-    return Slots(mentions, measured or written, find_pathways(question), find_columns(session, question), find_levels(session, question),
-                 session.condition_columns(), symbols)
+    return Slots(
+        mentions,
+        measured or written,
+        find_pathways(question),
+        find_columns(session, question),
+        find_levels(session, question),
+        session.condition_columns(),
+        symbols,
+    )
 
 
 @dataclass

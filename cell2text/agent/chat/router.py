@@ -35,8 +35,11 @@ MIN_INTENT_SCORE = 0.3
 KEYWORD_BONUS = 0.5  # a keyword match outweighs shared words like "NK cells" between intents
 SLOT_BONUS = 0.15  # the question names what the intent needs
 MAX_REPLY_WORDS = 6  # a reply this short that names one of the offered groups answers a clarifying question
-INJECTION = re.compile(r"\b(ignore|disregard|forget|override)\b.{0,40}\b(tools?|instructions?|data|rules|prompt|above|previous|everything)\b"
-                       r"|\b(pretend|act as|you are now|from now on)\b|^\s*(just\s+)?(say|reply|respond|answer)\s+(that|with)\b", re.IGNORECASE)
+INJECTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(tools?|instructions?|data|rules|prompt|above|previous|everything)\b"
+    r"|\b(pretend|act as|you are now|from now on)\b|^\s*(just\s+)?(say|reply|respond|answer)\s+(that|with)\b",
+    re.IGNORECASE,
+)
 INJECTED = "injection"  # the intent of a question that tries to instruct the assistant
 _GROUP_WORD = re.compile(r"\b(?:cluster|group|leiden|louvain)\s*#?\s*(?P<name>[\w+/.-]+)", re.IGNORECASE)
 _JUST_A_NAME = re.compile(r"[\W_]|\b(the|cells?|group|cluster|please)\b", re.IGNORECASE)
@@ -98,8 +101,7 @@ def understand_question(session: DatasetSession, text: str, last_group: str | No
 def clarify(session: DatasetSession, mention: Mention, intent: str) -> Answer:
     """A short question back: which of the groups a mention could mean."""
     term = f" ({session.ontology.term(mention.term).label}, {mention.term})" if mention.term else ""
-    text = (f"'{mention.text}'{term} could be {len(mention.groups)} groups: {', '.join(mention.groups)}. Which one do you mean?"
-            " Reply with its name.")
+    text = f"'{mention.text}'{term} could be {len(mention.groups)} groups: {', '.join(mention.groups)}. Which one do you mean? Reply with its name."
     return Answer(text, "clarify", {"candidates": mention.groups, "intent": intent}, [mention.term] if mention.term else [])
 
 
@@ -119,8 +121,10 @@ def resume(session: DatasetSession, question: str, pending: dict) -> Routed | No
 def cannot_tell(question: str, lead: str = "") -> Answer:
     """The honest answer to a question no record covers: what the records can answer instead."""
     can = [intent.can for intent in INTENTS]
-    text = (f"{lead + ' ' if lead else ''}{CANNOT_TELL} I can answer from the tools: {', '.join(can[:-1])}, and {can[-1]}."
-            " Naming a group, a gene or a pathway (e.g. 'where is CD8A expressed?') helps.")
+    text = (
+        f"{lead + ' ' if lead else ''}{CANNOT_TELL} I can answer from the tools: {', '.join(can[:-1])}, and {can[-1]}."
+        " Naming a group, a gene or a pathway (e.g. 'where is CD8A expressed?') helps."
+    )
     return Answer(text, REFUSED, {"question": question}, [])
 
 

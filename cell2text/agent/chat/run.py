@@ -50,8 +50,14 @@ class Chat:
     scores also draw a figure there (``Answer.plots``).
     """
 
-    def __init__(self, session: DatasetSession, *, chat_model: BaseChatModel | None = None, memory: str | Path | None = None,
-                 plot_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        session: DatasetSession,
+        *,
+        chat_model: BaseChatModel | None = None,
+        memory: str | Path | None = None,
+        plot_dir: str | Path | None = None,
+    ) -> None:
         self.session = session
         if plot_dir is not None:
             session.plot_dir = Path(plot_dir)
@@ -59,8 +65,9 @@ class Chat:
         self._connection = sqlite3.connect(str(path), check_same_thread=False)
         self.checkpointer = SqliteSaver(self._connection)
         self.chat_model = chat_model if chat_model is not None else external_chat_model()
-        self.graph = (tool_calling_graph(self.chat_model, session, self.checkpointer) if self.chat_model is not None
-                      else embedded_graph(self.checkpointer))
+        self.graph = (
+            tool_calling_graph(self.chat_model, session, self.checkpointer) if self.chat_model is not None else embedded_graph(self.checkpointer)
+        )
 
     def _config(self, thread_id: str) -> dict:
         """LangGraph's run config for a thread; the dataset's name keeps threads of different datasets apart."""
@@ -84,8 +91,11 @@ class Chat:
     def history(self, thread_id: str = "default") -> list[tuple[str, str]]:
         """(role, text) of every message in a thread."""
         messages = self.graph.get_state(self._config(thread_id)).values.get("messages", [])
-        return [("user" if isinstance(m, HumanMessage) else "assistant", str(m.content)) for m in messages
-                if isinstance(m, HumanMessage) or (isinstance(m, AIMessage) and m.content)]
+        return [
+            ("user" if isinstance(m, HumanMessage) else "assistant", str(m.content))
+            for m in messages
+            if isinstance(m, HumanMessage) or (isinstance(m, AIMessage) and m.content)
+        ]
 
     def close(self) -> None:
         self._connection.close()

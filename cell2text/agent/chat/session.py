@@ -61,9 +61,18 @@ class Answer:
 class DatasetSession:
     """The dataset a conversation is about, its resources and its (cached) verified description."""
 
-    def __init__(self, adata: ad.AnnData, name: str, groupby: str | None = None, *, source: Path | None = None,
-                 ontology: Ontology | None = None, kb: KnowledgeBase | None = None, result: dict | None = None,
-                 plot_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        adata: ad.AnnData,
+        name: str,
+        groupby: str | None = None,
+        *,
+        source: Path | None = None,
+        ontology: Ontology | None = None,
+        kb: KnowledgeBase | None = None,
+        result: dict | None = None,
+        plot_dir: str | Path | None = None,
+    ) -> None:
         """``result``: a describe result already computed for ``adata`` (e.g. ``read_result(adata)``);
         ``plot_dir``: where answers save their figures (None: no figures)."""
         self.adata, self.name, self.source = adata, name, source
@@ -172,8 +181,9 @@ class DatasetSession:
 
         if group not in self._candidates:
             species = detect_species(self.work, default="human")
-            self._candidates[group] = rank_group(self.work, self.groupby, group, species=species, k=N_CANDIDATES,
-                                                 ontology=self.ontology, ppr=self.ppr)
+            self._candidates[group] = rank_group(
+                self.work, self.groupby, group, species=species, k=N_CANDIDATES, ontology=self.ontology, ppr=self.ppr
+            )
         return self._candidates[group]
 
     def pathway_scores(self) -> pd.DataFrame:

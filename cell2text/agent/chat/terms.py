@@ -22,9 +22,11 @@ def answer_similarity(session: DatasetSession, first: str, second: str) -> Answe
     a, b = (r.best.id for r in terms)
     score = session.ppr.similarity(a, b)
     parent = common_parent(session.ontology, a, b, session.ppr)
-    text = (f"{term_name(session.ontology, a)} and {term_name(session.ontology, b)}: PageRank similarity {score:.3f} on the Cell Ontology"
-            f" (1 = same term; a parent and child score about 0.2, unrelated types about 0). Their closest common parent is"
-            f" {term_name(session.ontology, parent)}.")
+    text = (
+        f"{term_name(session.ontology, a)} and {term_name(session.ontology, b)}: PageRank similarity {score:.3f} on the Cell Ontology"
+        f" (1 = same term; a parent and child score about 0.2, unrelated types about 0). Their closest common parent is"
+        f" {term_name(session.ontology, parent)}."
+    )
     return Answer(text, "similarity", {"a": a, "b": b, "similarity": round(score, 4), "common_parent": parent}, [a, b, parent])
 
 

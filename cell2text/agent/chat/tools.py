@@ -21,6 +21,7 @@ from cell2text.errors import InputError
 
 def _tool(intent: Intent, session: DatasetSession) -> StructuredTool:
     """One record's answer function as a tool on ``session``."""
+
     def run(**arguments) -> str:
         try:
             return intent.answer(session, **arguments).text

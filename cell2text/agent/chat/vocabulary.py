@@ -32,9 +32,57 @@ LONGEST_PHRASE = 6
 PATHWAY_NAMES = {
     r"\bprolifera|\bdividing\b|\bcycling\b|\bcell[- ]cycle\b|\bmitotic\b|\bmitosis\b": ["HALLMARK_G2M_CHECKPOINT", "HALLMARK_E2F_TARGETS"],
 }
-_STOP = {"the", "a", "an", "cell", "cells", "which", "what", "are", "is", "in", "of", "from", "rest", "group", "groups", "cluster",
-         "clusters", "genes", "gene", "markers", "and", "or", "vs", "versus", "to", "with", "here", "there", "any", "all", "each", "one", "ones",
-         "it", "them", "this", "that", "these", "those", "type", "types", "set", "most", "more", "highest", "do", "we", "have", "has"}
+_STOP = {
+    "the",
+    "a",
+    "an",
+    "cell",
+    "cells",
+    "which",
+    "what",
+    "are",
+    "is",
+    "in",
+    "of",
+    "from",
+    "rest",
+    "group",
+    "groups",
+    "cluster",
+    "clusters",
+    "genes",
+    "gene",
+    "markers",
+    "and",
+    "or",
+    "vs",
+    "versus",
+    "to",
+    "with",
+    "here",
+    "there",
+    "any",
+    "all",
+    "each",
+    "one",
+    "ones",
+    "it",
+    "them",
+    "this",
+    "that",
+    "these",
+    "those",
+    "type",
+    "types",
+    "set",
+    "most",
+    "more",
+    "highest",
+    "do",
+    "we",
+    "have",
+    "has",
+}
 _GROUP_WORD = re.compile(r"\b(?:cluster|group|leiden|louvain)\s*#?\s*(?P<name>[\w+/.-]+)", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]*[A-Za-z0-9]|[A-Za-z0-9]")
 _TITLE_GENERIC = {"response", "signaling", "pathway", "targets", "up", "dn", "v1", "v2", "via", "and", "of", "early", "late"}
@@ -152,7 +200,7 @@ def _ends_longer_name(text: str, match: re.Match, groups: list[str]) -> bool:
     so the label alone ("T cell", some group's annotation) must not take it.
     """
     core = re.sub(r"\s+cells?$", "", match.group(0), flags=re.IGNORECASE)
-    before = re.search(rf"((?:[\w+\-/.]+ ){{1,{LONGEST_PHRASE - 1}}})$", text[:match.start()])
+    before = re.search(rf"((?:[\w+\-/.]+ ){{1,{LONGEST_PHRASE - 1}}})$", text[: match.start()])
     words = before.group(1).split() if before else []
     return any(_find_name(g, " ".join([*words[-n:], core])) is not None for n in range(1, len(words) + 1) for g in groups)
 
@@ -202,12 +250,17 @@ def group_mentions(session: DatasetSession, text: str) -> list[Mention]:
     size = min(LONGEST_PHRASE, len(words))
     while size > 0:
         for first in range(len(words) - size + 1):
-            chunk = words[first:first + size]
+            chunk = words[first : first + size]
             if any(w[0] == "" for w in chunk):
                 continue
             phrase = " ".join(w[0] for w in chunk)
-            if (chunk[0][0].lower() in _STOP or chunk[-1][0].lower() in _STOP and not chunk[-1][0].lower().startswith("cell")
-                    or len(phrase) < 2 or (size == 1 and phrase in genes)):
+            if (
+                chunk[0][0].lower() in _STOP
+                or chunk[-1][0].lower() in _STOP
+                and not chunk[-1][0].lower().startswith("cell")
+                or len(phrase) < 2
+                or (size == 1 and phrase in genes)
+            ):
                 continue
             found = _standardised(session.ontology, phrase)
             threshold = MIN_CELL_PHRASE_SCORE if re.search(r"\bcells?\b", phrase, re.IGNORECASE) else MIN_TERM_SCORE

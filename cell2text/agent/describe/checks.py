@@ -43,8 +43,11 @@ from cell2text.tools.evidence import (
 )
 from cell2text.tools.markers import group_markers, marker_evidence, up_markers
 
-_PATHWAY_KEYS = {"HALLMARK_": ("hallmark", "cell2text_pathways"), "REACTOME_": ("reactome", "cell2text_pathways_reactome"),
-                 "WP_": ("wikipathways", "cell2text_pathways_wikipathways")}
+_PATHWAY_KEYS = {
+    "HALLMARK_": ("hallmark", "cell2text_pathways"),
+    "REACTOME_": ("reactome", "cell2text_pathways_reactome"),
+    "WP_": ("wikipathways", "cell2text_pathways_wikipathways"),
+}
 
 
 # --------------------------------------------------------------------------- the model head
@@ -63,9 +66,18 @@ def _ranked(probabilities: dict[str, float]) -> list[tuple[str, float]]:
     return sorted(probabilities.items(), key=lambda item: -item[1])
 
 
-def propose_cell_types(adata: ad.AnnData, groupby: str, group: str, *, ontology: Ontology, ppr: PageRankSimilarity,
-                       thresholds: Thresholds = DEFAULTS, k: int = 5, tissue: str | None = None,
-                       knowledge: MarkerKnowledge | None = None) -> tuple[pd.DataFrame, list[Candidate]]:
+def propose_cell_types(
+    adata: ad.AnnData,
+    groupby: str,
+    group: str,
+    *,
+    ontology: Ontology,
+    ppr: PageRankSimilarity,
+    thresholds: Thresholds = DEFAULTS,
+    k: int = 5,
+    tissue: str | None = None,
+    knowledge: MarkerKnowledge | None = None,
+) -> tuple[pd.DataFrame, list[Candidate]]:
     """The group's DE table and the cell types its markers point to (:func:`rank_cell_types`), best first.
 
     ``knowledge``: the marker knowledge to rank with (default: :func:`load_markers` for the data's
@@ -78,8 +90,17 @@ def propose_cell_types(adata: ad.AnnData, groupby: str, group: str, *, ontology:
         found = group_metadata(adata, groupby, group, "tissue", ontology)
         tissue = found["id"] if found else None
     try:
-        ranked = rank_cell_types(table, species=knowledge.species, tissue=tissue, k=k, knowledge=knowledge,
-                                 ontology=ontology, ppr=ppr, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
+        ranked = rank_cell_types(
+            table,
+            species=knowledge.species,
+            tissue=tissue,
+            k=k,
+            knowledge=knowledge,
+            ontology=ontology,
+            ppr=ppr,
+            min_logfc=thresholds.min_logfc,
+            max_pval=thresholds.max_fdr,
+        )
     except InputError:  # no up gene is a known marker
         ranked = []
     return table, ranked
@@ -96,9 +117,20 @@ def _own_marker_not_up(table: pd.DataFrame, own: dict[str, tuple[str, ...]], thr
     return None
 
 
-def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, head: dict[str, float],
-                     ontology: Ontology, ppr: PageRankSimilarity, thresholds: Thresholds = DEFAULTS,
-                     head_weight: float = 1.0, tissue: str | None = None, knowledge: MarkerKnowledge | None = None) -> Claim:
+def verify_cell_type(
+    claim: Claim,
+    *,
+    adata: ad.AnnData,
+    groupby: str,
+    group: str,
+    head: dict[str, float],
+    ontology: Ontology,
+    ppr: PageRankSimilarity,
+    thresholds: Thresholds = DEFAULTS,
+    head_weight: float = 1.0,
+    tissue: str | None = None,
+    knowledge: MarkerKnowledge | None = None,
+) -> Claim:
     """Check "group is cell type X" with the ontology, the head's probabilities, PPR, known markers and the candidate search.
 
     ``head`` holds the group's mean per-cell probability of each label the model knows, and
@@ -120,29 +152,57 @@ def verify_cell_type(claim: Claim, *, adata: ad.AnnData, groupby: str, group: st
         new = ontology.replacement(term.id)
         return replace(claim, status="contradicted", reason=f"{term.id} is obsolete", alternative=new.id if new else None)
     knowledge = knowledge or load_markers(detect_species(adata, default="human"), ontology=ontology)
-    markers = marker_evidence(adata, groupby, group, term.id, ontology=ontology, knowledge=knowledge,
-                              min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
-    table, candidates = propose_cell_types(adata, groupby, group, ontology=ontology, ppr=ppr, thresholds=thresholds,
-                                           tissue=tissue, knowledge=knowledge)
-    check = check_cell_type(table, term.id, knowledge=knowledge, ontology=ontology, tissue=tissue,
-                            min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
+    markers = marker_evidence(
+        adata, groupby, group, term.id, ontology=ontology, knowledge=knowledge, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr
+    )
+    table, candidates = propose_cell_types(
+        adata, groupby, group, ontology=ontology, ppr=ppr, thresholds=thresholds, tissue=tissue, knowledge=knowledge
+    )
+    check = check_cell_type(
+        table, term.id, knowledge=knowledge, ontology=ontology, tissue=tissue, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr
+    )
     best = next((c for c in candidates if c.status == "supported"), None)
     top = max(head, key=head.get) if head_weight > 0 else None
     pagerank = {"source": "PageRank"} | ({"similarity_to_top": round(ppr.similarity(term.id, top), 3)} if top else {})
-    evidence = [pagerank | {"neighbours": [{"id": t, "label": ontology.term(t).label, "similarity": round(s, 3)}
-                                           for t, s in ppr.neighbours(term.id, 5)]},
-                {"source": "markers", "score": markers.score, "relation": markers.relation,
-                 "up": [m["gene"] for m in markers.up], "not_up": [m["gene"] for m in markers.not_up],
-                 "negative_violated": [m["gene"] for m in markers.negative_violated], "not_measured": len(markers.not_measured)},
-                {"source": "candidates", "claim": {"status": check.status, "score": check.score, "reason": check.reason,
-                                                   "negative_hits": check.negative_hits, "detection": check.detection},
-                 "proposed": [{"id": c.id, "label": c.label, "score": c.score, "status": c.status} for c in candidates[:3]]}]
+    evidence = [
+        pagerank | {"neighbours": [{"id": t, "label": ontology.term(t).label, "similarity": round(s, 3)} for t, s in ppr.neighbours(term.id, 5)]},
+        {
+            "source": "markers",
+            "score": markers.score,
+            "relation": markers.relation,
+            "up": [m["gene"] for m in markers.up],
+            "not_up": [m["gene"] for m in markers.not_up],
+            "negative_violated": [m["gene"] for m in markers.negative_violated],
+            "not_measured": len(markers.not_measured),
+        },
+        {
+            "source": "candidates",
+            "claim": {
+                "status": check.status,
+                "score": check.score,
+                "reason": check.reason,
+                "negative_hits": check.negative_hits,
+                "detection": check.detection,
+            },
+            "proposed": [{"id": c.id, "label": c.label, "score": c.score, "status": c.status} for c in candidates[:3]],
+        },
+    ]
     evidence += dataset_evidence(adata, groupby, group, term.id, ppr)
     if top is not None:
         (_, p1), (second, p2) = _ranked(head)[0], (_ranked(head) + [(top, 0.0)])[1]
-        evidence.insert(0, {"source": "model head", "probability": round(head_mass(head, term.id, ontology), 3), "weight": round(head_weight, 3),
-                            "top_label": top, "top_probability": round(p1, 3), "second_label": second,
-                            "second_probability": round(p2, 3), "margin": round(p1 - p2, 3)})
+        evidence.insert(
+            0,
+            {
+                "source": "model head",
+                "probability": round(head_mass(head, term.id, ontology), 3),
+                "weight": round(head_weight, 3),
+                "top_label": top,
+                "top_probability": round(p1, 3),
+                "second_label": second,
+                "second_probability": round(p2, 3),
+                "margin": round(p1 - p2, 3),
+            },
+        )
     claim = replace(claim, evidence=evidence, label=term.label)
     organism = group_organism(adata, groupby, group)
     species = _term_species(term.label)
@@ -163,28 +223,55 @@ def _judge_by_markers(claim: Claim, term_id: str, check: Candidate, best: Candid
     if best is not None and best.id == term_id:  # the best candidate itself, perhaps the common parent of near-tied ones
         return replace(claim, status="supported", reason=f"markers: the best candidate ({best.score:.1f}): {best.reason}")
     if best is not None and check.status == "supported" and check.score >= best.score - NEAR_TIE:
-        return replace(claim, status="supported", reason=f"markers: {check.reason} (score {check.score:.1f}, the best candidate scores {best.score:.1f})")
+        return replace(
+            claim, status="supported", reason=f"markers: {check.reason} (score {check.score:.1f}, the best candidate scores {best.score:.1f})"
+        )
     if best is not None and term_id in ontology.ancestors(best.id):
-        return replace(claim, status="supported", reason=f"a more general term for the markers' best candidate, {best.label} ({best.score:.1f}: {best.reason})")
+        return replace(
+            claim, status="supported", reason=f"a more general term for the markers' best candidate, {best.label} ({best.score:.1f}: {best.reason})"
+        )
     if best is None:
         return replace(claim, status="unverified", reason=f"markers: {check.reason}; no cell type is clearly supported by the group's markers")
-    return replace(claim, status="unverified", alternative=best.id,
-                   reason=f"markers: {check.reason}; the markers support {best.label} better ({best.score:.1f} vs {check.score:.1f})")
+    return replace(
+        claim,
+        status="unverified",
+        alternative=best.id,
+        reason=f"markers: {check.reason}; the markers support {best.label} better ({best.score:.1f} vs {check.score:.1f})",
+    )
 
 
-def _judge_with_head(claim: Claim, term_id: str, head: dict[str, float], weight: float, check: Candidate, best: Candidate | None,
-                     candidates: list[Candidate], markers, table: pd.DataFrame, knowledge: MarkerKnowledge, ontology: Ontology,
-                     ppr: PageRankSimilarity, thresholds: Thresholds) -> Claim:
+def _judge_with_head(
+    claim: Claim,
+    term_id: str,
+    head: dict[str, float],
+    weight: float,
+    check: Candidate,
+    best: Candidate | None,
+    candidates: list[Candidate],
+    markers,
+    table: pd.DataFrame,
+    knowledge: MarkerKnowledge,
+    ontology: Ontology,
+    ppr: PageRankSimilarity,
+    thresholds: Thresholds,
+) -> Claim:
     """The head's probabilities (times ``weight``) with the markers: see :func:`verify_cell_type`."""
     ranked = _ranked(head)
     (top, p1), (second, p2) = ranked[0], ranked[1] if len(ranked) > 1 else (ranked[0][0], 0.0)
     mass = weight * head_mass(head, term_id, ontology)
-    top_check = check if top == term_id else check_cell_type(table, top, knowledge=knowledge, ontology=ontology,
-                                                              min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
+    top_check = (
+        check
+        if top == term_id
+        else check_cell_type(table, top, knowledge=knowledge, ontology=ontology, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
+    )
     head_fits = top_check.status == "supported"  # the markers support the head's own label: the model is in its domain
     if check.status == "contradicted":  # the head's label replaces it unless the markers contradict that too (then: candidates)
-        return replace(claim, status="contradicted", reason=f"markers: {check.reason}",
-                       alternative=top if top != term_id and top_check.status != "contradicted" else None)
+        return replace(
+            claim,
+            status="contradicted",
+            reason=f"markers: {check.reason}",
+            alternative=top if top != term_id and top_check.status != "contradicted" else None,
+        )
     measured = len(markers.up) + len(markers.not_up) + len(markers.negative_ok) + len(markers.negative_violated)
     markers_disagree = markers.score is not None and measured >= 3 and markers.score < thresholds.min_marker_score
     weighted = "" if weight >= 1 else f" (weight {weight:.2f})"
@@ -192,32 +279,47 @@ def _judge_with_head(claim: Claim, term_id: str, head: dict[str, float], weight:
     ambiguous = p1 - p2 < thresholds.ambiguity_margin and ppr.similarity(top, second) >= thresholds.ppr_close
     if ambiguous and mass < weight * (p1 + p2) - 1e-9:
         parent = common_parent(ontology, top, second, ppr)
-        reason = (f"the model cannot separate {ontology.term(top).label} ({p1:.2f}) from {ontology.term(second).label} ({p2:.2f}),"
-                  f" which are close in the ontology (PPR {ppr.similarity(top, second):.3f}); their common parent"
-                  f" {ontology.term(parent).label} ({parent}) holds {head_mass(head, parent, ontology):.2f}")
+        reason = (
+            f"the model cannot separate {ontology.term(top).label} ({p1:.2f}) from {ontology.term(second).label} ({p2:.2f}),"
+            f" which are close in the ontology (PPR {ppr.similarity(top, second):.3f}); their common parent"
+            f" {ontology.term(parent).label} ({parent}) holds {head_mass(head, parent, ontology):.2f}"
+        )
         return replace(claim, status="unverified", reason=reason, alternative=parent)
     if mass >= thresholds.min_probability:
         if markers_disagree:
-            return replace(claim, status="unverified", reason=f"head probability {mass:.2f}{weighted}, but only {markers.score:.0%} of the known markers agree")
+            return replace(
+                claim, status="unverified", reason=f"head probability {mass:.2f}{weighted}, but only {markers.score:.0%} of the known markers agree"
+            )
         support = f"head probability {mass:.2f}{weighted}" + (f"; marker agreement {markers.score:.0%}" if markers.score is not None else "")
         missing = _own_marker_not_up(table, own_defining(knowledge, ontology, term_id), thresholds)
         finer = [c for c in candidates if c.status == "supported" and term_id in ontology.ancestors(c.id) and c.score >= check.score + NEAR_TIE]
         if missing and finer:
-            reason = (f"{support}; but its own defining marker {missing} is not up, and the markers support the more specific"
-                      f" {finer[0].label} ({finer[0].score:.1f} vs {check.score:.1f}: {finer[0].reason})")
+            reason = (
+                f"{support}; but its own defining marker {missing} is not up, and the markers support the more specific"
+                f" {finer[0].label} ({finer[0].score:.1f} vs {check.score:.1f}: {finer[0].reason})"
+            )
             return replace(claim, status="supported", reason=reason, alternative=finer[0].id)
         return replace(claim, status="supported", reason=support)
-    if best is not None and check.status == "supported" and check.score >= best.score - NEAR_TIE and (not head_fits or top in ontology.ancestors(term_id)):
-        reason = (f"markers: {check.reason} (score {check.score:.1f}, the best candidate scores {best.score:.1f}); the model's head"
-                  f" does not know this term (its label {ontology.term(top).label} gets {p1:.2f}"
-                  + (", and the markers do not support it)" if not head_fits else ", an ancestor)"))
+    if (
+        best is not None
+        and check.status == "supported"
+        and check.score >= best.score - NEAR_TIE
+        and (not head_fits or top in ontology.ancestors(term_id))
+    ):
+        reason = (
+            f"markers: {check.reason} (score {check.score:.1f}, the best candidate scores {best.score:.1f}); the model's head"
+            f" does not know this term (its label {ontology.term(top).label} gets {p1:.2f}"
+            + (", and the markers do not support it)" if not head_fits else ", an ancestor)")
+        )
         return replace(claim, status="supported", reason=reason)
     if term_id in ontology.ancestors(top) or top in ontology.ancestors(term_id) | {term_id}:
         return replace(claim, status="unverified", reason=f"more specific than the model can tell; it supports {ontology.term(top).label} ({p1:.2f})")
     if mass < thresholds.max_contradicted and weight * p1 >= thresholds.min_probability:
         reason = f"the model gives it {mass:.2f} and {ontology.term(top).label} {p1:.2f} (PPR similarity {ppr.similarity(term_id, top):.3f})"
         return replace(claim, status="contradicted", reason=reason, alternative=top)
-    return replace(claim, status="unverified", reason=f"head probability {mass:.2f}{weighted}; the model is unsure (top {ontology.term(top).label} {p1:.2f})")
+    return replace(
+        claim, status="unverified", reason=f"head probability {mass:.2f}{weighted}; the model is unsure (top {ontology.term(top).label} {p1:.2f})"
+    )
 
 
 # --------------------------------------------------------------------------- metadata
@@ -256,21 +358,34 @@ def dataset_evidence(adata: ad.AnnData, groupby: str, group: str, term_id: str, 
         counts = _group_counts(adata, groupby, group, CELL_TYPE_ID)
         annotated = counts.index[0]
         similarity = ppr.similarity(term_id, annotated) if annotated in ppr.index else None
-        records.append({"source": f"obs['{CELL_TYPE_ID}']", "annotated": annotated, "share": round(float(counts.iloc[0] / counts.sum()), 3),
-                        "similarity_to_claim": round(similarity, 3) if similarity is not None else None})
+        records.append(
+            {
+                "source": f"obs['{CELL_TYPE_ID}']",
+                "annotated": annotated,
+                "share": round(float(counts.iloc[0] / counts.sum()), 3),
+                "similarity_to_claim": round(similarity, 3) if similarity is not None else None,
+            }
+        )
     column = next((c for c in DONOR_COLUMNS if c in adata.obs.columns), None)
     if column is not None:
         donors = _group_counts(adata, groupby, group, column)
-        records.append({"source": f"obs['{column}']", "donors_in_group": int(len(donors)),
-                        "donors_in_dataset": int(adata.obs[column].nunique()), "largest_donor_share": round(float(donors.iloc[0] / donors.sum()), 3)})
+        records.append(
+            {
+                "source": f"obs['{column}']",
+                "donors_in_group": int(len(donors)),
+                "donors_in_dataset": int(adata.obs[column].nunique()),
+                "largest_donor_share": round(float(donors.iloc[0] / donors.sum()), 3),
+            }
+        )
     return records
 
 
 MIN_TISSUE_GROUPS = 2  # groups whose best-supported cell type names one organ before it is taken as the dataset's tissue
 
 
-def infer_tissue(adata: ad.AnnData, groupby: str, *, ontology: Ontology, ppr: PageRankSimilarity, knowledge: MarkerKnowledge,
-                 thresholds: Thresholds = DEFAULTS) -> dict | None:
+def infer_tissue(
+    adata: ad.AnnData, groupby: str, *, ontology: Ontology, ppr: PageRankSimilarity, knowledge: MarkerKnowledge, thresholds: Thresholds = DEFAULTS
+) -> dict | None:
     """The dataset's tissue from the cell types its groups' markers support, for when neither the user nor obs says it.
 
     Each group's best supported candidate (no tissue prior) votes for the organs its label or
@@ -291,8 +406,12 @@ def infer_tissue(adata: ad.AnnData, groupby: str, *, ontology: Ontology, ppr: Pa
         for organ in organs:
             votes.setdefault(organ, []).append(f"{group}: {best.label}")
     ranked = sorted(votes.items(), key=lambda kv: -len(kv[1]))
-    if not ranked or len(ranked[0][1]) < MIN_TISSUE_GROUPS or 2 * len(ranked[0][1]) < naming \
-            or (len(ranked) > 1 and len(ranked[1][1]) == len(ranked[0][1])):
+    if (
+        not ranked
+        or len(ranked[0][1]) < MIN_TISSUE_GROUPS
+        or 2 * len(ranked[0][1]) < naming
+        or (len(ranked) > 1 and len(ranked[1][1]) == len(ranked[0][1]))
+    ):
         return None
     organ, groups = ranked[0]
     return {"id": organ, "label": ontology.term(organ).label, "groups": groups}
@@ -321,21 +440,37 @@ def verify_metadata(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str
     if meta is None and claim.kind == "tissue" and tissue is not None:
         meta = {"source": "the tissue given (--tissue)", "value": ontology.term(tissue).label, "id": tissue, "share": 1.0, "values": 1}
     if claim.id is None:
-        return replace(claim, status="unverified", reason=f"'{claim.text}' matches no ontology term",
-                       alternative=meta["id"] if meta else None, evidence=[meta] if meta else [])
+        return replace(
+            claim,
+            status="unverified",
+            reason=f"'{claim.text}' matches no ontology term",
+            alternative=meta["id"] if meta else None,
+            evidence=[meta] if meta else [],
+        )
     if meta is None:
         columns = " or ".join(METADATA_COLUMNS[claim.kind])
-        return replace(claim, status="unverified", reason=f"the data has no {columns} column to check it against",
-                       evidence=[{"source": "metadata", "columns": list(METADATA_COLUMNS[claim.kind]), "found": False}])
+        return replace(
+            claim,
+            status="unverified",
+            reason=f"the data has no {columns} column to check it against",
+            evidence=[{"source": "metadata", "columns": list(METADATA_COLUMNS[claim.kind]), "found": False}],
+        )
     evidence = [meta]
     if meta["id"] is None:
         return replace(claim, status="unverified", reason=f"{meta['source']} says '{meta['value']}', which maps to no term", evidence=evidence)
     if claim.id == meta["id"] or claim.id in _lineage(ontology, meta["id"]):
-        return replace(claim, status="supported", evidence=evidence, reason=f"{meta['source']} is '{meta['value']}' for {meta['share']:.0%} of the group's cells")
+        return replace(
+            claim, status="supported", evidence=evidence, reason=f"{meta['source']} is '{meta['value']}' for {meta['share']:.0%} of the group's cells"
+        )
     if meta["id"] in _lineage(ontology, claim.id):
         return replace(claim, status="unverified", evidence=evidence, reason=f"more specific than {meta['source']} ('{meta['value']}')")
-    return replace(claim, status="contradicted", evidence=evidence, alternative=meta["id"],
-                   reason=f"{meta['source']} is '{meta['value']}' ({meta['id']}) for {meta['share']:.0%} of the group's cells")
+    return replace(
+        claim,
+        status="contradicted",
+        evidence=evidence,
+        alternative=meta["id"],
+        reason=f"{meta['source']} is '{meta['value']}' ({meta['id']}) for {meta['share']:.0%} of the group's cells",
+    )
 
 
 def _lineage(ontology: Ontology, term_id: str) -> set[str]:
@@ -371,13 +506,24 @@ def verify_pathway(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str,
     rank = int(np.flatnonzero(table["pathway"] == claim.id)[0])  # the table is sorted, most active first
     row = table.iloc[rank]
     fdr = float(row["fdr"])
-    evidence = [{"source": "pathway activity", "auroc": round(float(row["auroc"]), 3), "fdr": float(f"{fdr:.3g}"),
-                 "mean_in": round(float(row["mean_in"]), 4), "mean_out": round(float(row["mean_out"]), 4),
-                 "rank": rank + 1, "of": len(table)}]
+    evidence = [
+        {
+            "source": "pathway activity",
+            "auroc": round(float(row["auroc"]), 3),
+            "fdr": float(f"{fdr:.3g}"),
+            "mean_in": round(float(row["mean_in"]), 4),
+            "mean_out": round(float(row["mean_out"]), 4),
+            "rank": rank + 1,
+            "of": len(table),
+        }
+    ]
     numbers = f"AUROC {row['auroc']:.2f}, FDR {fdr:.2g}"
     status = pathway_status(float(row["auroc"]), fdr, thresholds)
-    reason = {"supported": "more active in the group than in the rest", "contradicted": "less active in the group than in the rest",
-              "unverified": "not significantly more active in the group"}[status]
+    reason = {
+        "supported": "more active in the group than in the rest",
+        "contradicted": "less active in the group than in the rest",
+        "unverified": "not significantly more active in the group",
+    }[status]
     return replace(claim, status=status, evidence=evidence, reason=f"{reason} ({numbers})")
 
 
@@ -391,19 +537,36 @@ def verify_marker(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, 
     if claim.id not in table.index:
         return replace(claim, status="unverified", reason=f"{claim.id} is not measured in this dataset")
     row = table.loc[claim.id]
-    evidence = [{"source": "Wilcoxon", "gene": claim.id, "logfc": round(float(row["logfc"]), 3), "pval_adj": float(f"{row['pval_adj']:.3g}"),
-                 "pct_in": round(float(row["pct_in"]), 3), "pct_out": round(float(row["pct_out"]), 3)}]
+    evidence = [
+        {
+            "source": "Wilcoxon",
+            "gene": claim.id,
+            "logfc": round(float(row["logfc"]), 3),
+            "pval_adj": float(f"{row['pval_adj']:.3g}"),
+            "pct_in": round(float(row["pct_in"]), 3),
+            "pct_out": round(float(row["pct_out"]), 3),
+        }
+    ]
     numbers = f"log2FC {row['logfc']:.2f}, adj. p {row['pval_adj']:.2g}, in {row['pct_in']:.0%} vs {row['pct_out']:.0%} of cells"
     status = marker_status(float(row["logfc"]), float(row["pval_adj"]), thresholds)
     return replace(claim, status=status, evidence=evidence, reason=f"{MARKER_WORDS[status]} in the group ({numbers})")
 
 
-def top_markers(adata: ad.AnnData, groupby: str, group: str, cell_type_id: str | None, ontology: Ontology,
-                n: int = 4, thresholds: Thresholds = DEFAULTS, knowledge: MarkerKnowledge | None = None) -> list[str]:
+def top_markers(
+    adata: ad.AnnData,
+    groupby: str,
+    group: str,
+    cell_type_id: str | None,
+    ontology: Ontology,
+    n: int = 4,
+    thresholds: Thresholds = DEFAULTS,
+    knowledge: MarkerKnowledge | None = None,
+) -> list[str]:
     """Genes to name as markers: known markers of the cell type that are up, else the group's top-ranked genes."""
     if cell_type_id is not None:
-        known = marker_evidence(adata, groupby, group, cell_type_id, ontology=ontology, knowledge=knowledge,
-                                min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
+        known = marker_evidence(
+            adata, groupby, group, cell_type_id, ontology=ontology, knowledge=knowledge, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr
+        )
         up = sorted(known.up, key=lambda m: -m["logfc"])
         if up:
             return list(dict.fromkeys(m["gene"] for m in up))[:n]
@@ -411,13 +574,35 @@ def top_markers(adata: ad.AnnData, groupby: str, group: str, cell_type_id: str |
 
 
 # --------------------------------------------------------------------------- dispatch and retrieval
-def verify(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, head: dict[str, float], ontology: Ontology,
-           ppr: PageRankSimilarity, thresholds: Thresholds = DEFAULTS, head_weight: float = 1.0, tissue: str | None = None,
-           knowledge: MarkerKnowledge | None = None) -> Claim:
+def verify(
+    claim: Claim,
+    *,
+    adata: ad.AnnData,
+    groupby: str,
+    group: str,
+    head: dict[str, float],
+    ontology: Ontology,
+    ppr: PageRankSimilarity,
+    thresholds: Thresholds = DEFAULTS,
+    head_weight: float = 1.0,
+    tissue: str | None = None,
+    knowledge: MarkerKnowledge | None = None,
+) -> Claim:
     """Verify one claim with the tool for its kind (``head_weight``, ``tissue``, ``knowledge``: see :func:`verify_cell_type`)."""
     if claim.kind == "cell_type":
-        return verify_cell_type(claim, adata=adata, groupby=groupby, group=group, head=head, ontology=ontology, ppr=ppr,
-                                thresholds=thresholds, head_weight=head_weight, tissue=tissue, knowledge=knowledge)
+        return verify_cell_type(
+            claim,
+            adata=adata,
+            groupby=groupby,
+            group=group,
+            head=head,
+            ontology=ontology,
+            ppr=ppr,
+            thresholds=thresholds,
+            head_weight=head_weight,
+            tissue=tissue,
+            knowledge=knowledge,
+        )
     if claim.kind in METADATA_COLUMNS:
         return verify_metadata(claim, adata=adata, groupby=groupby, group=group, ontology=ontology, tissue=tissue)
     if claim.kind == "pathway":
@@ -428,8 +613,13 @@ def verify(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, head: d
 def definition(kb: KnowledgeBase | None, term_id: str) -> dict | None:
     """The knowledge-base document for an ontology term or gene set: label, text, source, url."""
     if term_id == NORMAL[0]:
-        return {"id": NORMAL[0], "label": "normal", "text": "normal: no disease (PATO:0000461, as CELLxGENE records healthy donors).",
-                "source": "PATO", "url": "https://www.ebi.ac.uk/ols4/ontologies/pato/classes?obo_id=PATO:0000461"}
+        return {
+            "id": NORMAL[0],
+            "label": "normal",
+            "text": "normal: no disease (PATO:0000461, as CELLxGENE records healthy donors).",
+            "source": "PATO",
+            "url": "https://www.ebi.ac.uk/ols4/ontologies/pato/classes?obo_id=PATO:0000461",
+        }
     hit = kb.get(term_id) if kb is not None else None
     if hit is None:
         return None

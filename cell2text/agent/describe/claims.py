@@ -18,8 +18,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Literal, NotRequired, TypedDict, get_args
 
-from cell2text.knowledge.genesets import LIBRARIES, load_gene_sets, pathway_title
 from cell2text.kb.documents import KINDS as ONTOLOGY_KINDS
+from cell2text.knowledge.genesets import LIBRARIES, load_gene_sets, pathway_title
 from cell2text.knowledge.ontology import Ontology
 
 ClaimKind = Literal["cell_type", "tissue", "disease", "pathway", "marker"]
@@ -36,7 +36,9 @@ _WITH_ID = re.compile(rf"(?P<span>[^.;:()]+?)\s*\((?P<id>{_ID})\b[^)]*\)")
 _GENESET_ID = re.compile(r"\b(?:HALLMARK|REACTOME|WP)_[A-Z0-9_]+\b")
 _FREE = {
     "cell_type": re.compile(r"\b(?:consists? of|composed of|made up of|identified as|annotated as)\s+(?:an?\s+|the\s+)?(?P<span>[^.;]+)"),
-    "tissue": re.compile(r"\b(?:comes? from the|taken from|tissue of origin is|sampled from|isolated from)\s+(?P<span>[^.;,]+?)(?=\s+of a donor|[.;,]|$)"),
+    "tissue": re.compile(
+        r"\b(?:comes? from the|taken from|tissue of origin is|sampled from|isolated from)\s+(?P<span>[^.;,]+?)(?=\s+of a donor|[.;,]|$)"
+    ),
     "disease": re.compile(r"\b(?:donor with|condition:|disease context is|diagnosed with)\s+(?P<span>[^.;]+)"),
     "pathway": re.compile(r"\b(?:active pathways are|marked by|enriched in it:)\s+(?P<span>[^.]+?)(?:\s+activity)?(?:\.|$)"),
 }

@@ -9,10 +9,10 @@ import anndata as ad
 from cell2text.agent.describe.checks import Thresholds
 from cell2text.kb.store import KnowledgeBase
 from cell2text.knowledge import MarkerKnowledge
-from cell2text.model.fit import ModelFit
-from cell2text.model.model import Cell2Text
 from cell2text.knowledge.ontology import Ontology
 from cell2text.knowledge.pagerank import PageRankSimilarity
+from cell2text.model.fit import ModelFit
+from cell2text.model.model import Cell2Text
 
 
 @dataclass(kw_only=True)

@@ -41,8 +41,20 @@ def draft(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
         probabilities = ctx.model.probabilities(*ctx.model.cell_inputs(ctx.adata))  # (cells, labels)
         ctx.adata.obsm["cell2text_probabilities"] = probabilities  # per-cell confidence, written back at the end
         head = {g: dict(zip(ctx.model.config.labels, probabilities[groups == g].mean(0).round(4).tolist())) for g in names}
-        fit = weigh(fit, {g: group_fit(head[g], group_markers(ctx.adata, ctx.groupby, g), knowledge=ctx.knowledge, ontology=ctx.ontology,
-                                       min_logfc=ctx.thresholds.min_logfc, max_pval=ctx.thresholds.max_fdr) for g in names})
+        fit = weigh(
+            fit,
+            {
+                g: group_fit(
+                    head[g],
+                    group_markers(ctx.adata, ctx.groupby, g),
+                    knowledge=ctx.knowledge,
+                    ontology=ctx.ontology,
+                    min_logfc=ctx.thresholds.min_logfc,
+                    max_pval=ctx.thresholds.max_fdr,
+                )
+                for g in names
+            },
+        )
     missing = [g for g in names if g not in state.drafts]
     if fit.used:
         written = ctx.model.describe(ctx.adata[np.isin(groups, missing)], ctx.groupby)["text"].to_dict() if missing else {}
@@ -56,8 +68,9 @@ def draft(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
 def _evidence_draft(ctx: DescribeContext, group: str) -> str:
     """A draft from the evidence path, as a claim to verify: the cell type the group's markers support best; where
     none is supported, the most specific term most of the weak candidates share (:func:`consensus`), hedged."""
-    _, proposed = checks.propose_cell_types(ctx.adata, ctx.groupby, group, ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds,
-                                           k=10, tissue=ctx.tissue, knowledge=ctx.knowledge)
+    _, proposed = checks.propose_cell_types(
+        ctx.adata, ctx.groupby, group, ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds, k=10, tissue=ctx.tissue, knowledge=ctx.knowledge
+    )
     best = next((c for c in proposed if c.status == "supported"), None)
     term = best.id if best is not None else consensus(proposed, ctx.ontology)
     if term is None:
@@ -76,9 +89,22 @@ def verify(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     """Every claim checked with the hard tools."""
     ctx = runtime.context
     checked = {
-        g: [checks.verify(c, adata=ctx.adata, groupby=ctx.groupby, group=g, head=state.head[g], ontology=ctx.ontology,
-                         ppr=ctx.ppr, thresholds=ctx.thresholds, head_weight=state.model_fit.group_weight(g), tissue=ctx.tissue,
-                         knowledge=ctx.knowledge) for c in claims]
+        g: [
+            checks.verify(
+                c,
+                adata=ctx.adata,
+                groupby=ctx.groupby,
+                group=g,
+                head=state.head[g],
+                ontology=ctx.ontology,
+                ppr=ctx.ppr,
+                thresholds=ctx.thresholds,
+                head_weight=state.model_fit.group_weight(g),
+                tissue=ctx.tissue,
+                knowledge=ctx.knowledge,
+            )
+            for c in claims
+        ]
         for g, claims in state.claims.items()
     }
     return {"claims": checked} | ({"first_claims": copy.deepcopy(checked)} if state.round == 0 else {})
@@ -101,17 +127,44 @@ def retrieve(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
         out_of_domain = weight <= 0 or weight * max(state.head[g].values()) < ctx.thresholds.min_probability
         unsettled = cell_type is None or (cell_type.status != "supported" and cell_type.alternative is None)
         if (unsettled or out_of_domain) and g not in candidates:
-            _, proposed = checks.propose_cell_types(ctx.adata, ctx.groupby, g, ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds,
-                                                   k=3, tissue=ctx.tissue, knowledge=ctx.knowledge)
-            candidates[g] = [checks.verify(Claim("cell_type", c.label, c.id, c.label), adata=ctx.adata, groupby=ctx.groupby, group=g,
-                                          head=state.head[g], ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds,
-                                          head_weight=weight, tissue=ctx.tissue, knowledge=ctx.knowledge) for c in proposed]
+            _, proposed = checks.propose_cell_types(
+                ctx.adata,
+                ctx.groupby,
+                g,
+                ontology=ctx.ontology,
+                ppr=ctx.ppr,
+                thresholds=ctx.thresholds,
+                k=3,
+                tissue=ctx.tissue,
+                knowledge=ctx.knowledge,
+            )
+            candidates[g] = [
+                checks.verify(
+                    Claim("cell_type", c.label, c.id, c.label),
+                    adata=ctx.adata,
+                    groupby=ctx.groupby,
+                    group=g,
+                    head=state.head[g],
+                    ontology=ctx.ontology,
+                    ppr=ctx.ppr,
+                    thresholds=ctx.thresholds,
+                    head_weight=weight,
+                    tissue=ctx.tissue,
+                    knowledge=ctx.knowledge,
+                )
+                for c in proposed
+            ]
         best = next((c for c in candidates.get(g, []) if c.status == "supported"), None)
         if cell_type is not None and unsettled and best is not None and best.id != cell_type.id:
             cell_type.alternative = best.id
         claims[g] = group_claims
-    wanted = {i for group_claims in claims.values() for c in group_claims for i in (c.id, c.alternative)
-              if i and c.kind != "marker" and i not in state.definitions}
+    wanted = {
+        i
+        for group_claims in claims.values()
+        for c in group_claims
+        for i in (c.id, c.alternative)
+        if i and c.kind != "marker" and i not in state.definitions
+    }
     found = {i: checks.definition(ctx.kb, i) for i in sorted(wanted)}
     return {"claims": claims, "candidates": candidates, "definitions": state.definitions | {i: d for i, d in found.items() if d is not None}}
 
@@ -124,9 +177,15 @@ def revise_texts(state: DescribeState, runtime: Runtime[DescribeContext]) -> dic
         claims = copy.deepcopy(claims)
         top = max(state.head[g], key=state.head[g].get) if state.model_fit.group_weight(g) > 0 else None  # stated if the draft names none
         pathways = checks.active_pathways(ctx.adata, ctx.groupby, g, n=2, max_fdr=ctx.thresholds.max_fdr)["pathway"].tolist()
-        texts[g], _ = revise(claims, ontology=ctx.ontology, fallback_cell_type=top, pathways=pathways,
-                             markers_for=lambda cell_type, g=g: checks.top_markers(ctx.adata, ctx.groupby, g, cell_type, ctx.ontology,
-                                                                                  thresholds=ctx.thresholds, knowledge=ctx.knowledge))
+        texts[g], _ = revise(
+            claims,
+            ontology=ctx.ontology,
+            fallback_cell_type=top,
+            pathways=pathways,
+            markers_for=lambda cell_type, g=g: checks.top_markers(
+                ctx.adata, ctx.groupby, g, cell_type, ctx.ontology, thresholds=ctx.thresholds, knowledge=ctx.knowledge
+            ),
+        )
         acted[g] = claims
     return {"texts": texts, "revisions": [*state.revisions, acted], "round": state.round + 1}
 
@@ -144,9 +203,14 @@ def after_verify(state: DescribeState, runtime: Runtime[DescribeContext]) -> Lit
     """Revise the draft always; revise again while something is contradicted, has a better alternative or an unheard candidate."""
     if state.round == 0:
         return "retrieve"
-    pending = any(c.status == "contradicted" or c.id is None or c.alternative is not None
-                  or (c.kind == "cell_type" and c.status == "unverified" and g not in state.candidates)
-                  for g, claims in state.claims.items() for c in claims)
+    pending = any(
+        c.status == "contradicted"
+        or c.id is None
+        or c.alternative is not None
+        or (c.kind == "cell_type" and c.status == "unverified" and g not in state.candidates)
+        for g, claims in state.claims.items()
+        for c in claims
+    )
     return "retrieve" if pending and state.round < runtime.context.max_rounds else "finalise"
 
 

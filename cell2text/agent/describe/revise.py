@@ -70,8 +70,9 @@ def no_metadata_note(claims: list[Claim]) -> str:
     return f"The data has no {' or '.join(kinds)} metadata, so the model's guess about {'them' if len(kinds) > 1 else 'it'} is not stated."
 
 
-def revise(claims: list[Claim], *, ontology: Ontology, fallback_cell_type: str | None,
-           pathways: list[str], markers_for: Callable[[str], list[str]]) -> tuple[str, list[Claim]]:
+def revise(
+    claims: list[Claim], *, ontology: Ontology, fallback_cell_type: str | None, pathways: list[str], markers_for: Callable[[str], list[str]]
+) -> tuple[str, list[Claim]]:
     """The revised text and the claims it makes (new ones pending verification).
 
     ``claims`` are verified claims; their ``action`` is filled in. ``fallback_cell_type`` (the
@@ -86,8 +87,10 @@ def revise(claims: list[Claim], *, ontology: Ontology, fallback_cell_type: str |
             decided = [_term_claim(kind, fallback_cell_type, ontology, "added: the draft named no cell type")]
         kept += decided[:1]
     stated = next((c.id for c in kept if c.kind == "cell_type"), fallback_cell_type)
-    for kind, extra, make in (("pathway", lambda: pathways, lambda n: Claim("pathway", pathway_title(n), n, pathway_title(n))),
-                              ("marker", lambda: markers_for(stated), lambda g: Claim("marker", g, g, g))):
+    for kind, extra, make in (
+        ("pathway", lambda: pathways, lambda n: Claim("pathway", pathway_title(n), n, pathway_title(n))),
+        ("marker", lambda: markers_for(stated), lambda g: Claim("marker", g, g, g)),
+    ):
         ours = [c for c in claims if c.kind == kind]
         for claim in ours:
             unchecked = claim.status == "contradicted" or claim.id is None or not claim.evidence  # e.g. a gene the data lacks
@@ -102,6 +105,7 @@ def revise(claims: list[Claim], *, ontology: Ontology, fallback_cell_type: str |
 
 def render(claims: list[Claim]) -> str:
     """Text for a list of claims, ids inline; unverified ones hedged."""
+
     def hedged(claim: Claim) -> bool:
         return claim.status == "unverified"
 
