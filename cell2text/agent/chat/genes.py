@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import scanpy as sc
@@ -76,10 +77,23 @@ def reference_level(session: DatasetSession, column: str, level: str | None = No
     return next((v for v in levels if any(w in v.lower() for w in CONTROL_WORDS)), levels[0])
 
 
-def _per_level(values: np.ndarray, labels: pd.Series, levels: list[str]) -> pd.DataFrame:
-    labels = labels.astype(str).to_numpy()
-    rows = [{"level": v, "n_cells": int((labels == v).sum()), "mean": float(values[labels == v].mean()),
-             "pct": float((values[labels == v] > 0).mean())} for v in levels if (labels == v).any()]
+def _per_level(session: DatasetSession, symbol: str, labels: pd.Series, levels: list[str]) -> pd.DataFrame:
+    """Per level of ``labels`` (one per cell of the session's data): its cells, the gene's mean log-expression and the
+    share of cells expressing it (``scanpy.get.aggregate``), highest mean first."""
+    level = pd.Categorical(labels.astype(str).to_numpy())
+    cells = ad.AnnData(session.work[:, [symbol]].X, obs=pd.DataFrame({"level": level}, index=session.work.obs_names))
+    totals = sc.get.aggregate(cells, by="level", func=["mean", "count_nonzero"])
+    sizes = cells.obs["level"].value_counts()
+    rows = [
+        {
+            "level": v,
+            "n_cells": int(sizes[v]),
+            "mean": float(totals[v].layers["mean"][0, 0]),
+            "pct": float(totals[v].layers["count_nonzero"][0, 0] / sizes[v]),
+        }
+        for v in levels
+        if sizes.get(v, 0)
+    ]
     return pd.DataFrame(rows).sort_values(["mean", "level"], ascending=[False, True]).reset_index(drop=True)
 
 
@@ -90,8 +104,10 @@ CHANGE_WORDS = {"supported": "up", "contradicted": "down", "unverified": "not cl
 
 
 def _not_measured(session: DatasetSession, gene: str) -> Answer:
-    text = (f"{gene} is not measured in this dataset ({session.work.n_vars:,} genes), so I can't tell where it is expressed."
-            " Check the symbol (human gene symbols, e.g. CD8A).")
+    text = (
+        f"{gene} is not measured in this dataset ({session.work.n_vars:,} genes), so I can't tell where it is expressed."
+        " Check the symbol (human gene symbols, e.g. CD8A)."
+    )
     return Answer(text, "gene_expression", {"gene": gene, "measured": False, "top": None}, [])
 
 
@@ -107,7 +123,7 @@ def answer_gene_expression(session: DatasetSession, gene: str, group: str | None
     values = session.expression(symbol)
     if by is not None and by != session.groupby:
         return _by_condition(session, symbol, values, session.column(by))
-    table = _per_level(values, session.work.obs[session.groupby], session.groups)
+    table = _per_level(session, symbol, session.work.obs[session.groupby], session.groups)
     per_group = "; ".join(f"{r.level} {r.mean:.2f} ({r.pct:.0%})" for r in table.itertuples())
     lead, terms = "", []
     if group is not None:
@@ -117,17 +133,24 @@ def answer_gene_expression(session: DatasetSession, gene: str, group: str | None
         mention = group_mentions(session, group)
         terms = [mention[0].term] if mention and mention[0].term else []
         what = f"{session.ontology.term(terms[0]).label} ({terms[0]}) or a subtype" if terms else f"'{group}'"
-        lead = (f"No group here is annotated {what}" if not named else f"'{group}' could be {', '.join(named)}") + \
-                f" (groups of obs['{session.groupby}']: {', '.join(session.groups)}). Where {symbol} is expressed instead: "
+        lead = (
+            f"No group here is annotated {what}" if not named else f"'{group}' could be {', '.join(named)}"
+        ) + f" (groups of obs['{session.groupby}']: {', '.join(session.groups)}). Where {symbol} is expressed instead: "
     best = table.iloc[0]
     markers = _test_in(session, symbol, best.level)
-    text = (f"{lead}{symbol} is highest in {best.level}: mean log-expression {best['mean']:.2f}, in {best.pct:.0%} of its cells;"
-            f" against the other cells log2FC {log_fold(markers.logfc)}, adj. p {p_value(markers.pval_adj)} (Wilcoxon)."
-            f"\nPer group (mean log-expression, share of cells expressing): {per_group}.")
+    text = (
+        f"{lead}{symbol} is highest in {best.level}: mean log-expression {best['mean']:.2f}, in {best.pct:.0%} of its cells;"
+        f" against the other cells log2FC {log_fold(markers.logfc)}, adj. p {p_value(markers.pval_adj)} (Wilcoxon)."
+        f"\nPer group (mean log-expression, share of cells expressing): {per_group}."
+    )
     path = figure_path(session, "dotplot", symbol)
     plots = [dot_plot(session.work, [symbol], session.groupby, path, title=f"{symbol} per {session.groupby}")] if path else []
-    data = {"gene": symbol, "per_group": table.round(4).to_dict("records"), "top": best.level,
-            "test": {"group": best.level, "logfc": float(markers.logfc), "pval_adj": float(markers.pval_adj)}}
+    data = {
+        "gene": symbol,
+        "per_group": table.round(4).to_dict("records"),
+        "top": best.level,
+        "test": {"group": best.level, "logfc": float(markers.logfc), "pval_adj": float(markers.pval_adj)},
+    }
     return Answer(text, "gene_expression", data, [symbol, *terms], None, plots)
 
 
@@ -143,21 +166,42 @@ def _in_group(session: DatasetSession, symbol: str, values: np.ndarray, group: s
     significant = row.pval_adj <= rules.max_fdr
     change = CHANGE_WORDS[marker_status(row.logfc, row.pval_adj, rules)] if significant else "not significantly different"
     mean = float(table.set_index("level").loc[group, "mean"])
-    text = (f"{symbol} {DETECTION_WORDS[detection(row.pct_in, rules)]} {group}: in {row.pct_in:.0%} of its cells (mean log-expression {mean:.2f});"
-            f" in {row.pct_out:.0%} of the other cells. Against the other cells it is {change}: log2FC {log_fold(row.logfc)},"
-            f" adj. p {p_value(row.pval_adj)} (Wilcoxon, BH).")
+    text = (
+        f"{symbol} {DETECTION_WORDS[detection(row.pct_in, rules)]} {group}: in {row.pct_in:.0%} of its cells (mean log-expression {mean:.2f});"
+        f" in {row.pct_out:.0%} of the other cells. Against the other cells it is {change}: log2FC {log_fold(row.logfc)},"
+        f" adj. p {p_value(row.pval_adj)} (Wilcoxon, BH)."
+    )
     path = figure_path(session, "violin", symbol)
-    plots = [violin_plot(values, session.work.obs[session.groupby].astype(str), session.groups,
-                         f"{symbol} per {session.groupby} (share of cells expressing on top)", path)] if path else []
-    data = {"gene": symbol, "group": group, "pct_in": float(row.pct_in), "pct_out": float(row.pct_out), "logfc": float(row.logfc),
-            "pval_adj": float(row.pval_adj), "mean": mean, "top": group}
+    plots = (
+        [
+            violin_plot(
+                values,
+                session.work.obs[session.groupby].astype(str),
+                session.groups,
+                f"{symbol} per {session.groupby} (share of cells expressing on top)",
+                path,
+            )
+        ]
+        if path
+        else []
+    )
+    data = {
+        "gene": symbol,
+        "group": group,
+        "pct_in": float(row.pct_in),
+        "pct_out": float(row.pct_out),
+        "logfc": float(row.logfc),
+        "pval_adj": float(row.pval_adj),
+        "mean": mean,
+        "top": group,
+    }
     return Answer(text, "gene_expression", data, [symbol], group, plots)
 
 
 def _by_condition(session: DatasetSession, symbol: str, values: np.ndarray, column: str) -> Answer:
     """One gene across the values of an obs column; the first non-reference value against the reference."""
     labels = session.work.obs[column].astype(str)
-    table = _per_level(values, labels, list(session.levels(column).index))
+    table = _per_level(session, symbol, labels, list(session.levels(column).index))
     reference = reference_level(session, column)
     others = [v for v in table["level"] if v != reference]
     lines = [f"{r.level} ({r.n_cells} cells): mean log-expression {r.mean:.2f}, in {r.pct:.0%} of cells" for r in table.itertuples()]
@@ -171,8 +215,14 @@ def _by_condition(session: DatasetSession, symbol: str, values: np.ndarray, colu
     plots = [violin_plot(values, labels, list(session.levels(column).index), f"{symbol} per {column}", path)] if path else []
     top = tests[0]["level"] if tests and is_active(tests[0]["auroc"], tests[0]["pval"], session.thresholds) else None
     text = f"{symbol} per {column} (obs['{column}']):\n- " + "\n- ".join(lines)
-    return Answer(text, "gene_expression", {"gene": symbol, "by": column, "per_level": table.round(4).to_dict("records"),
-                                            "tests": tests, "top": top}, [symbol], None, plots)
+    return Answer(
+        text,
+        "gene_expression",
+        {"gene": symbol, "by": column, "per_level": table.round(4).to_dict("records"), "tests": tests, "top": top},
+        [symbol],
+        None,
+        plots,
+    )
 
 
 # --------------------------------------------------------------------------- a list of genes across the groups
@@ -186,21 +236,30 @@ def answer_gene_panel(session: DatasetSession, genes: list[str]) -> Answer:
     missing = [g for g in genes if session.gene(g) is None]
     unmeasured = f" Not measured here: {', '.join(missing)}." if missing else ""
     if not measured:
-        return Answer(f"None of {', '.join(genes)} is measured in this dataset ({session.work.n_vars:,} genes), so I can't show them."
-                      " Check the symbols (human gene symbols, e.g. CD3E).", "gene_panel", {"genes": [], "not_measured": missing, "top": {}}, [])
+        return Answer(
+            f"None of {', '.join(genes)} is measured in this dataset ({session.work.n_vars:,} genes), so I can't show them."
+            " Check the symbols (human gene symbols, e.g. CD3E).",
+            "gene_panel",
+            {"genes": [], "not_measured": missing, "top": {}},
+            [],
+        )
     rules, labels = session.thresholds, session.work.obs[session.groupby]
     lines, top, per_gene = [], {}, {}
     for symbol in measured:
-        table = _per_level(session.expression(symbol), labels, session.groups)
+        table = _per_level(session, symbol, labels, session.groups)
         best = table.iloc[0]
         row = _test_in(session, symbol, best.level)
         change = CHANGE_WORDS[marker_status(row.logfc, row.pval_adj, rules)] if row.pval_adj <= rules.max_fdr else "not significantly different"
-        lines.append(f"- {symbol}: highest in {best.level} (mean log-expression {best['mean']:.2f}, in {best.pct:.0%} of its cells);"
-                     f" {change} there against the other cells (log2FC {log_fold(row.logfc)}, adj. p {p_value(row.pval_adj)}, Wilcoxon)")
+        lines.append(
+            f"- {symbol}: highest in {best.level} (mean log-expression {best['mean']:.2f}, in {best.pct:.0%} of its cells);"
+            f" {change} there against the other cells (log2FC {log_fold(row.logfc)}, adj. p {p_value(row.pval_adj)}, Wilcoxon)"
+        )
         top[symbol] = best.level
         per_gene[symbol] = table.round(4).to_dict("records")
-    text = (f"{', '.join(measured)} across the {len(session.groups)} groups of obs['{session.groupby}'] (a dot plot shows each"
-            f" group's mean expression and share of cells expressing):\n" + "\n".join(lines) + unmeasured)
+    text = (
+        f"{', '.join(measured)} across the {len(session.groups)} groups of obs['{session.groupby}'] (a dot plot shows each"
+        f" group's mean expression and share of cells expressing):\n" + "\n".join(lines) + unmeasured
+    )
     path = figure_path(session, "dotplot", *measured)
     plots = [dot_plot(session.work, measured, session.groupby, path, title=f"{len(measured)} genes per {session.groupby}")] if path else []
     data = {"genes": measured, "not_measured": missing, "per_gene": per_gene, "top": top}
@@ -214,12 +273,12 @@ def compare_cells(adata, column: str, level: str, reference: str, key: str = "ce
         adata.obs[column] = adata.obs[column].astype(str).astype("category")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # genes with no variance among the cells compared
-        sc.tl.rank_genes_groups(adata, column, groups=[level], reference=reference, method="wilcoxon", pts=True, tie_correct=True,
-                                key_added=key, use_raw=False)
+        sc.tl.rank_genes_groups(
+            adata, column, groups=[level], reference=reference, method="wilcoxon", pts=True, tie_correct=True, key_added=key, use_raw=False
+        )
     table = sc.get.rank_genes_groups_df(adata, group=level, key=key)
     table["pct_out"] = adata.uns[key]["pts"][reference].reindex(table["names"]).to_numpy()  # scanpy keeps pts per group
-    return table.rename(columns={"names": "gene", "scores": "score", "logfoldchanges": "logfc", "pvals_adj": "pval_adj",
-                                 "pct_nz_group": "pct_in"})
+    return table.rename(columns={"names": "gene", "scores": "score", "logfoldchanges": "logfc", "pvals_adj": "pval_adj", "pct_nz_group": "pct_in"})
 
 
 def split_changes(table: pd.DataFrame, rules: Thresholds, n: int = N_GENES) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -238,8 +297,12 @@ def answer_compare_groups(session: DatasetSession, first: str, second: str, n: i
     table = compare_cells(session.work, session.groupby, a, b)
     up, down = split_changes(table, rules, n)
     sizes = session.levels(session.groupby)
-    parts = [(f"Genes separating {a} ({sizes[a]} cells) from {b} ({sizes[b]} cells): Wilcoxon rank-sum, {b} as reference,"
-              f" BH-adjusted, |log2FC| >= {rules.min_logfc}.")]
+    parts = [
+        (
+            f"Genes separating {a} ({sizes[a]} cells) from {b} ({sizes[b]} cells): Wilcoxon rank-sum, {b} as reference,"
+            f" BH-adjusted, |log2FC| >= {rules.min_logfc}."
+        )
+    ]
     seen_from_b = down.assign(pct_in=down["pct_out"], pct_out=down["pct_in"], logfc=-down["logfc"])
     for name, rows in ((a, up), (b, seen_from_b)):
         parts.append(f"Up in {name}: " + ("; ".join(gene_row(r) for r in rows.itertuples()) if len(rows) else "none"))
@@ -250,20 +313,25 @@ def answer_compare_groups(session: DatasetSession, first: str, second: str, n: i
         cells = session.work[session.work.obs[session.groupby].isin([a, b])].copy()
         cells.obs[session.groupby] = cells.obs[session.groupby].cat.remove_unused_categories()
         plots.append(dot_plot(cells, genes[:12], session.groupby, path, title=f"{a} vs {b}"))
-    data = {"first": a, "second": b, "up": up.round(4).to_dict("records"), "down": seen_from_b.round(4).to_dict("records"),
-            "top": genes[0] if genes else None}
+    data = {
+        "first": a,
+        "second": b,
+        "up": up.round(4).to_dict("records"),
+        "down": seen_from_b.round(4).to_dict("records"),
+        "top": genes[0] if genes else None,
+    }
     return Answer("\n".join(parts), "compare_groups", data, genes, a, plots)
 
 
 # --------------------------------------------------------------------------- a gene set's genes
-def answer_geneset_genes(session: DatasetSession, pathway: str, group: str | None = None, level: str | None = None,
-                         by: str | None = None) -> Answer:
+def answer_geneset_genes(session: DatasetSession, pathway: str, group: str | None = None, level: str | None = None, by: str | None = None) -> Answer:
     """The genes of a Hallmark gene set that are up: in one group (vs the other cells), in one value of a condition
     column (vs its reference, e.g. stimulated vs control), or else in each group."""
     names = find_pathways(pathway)
     if not names:
-        return Answer(f"'{pathway}' names no Hallmark gene set. Name one (e.g. interferon alpha response, hypoxia).",
-                      "geneset_genes", {"top": []}, [])
+        return Answer(
+            f"'{pathway}' names no Hallmark gene set. Name one (e.g. interferon alpha response, hypoxia).", "geneset_genes", {"top": []}, []
+        )
     name = names[0]
     members = load_gene_sets("hallmark")[name]
     measured = [g for g in members if g in session.work.var_names]
@@ -314,7 +382,9 @@ def answer_genes_cell_type(session: DatasetSession, genes: list[str], k: int = 3
     except InputError as exc:
         return Answer(f"I can't name a cell type from {', '.join(genes)}: {exc}", "genes_cell_type", {"genes": genes, "candidates": []}, [])
     lines = [f"{i}. {c.label} ({c.id}): {c.status}, score {c.score:.1f}; {c.reason}" for i, c in enumerate(ranked, 1)]
-    text = (f"From the {species} marker knowledge (no tissue prior), {', '.join(genes)} point to:\n" + "\n".join(lines)
-            + "\nThis is knowledge about the genes, not a test on this dataset's cells: ask where a gene is expressed for that.")
-    return Answer(text, "genes_cell_type", {"genes": genes, "species": species, "candidates": [c.to_dict() for c in ranked]},
-                  [c.id for c in ranked])
+    text = (
+        f"From the {species} marker knowledge (no tissue prior), {', '.join(genes)} point to:\n"
+        + "\n".join(lines)
+        + "\nThis is knowledge about the genes, not a test on this dataset's cells: ask where a gene is expressed for that."
+    )
+    return Answer(text, "genes_cell_type", {"genes": genes, "species": species, "candidates": [c.to_dict() for c in ranked]}, [c.id for c in ranked])

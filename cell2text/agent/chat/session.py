@@ -28,6 +28,7 @@ from cell2text.data.io import prepare
 from cell2text.errors import InputError
 from cell2text.files import write_text
 from cell2text.kb.store import KnowledgeBase
+from cell2text.knowledge import detect_species, load_markers
 from cell2text.knowledge.ontology import Ontology, load_ontology
 from cell2text.knowledge.pagerank import pagerank_similarity
 from cell2text.model.paths import model_path
@@ -105,7 +106,8 @@ class DatasetSession:
     def _fingerprint(self) -> str:
         model = model_path()
         weights = Path(model) / "weights.safetensors"
-        parts = [__version__, self.ontology.version, str(self.groupby), str(weights.stat().st_mtime_ns if weights.exists() else model)]
+        knowledge = load_markers(detect_species(self.adata, default="human"), ontology=self.ontology).version  # new markers: new answers
+        parts = [__version__, self.ontology.version, knowledge, str(self.groupby), str(weights.stat().st_mtime_ns if weights.exists() else model)]
         if self.source is not None:
             stat = self.source.stat()
             parts += [str(self.source.resolve()), str(stat.st_size), str(stat.st_mtime_ns)]
