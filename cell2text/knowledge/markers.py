@@ -14,8 +14,9 @@
   (MIT), the consensus of many published marker lists per CL type, human, extracted by
   ``scripts/extract_cellconsensus.py``; a gene's weight is its consensus weight over the type's top
   gene (kept from ``CELLCONSENSUS_MIN_RELATIVE``), times ``CELLCONSENSUS_WEIGHT``. Off by default:
-  on the development marker lists it lowers the held-out agreement
-  (``benchmarks/results/marker_annotation.md``);
+  pooled, it lowers the held-out agreement on the development marker lists, while the candidate
+  search's vote of each source on its own (:mod:`cell2text.knowledge.profiles`) reads it always and
+  lifts it (``benchmarks/results/marker_annotation.md``);
 * ``user``: the caller's own table (``extra``, :mod:`cell2text.knowledge.user`), weight as given.
 
 Human symbols are today's HGNC ones (a source's previous symbol is renamed through
@@ -34,7 +35,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from cell2text.knowledge.genesets import LIBRARIES, load_gene_sets
 from cell2text.knowledge.definitions import definition_markers, term_species
 from cell2text.knowledge.genes import (
     cd_antigens,
@@ -44,8 +44,9 @@ from cell2text.knowledge.genes import (
     data_path,
     detect_species,
 )
-from cell2text.knowledge.user import read_user_markers
+from cell2text.knowledge.genesets import LIBRARIES, load_gene_sets
 from cell2text.knowledge.ontology import Ontology, load_ontology
+from cell2text.knowledge.user import read_user_markers
 
 PEGASUS_FILES = ("human_immune", "human_lung", "human_brain", "mouse_immune", "mouse_lung", "mouse_brain", "mouse_liver")
 PEGASUS_WEIGHT = 0.8
@@ -189,6 +190,12 @@ def load_markers(species: str = "human", extra: str | Path | None = None, *, ont
 def with_rows(knowledge: MarkerKnowledge, rows: pd.DataFrame, ontology: Ontology) -> MarkerKnowledge:
     """``knowledge`` plus one more source's rows (any species, converted to the knowledge's): to compare sources and settings."""
     return _assemble([knowledge.table, _in_species(rows, knowledge.species, ontology)[COLUMNS]], knowledge.species)
+
+
+def without(knowledge: MarkerKnowledge, source: str) -> MarkerKnowledge:
+    """``knowledge`` less the rows whose source starts with ``source`` ('curated' drops 'curated (ortholog)' too): to measure
+    what a source adds, or what the others score without it."""
+    return _assemble([knowledge.table[~knowledge.table["source"].str.startswith(source)]], knowledge.species)
 
 
 @functools.lru_cache(maxsize=8)

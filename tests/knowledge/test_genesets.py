@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from cell2text.errors import InputError
 from cell2text.knowledge.genesets import (
     LIBRARIES,
     library_path,
     load_gene_sets,
     pathway_title,
 )
-from cell2text.errors import InputError
 
 
 def test_libraries_ship_without_kegg_or_biocarta():

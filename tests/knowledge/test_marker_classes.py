@@ -11,8 +11,8 @@ import pytest
 
 from cell2text.knowledge import load_markers
 from cell2text.knowledge.genes import current_symbol, gene_aliases
-from cell2text.tools.candidates import rank_cell_types
 from cell2text.knowledge.pagerank import pagerank_similarity
+from cell2text.tools.candidates import rank_cell_types
 
 
 @pytest.fixture(scope="module")
