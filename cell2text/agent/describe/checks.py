@@ -50,6 +50,10 @@ _PATHWAY_KEYS = {
 }
 
 
+#: Calibrated candidate confidence at which markers alone overrule a confident model head: more likely right than not.
+MARKERS_SURE = 0.5
+
+
 # --------------------------------------------------------------------------- the model head
 def labels_under(term_id: str, labels: list[str], ontology: Ontology) -> list[int]:
     """Positions of the head's labels that are ``term_id`` or below it: the ones whose probability counts for it."""
@@ -300,11 +304,14 @@ def _judge_with_head(
             )
             return replace(claim, status="supported", reason=reason, alternative=finer[0].id)
         return replace(claim, status="supported", reason=support)
+    # A confident head whose label the markers do not contradict is overruled by markers alone only when the candidate
+    # search is more likely right than not (its calibrated confidence); otherwise the question stays open (unverified).
+    head_sure = weight * p1 >= thresholds.min_probability and top_check.status != "contradicted"
     if (
         best is not None
         and check.status == "supported"
         and check.score >= best.score - NEAR_TIE
-        and (not head_fits or top in ontology.ancestors(term_id))
+        and (top in ontology.ancestors(term_id) or not (head_fits or (head_sure and best.confidence < MARKERS_SURE)))
     ):
         reason = (
             f"markers: {check.reason} (score {check.score:.1f}, the best candidate scores {best.score:.1f}); the model's head"
