@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -108,7 +109,7 @@ class Scan:
 
 @dataclass
 class _Shared:
-    """What every block task needs, sent once to each worker (one Dask key), not once per task."""
+    """What every block task needs (in the graph once: pickle sends one copy however many tasks name it)."""
 
     plan: Reading
     clusters: Clusters | None
@@ -122,6 +123,15 @@ def _block(block, shared: _Shared, keep: np.ndarray) -> tuple[np.ndarray | None,
     groups = shared.clusters.assign(prepared) if shared.clusters is not None else None
     probabilities = shared.head(prepared).astype(np.float32) if shared.head is not None else None
     return groups, probabilities, prepared[keep].copy() if len(keep) else None
+
+
+def _mapped(block, shared: _Shared, keep: np.ndarray, block_info: dict | None = None) -> np.ndarray:
+    """:func:`_block` as ``map_blocks`` calls it: ``keep`` holds the dataset's positions, the result is a 1-element
+    object array."""
+    start, stop = block_info[0]["array-location"][0]
+    out = np.empty(1, dtype=object)
+    out[0] = _block(block, shared, keep[(keep >= start) & (keep < stop)] - start)
+    return out
 
 
 def scan(adata: ad.AnnData, plan: Reading | None = None, *, clusters: Clusters | None = None, head: Head | None = None,
@@ -151,11 +161,13 @@ def scan(adata: ad.AnnData, plan: Reading | None = None, *, clusters: Clusters |
     chunk_size = chunk_size or get_settings().chunk_size
     matrix = lazy_matrix(plan_matrix(adata, plan), chunk_size)
     keep = np.asarray(keep if keep is not None else [], dtype=np.int64)
-    shared = dask.delayed(_Shared(plan, clusters, head), pure=False)  # one key: sent to each worker once
-    starts = np.cumsum((0,) + matrix.chunks[0])
-    tasks = [dask.delayed(_block, pure=True)(block, shared, keep[(keep >= start) & (keep < stop)] - start)
-             for block, start, stop in zip(matrix.to_delayed().ravel(), starts[:-1], starts[1:])]
-    parts = _compute(tasks, what=what, n_obs=adata.n_obs, sizes=matrix.chunks[0], progress=progress)
+    # read and work fused into one task per block (blockwise fusion): a worker never holds blocks it has read but not
+    # yet worked on, so its memory is one block however fast the file reads
+    mapped = matrix.map_blocks(_mapped, _Shared(plan, clusters, head), keep, dtype=object, drop_axis=1,
+                               chunks=((1,) * matrix.numblocks[0],), meta=np.empty(0, dtype=object),
+                               name=f"cell2text-scan-{uuid.uuid4().hex}")
+    tasks = list(mapped.to_delayed(optimize_graph=True).ravel())
+    parts = [part[0] for part in _compute(tasks, what=what, n_obs=adata.n_obs, sizes=matrix.chunks[0], progress=progress)]
     groups = np.concatenate([p[0] for p in parts]).astype(str) if clusters is not None else None
     probabilities = np.concatenate([p[1] for p in parts]) if head is not None else None
     return Scan(groups, probabilities, _sample(adata, [p[2] for p in parts if p[2] is not None], keep) if len(keep) else None)
