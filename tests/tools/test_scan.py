@@ -104,7 +104,10 @@ def test_a_worker_killed_mid_run_is_retried_and_the_scan_completes(demo, files, 
     found: dict = {}
     running = threading.Thread(target=lambda: found.update(result=scan.scan(adata, plan, clusters=clusters, keep=keep, chunk_size=20)))
     running.start()
-    blocks = lambda state: [t for t in cluster.scheduler.tasks.values() if "cell2text-scan-" in str(t.key) and t.state == state]
+
+    def blocks(state: str) -> list:
+        return [t for t in cluster.scheduler.tasks.values() if "cell2text-scan-" in str(t.key) and t.state == state]
+
     deadline = time.monotonic() + 120
     while not blocks("memory") and time.monotonic() < deadline:
         time.sleep(0.005)
