@@ -57,19 +57,38 @@ from cell2text.knowledge.profiles import FAMILIES, source_profiles
 from cell2text.tools.candidates import SCORING, Scoring, calibrate, rank_cell_types
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-PEERS = {"gpt4aug3": "GPT-4 (Aug 2023)", "gpt4mar23": "GPT-4 (Mar 2023)", "gpt3.5aug3": "GPT-3.5 (Aug 2023)",
-         "CellMarker2.0": "CellMarker 2.0", "SingleR": "SingleR", "ScType": "ScType"}
+PEERS = {
+    "gpt4aug3": "GPT-4 (Aug 2023)",
+    "gpt4mar23": "GPT-4 (Mar 2023)",
+    "gpt3.5aug3": "GPT-3.5 (Aug 2023)",
+    "CellMarker2.0": "CellMarker 2.0",
+    "SingleR": "SingleR",
+    "ScType": "ScType",
+}
 #: The rows' tissue names as UBERON terms (the tissue prior).
-TISSUES = {"Breast": "UBERON:0000310", "Esophagus": "UBERON:0001043", "Heart": "UBERON:0000948", "Lung": "UBERON:0002048",
-           "Prostate": "UBERON:0002367", "Skeletal muscle": "UBERON:0001134", "Skin": "UBERON:0002097"}
+TISSUES = {
+    "Breast": "UBERON:0000310",
+    "Esophagus": "UBERON:0001043",
+    "Heart": "UBERON:0000948",
+    "Lung": "UBERON:0002048",
+    "Prostate": "UBERON:0002367",
+    "Skeletal muscle": "UBERON:0001134",
+    "Skin": "UBERON:0002097",
+}
 BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # confidence bins of the reliability table
 #: The settings the held-out figures choose from: cellconsensus's vote weight, its profile cut, the foreign-tissue penalty
 #: (odds divided by 4 ... 10^12: a foreign type then answers only where nothing else fits); then the other sources' votes
 #: at the a-priori weight 1 beside cellconsensus's.
-GRID = [Scoring(votes={"cellconsensus": w}, profile_cut=cut, tissue_prior=math.log(2.0), foreign=math.log(f))
-        for w in (0.0, 1.0, 2.0, 3.0, 4.0) for cut in (0.1, 0.2, 0.3) for f in (4.0, 64.0, 1e3, 1e6, 1e12)]
-GRID += [Scoring(votes={"cellconsensus": 3.0} | extra, profile_cut=0.2, tissue_prior=math.log(2.0), foreign=math.log(1e3))
-         for extra in ({"pegasus": 1.0, "CL": 1.0}, {"curated": 1.0})]
+GRID = [
+    Scoring(votes={"cellconsensus": w}, profile_cut=cut, tissue_prior=math.log(2.0), foreign=math.log(f))
+    for w in (0.0, 1.0, 2.0, 3.0, 4.0)
+    for cut in (0.1, 0.2, 0.3)
+    for f in (4.0, 64.0, 1e3, 1e6, 1e12)
+]
+GRID += [
+    Scoring(votes={"cellconsensus": 3.0} | extra, profile_cut=0.2, tissue_prior=math.log(2.0), foreign=math.log(1e3))
+    for extra in ({"pegasus": 1.0, "CL": 1.0}, {"curated": 1.0})
+]
 #: The scoring before this work: no source votes, a quarter of the odds for a foreign type.
 BEFORE = Scoring(votes={}, profile_cut=0.2, tissue_prior=math.log(2.0), foreign=math.log(4.0))
 
@@ -135,30 +154,41 @@ def similarity(ppr: PageRankSimilarity, predicted: list[str], row: pd.Series) ->
     return max((ppr.similarity(p, m) for p in predicted for m in manual), default=0.0)
 
 
-def evaluate(rows: pd.DataFrame, knowledge: MarkerKnowledge, ontology: Ontology, ppr: PageRankSimilarity,
-             scorer: Scorer, scoring: Scoring = SCORING) -> tuple[pd.DataFrame, list[float]]:
+def evaluate(
+    rows: pd.DataFrame, knowledge: MarkerKnowledge, ontology: Ontology, ppr: PageRankSimilarity, scorer: Scorer, scoring: Scoring = SCORING
+) -> tuple[pd.DataFrame, list[float]]:
     """cell2text's answer for every row with ``knowledge`` and ``scoring``: top-1 agreement, best of top-3, PPR similarity,
     the top-1's likelihood share and confidence; and the timings."""
     records, timings = [], []
     for _, row in rows.iterrows():
         started = time.perf_counter()
         try:
-            candidates = rank_cell_types(row["marker"], species="human", tissue=TISSUES[row["tissue"]], k=5, knowledge=knowledge,
-                                         ontology=ontology, ppr=ppr, scoring=scoring)
+            candidates = rank_cell_types(
+                row["marker"], species="human", tissue=TISSUES[row["tissue"]], k=5, knowledge=knowledge, ontology=ontology, ppr=ppr, scoring=scoring
+            )
         except InputError:  # none of the genes is a known marker: no answer, agreement 0
             candidates = []
         timings.append(time.perf_counter() - started)
         top = [c.id for c in candidates]
         usable = [c.score for c in candidates if c.status != "contradicted"]
         softmax = math.exp(candidates[0].score) / sum(math.exp(v) for v in usable) if usable and candidates[0].status != "contradicted" else 0.0
-        records.append({"tissue": row["tissue"], "dataset": row["dataset"], "manual": row["manual_CLname"], "manual_id": row["manual_CLID"],
-                        "cell2text": candidates[0].label if candidates else None, "cell2text_id": top[0] if top else None,
-                        "cell2text_status": candidates[0].status if candidates else None,
-                        "confidence": candidates[0].confidence if candidates else 0.0, "softmax_returned": softmax,
-                        "share": candidates[0].evidence.get("likelihood_share", 0.0) if candidates else 0.0,
-                        "agreement": scorer.agreement(top[:1], row),
-                        "top3": max((scorer.agreement([t], row) for t in top[:3]), default=0.0),
-                        "ppr": similarity(ppr, top[:1], row)})
+        records.append(
+            {
+                "tissue": row["tissue"],
+                "dataset": row["dataset"],
+                "manual": row["manual_CLname"],
+                "manual_id": row["manual_CLID"],
+                "cell2text": candidates[0].label if candidates else None,
+                "cell2text_id": top[0] if top else None,
+                "cell2text_status": candidates[0].status if candidates else None,
+                "confidence": candidates[0].confidence if candidates else 0.0,
+                "softmax_returned": softmax,
+                "share": candidates[0].evidence.get("likelihood_share", 0.0) if candidates else 0.0,
+                "agreement": scorer.agreement(top[:1], row),
+                "top3": max((scorer.agreement([t], row) for t in top[:3]), default=0.0),
+                "ppr": similarity(ppr, top[:1], row),
+            }
+        )
     return pd.DataFrame(records, index=rows.index), timings
 
 
@@ -180,12 +210,21 @@ def reliability(confidence: pd.Series, agreement: pd.Series) -> dict:
     rows = []
     for label, group in agreement.groupby(bins, observed=False):
         if len(group):
-            rows.append({"bin": label, "rows": len(group),
-                         "confidence": round(float(confidence[group.index].mean()), 3), "agreement": round(float(group.mean()), 3),
-                         "full": round(float((group == 1).mean()), 3)})
+            rows.append(
+                {
+                    "bin": label,
+                    "rows": len(group),
+                    "confidence": round(float(confidence[group.index].mean()), 3),
+                    "agreement": round(float(group.mean()), 3),
+                    "full": round(float((group == 1).mean()), 3),
+                }
+            )
     n = len(agreement)
-    return {"bins": rows, "ece": round(sum(r["rows"] / n * abs(r["confidence"] - r["agreement"]) for r in rows), 3),
-            "ece_full": round(sum(r["rows"] / n * abs(r["confidence"] - r["full"]) for r in rows), 3)}
+    return {
+        "bins": rows,
+        "ece": round(sum(r["rows"] / n * abs(r["confidence"] - r["agreement"]) for r in rows), 3),
+        "ece_full": round(sum(r["rows"] / n * abs(r["confidence"] - r["full"]) for r in rows), 3),
+    }
 
 
 def fit_platt(share: pd.Series, agreement: pd.Series) -> tuple[float, float]:
@@ -225,8 +264,9 @@ def held_out(results: dict[str, pd.DataFrame], folds: pd.Series, choices: list[s
     return means | {"folds": per_fold}
 
 
-def sources_alone(rows: pd.DataFrame, knowledge: MarkerKnowledge, ontology: Ontology, ppr: PageRankSimilarity, scorer: Scorer,
-                  cut: float) -> dict[str, dict[str, float]]:
+def sources_alone(
+    rows: pd.DataFrame, knowledge: MarkerKnowledge, ontology: Ontology, ppr: PageRankSimilarity, scorer: Scorer, cut: float
+) -> dict[str, dict[str, float]]:
     """Each source family on its own: the top-1 of its TF-IDF cosine (no tissue prior, no ontology step), per family."""
     profiles = source_profiles(with_rows(knowledge, cellconsensus_rows(1.0, min_relative=cut), ontology))
     answers: dict[str, list[dict]] = collections.defaultdict(list)
@@ -235,10 +275,12 @@ def sources_alone(rows: pd.DataFrame, knowledge: MarkerKnowledge, ontology: Onto
         weights = [1.0 / math.sqrt(1.0 + i / 5.0) for i in range(len(genes))]
         for name, cosines in profiles.cosines(genes, weights).items():
             best = [max(cosines, key=lambda t: cosines[t][0])] if cosines else []
-            answers[name].append({"agreement": scorer.agreement(best, row), "top3": scorer.agreement(best, row),
-                                  "ppr": similarity(ppr, best, row)})
-    return {name: {k: round(v, 3) for k, v in figures(pd.DataFrame(a)).items()} | {"types": profiles.matrices[name].shape[0]}
-            for name, a in answers.items() if name in FAMILIES}
+            answers[name].append({"agreement": scorer.agreement(best, row), "top3": scorer.agreement(best, row), "ppr": similarity(ppr, best, row)})
+    return {
+        name: {k: round(v, 3) for k, v in figures(pd.DataFrame(a)).items()} | {"types": profiles.matrices[name].shape[0]}
+        for name, a in answers.items()
+        if name in FAMILIES
+    }
 
 
 def main() -> None:
@@ -271,34 +313,46 @@ def main() -> None:
     for variant in variants:
         if not settings:
             break
-        for label, choices in ((f"the scoring before the votes: {setting_name(BEFORE)}", [setting_name(BEFORE)]),
-                               (f"shipped: {setting_name(SCORING)}", [setting_name(SCORING)]), ("chosen on the other folds", names)):
+        for label, choices in (
+            (f"the scoring before the votes: {setting_name(BEFORE)}", [setting_name(BEFORE)]),
+            (f"shipped: {setting_name(SCORING)}", [setting_name(SCORING)]),
+            ("chosen on the other folds", names),
+        ):
             dev = figures(results[variant][choices[0]]) if len(choices) == 1 else None
             comparison[f"{variant} knowledge, {label}"] = {
                 "development": {k: round(v, 3) for k, v in dev.items()} if dev else None,
                 "leave_one_tissue_out": held_out(results[variant], rows["tissue"], choices),
-                "leave_one_dataset_out": held_out(results[variant], rows["dataset"], choices)}
+                "leave_one_dataset_out": held_out(results[variant], rows["dataset"], choices),
+            }
     best_external = max(names, key=lambda n: (results["external"][n]["agreement"].mean(), -names.index(n))) if names else None
     alone = sources_alone(rows, knowledge, ontology, ppr, scorer, SCORING.profile_cut)
 
     share_tissue = held_out_calibration(table, rows["tissue"])
     share_dataset = held_out_calibration(table, rows["dataset"])
-    calibration = {"likelihood share (uncalibrated)": reliability(table["share"], table["agreement"]),
-                   "Platt, fitted on the other tissues": reliability(share_tissue, table["agreement"]),
-                   "Platt, fitted on the other dataset": reliability(share_dataset, table["agreement"]),
-                   "shipped confidence (Platt on all rows: in-sample)": reliability(table["confidence"], table["agreement"]),
-                   "softmax of the returned candidates": reliability(table["softmax_returned"], table["agreement"])}
+    calibration = {
+        "likelihood share (uncalibrated)": reliability(table["share"], table["agreement"]),
+        "Platt, fitted on the other tissues": reliability(share_tissue, table["agreement"]),
+        "Platt, fitted on the other dataset": reliability(share_dataset, table["agreement"]),
+        "shipped confidence (Platt on all rows: in-sample)": reliability(table["confidence"], table["agreement"]),
+        "softmax of the returned candidates": reliability(table["softmax_returned"], table["agreement"]),
+    }
     platt_all = fit_platt(table["share"], table["agreement"])
 
     def summary(column: str, ppr_column: str) -> dict:
         scored = table[column].dropna()
-        return {"rows": len(scored), "mean_agreement": round(float(scored.mean()), 3),
-                "full": int((scored == 1).sum()), "partial": int((scored == 0.5).sum()),
-                "mean_ppr": round(float(table.loc[scored.index, ppr_column].dropna().mean()), 3)}
+        return {
+            "rows": len(scored),
+            "mean_agreement": round(float(scored.mean()), 3),
+            "full": int((scored == 1).sum()),
+            "partial": int((scored == 0.5).sum()),
+            "mean_ppr": round(float(table.loc[scored.index, ppr_column].dropna().mean()), 3),
+        }
 
     ours = summary("agreement", "ppr") | {"top3_mean_agreement": round(float(table["top3"].mean()), 3)}
-    peers = {name: summary(peer, f"{peer}_ppr") | {"paper_mean_agreement": round(float(rows[f"{peer}_agreement"].mean()), 3)}
-             for peer, name in PEERS.items()}
+    peers = {
+        name: summary(peer, f"{peer}_ppr") | {"paper_mean_agreement": round(float(rows[f"{peer}_agreement"].mean()), 3)}
+        for peer, name in PEERS.items()
+    }
     on_99 = table[table["SingleR"].notna()]
     ours_99 = round(float(on_99["agreement"].mean()), 3)
     per_tissue = table.groupby("tissue")[["agreement", "gpt4aug3"]].mean().round(3)
@@ -312,25 +366,31 @@ def main() -> None:
         "",
         "| method | rows | mean agreement | full / partial | mean PPR similarity to the manual term | paper's own score |",
         "|---|---|---|---|---|---|",
-        (f"| **cell2text candidates (top-1)** | {ours['rows']} | **{ours['mean_agreement']:.3f}** | {ours['full']} / {ours['partial']} |"
-         f" {ours['mean_ppr']:.3f} | - |"),
+        (
+            f"| **cell2text candidates (top-1)** | {ours['rows']} | **{ours['mean_agreement']:.3f}** | {ours['full']} / {ours['partial']} |"
+            f" {ours['mean_ppr']:.3f} | - |"
+        ),
         f"| cell2text candidates (best of top-3) | {ours['rows']} | {ours['top3_mean_agreement']:.3f} | - | - | - |",
     ]
     for name, peer in peers.items():
-        lines.append(f"| {name} | {peer['rows']} | {peer['mean_agreement']:.3f} | {peer['full']} / {peer['partial']} | {peer['mean_ppr']:.3f} |"
-                     f" {peer['paper_mean_agreement']:.3f} |")
+        lines.append(
+            f"| {name} | {peer['rows']} | {peer['mean_agreement']:.3f} | {peer['full']} / {peer['partial']} | {peer['mean_ppr']:.3f} |"
+            f" {peer['paper_mean_agreement']:.3f} |"
+        )
     lines += [
         "",
         f"On the 99 rows SingleR and ScType ran on, cell2text's mean agreement is {ours_99:.3f}.",
         "",
         "Per tissue (mean agreement): " + "; ".join(f"{t} {r.agreement:.2f} (GPT-4 {r.gpt4aug3:.2f})" for t, r in per_tissue.iterrows()) + ".",
-        "Per source: " + "; ".join(f"{d} {r.agreement:.3f} (GPT-4 {r.gpt4aug3:.3f}, {int((table['dataset'] == d).sum())} rows)"
-                                   for d, r in per_dataset.iterrows())
+        "Per source: "
+        + "; ".join(f"{d} {r.agreement:.3f} (GPT-4 {r.gpt4aug3:.3f}, {int((table['dataset'] == d).sum())} rows)" for d, r in per_dataset.iterrows())
         + " (the HCA lists are single-nucleus top genes, few of them textbook markers; the literature lists are the markers papers used).",
         "",
-        (f"Knowledge: {len(knowledge.table):,} marker rows, {len(knowledge.terms):,} CL terms (version {knowledge.version}), loaded in"
-         f" {load_s:.1f} s, plus cellconsensus's profiles; ranking takes {1000 * sum(timings[1:]) / max(1, len(timings) - 1):.1f} ms per"
-         f" list after the first ({timings[0]:.1f} s: indexing)."),
+        (
+            f"Knowledge: {len(knowledge.table):,} marker rows, {len(knowledge.terms):,} CL terms (version {knowledge.version}), loaded in"
+            f" {load_s:.1f} s, plus cellconsensus's profiles; ranking takes {1000 * sum(timings[1:]) / max(1, len(timings) - 1):.1f} ms per"
+            f" list after the first ({timings[0]:.1f} s: indexing)."
+        ),
         "",
         "## Each source alone",
         "",
@@ -352,17 +412,22 @@ def main() -> None:
             "fixed setting is scored the same way, fold by fold. Shipped knowledge: with our curated table (written while looking at",
             "these tissues: not truly held out); external: without it (pegasus, CL, cellconsensus: an honest estimate).",
             "",
-            ("| knowledge, setting | dev top-1 | dev top-3 | dev PPR | tissue-out top-1 | tissue-out top-3 | tissue-out PPR"
-             " | dataset-out top-1 | dataset-out top-3 |"),
+            (
+                "| knowledge, setting | dev top-1 | dev top-3 | dev PPR | tissue-out top-1 | tissue-out top-3 | tissue-out PPR"
+                " | dataset-out top-1 | dataset-out top-3 |"
+            ),
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for name, c in comparison.items():
             dev, tissue, dataset = c["development"], c["leave_one_tissue_out"], c["leave_one_dataset_out"]
             dev_cells = f"{dev['top1']:.3f} | {dev['top3']:.3f} | {dev['ppr']:.3f}" if dev else "- | - | -"
-            lines.append(f"| {name} | {dev_cells} | {tissue['top1']:.3f} | {tissue['top3']:.3f} | {tissue['ppr']:.3f} |"
-                         f" {dataset['top1']:.3f} | {dataset['top3']:.3f} |")
-        chosen = collections.Counter(f["chosen"] for v in variants
-                                     for f in comparison[f"{v} knowledge, chosen on the other folds"]["leave_one_tissue_out"]["folds"].values())
+            lines.append(
+                f"| {name} | {dev_cells} | {tissue['top1']:.3f} | {tissue['top3']:.3f} | {tissue['ppr']:.3f} |"
+                f" {dataset['top1']:.3f} | {dataset['top3']:.3f} |"
+            )
+        chosen = collections.Counter(
+            f["chosen"] for v in variants for f in comparison[f"{v} knowledge, chosen on the other folds"]["leave_one_tissue_out"]["folds"].values()
+        )
         lines += [
             "",
             "Chosen in the tissue folds (both variants): " + "; ".join(f"{n} ({k}x)" for n, k in chosen.most_common()) + ".",
@@ -384,18 +449,34 @@ def main() -> None:
         key = f"{low:.1f}-{high:.1f}"
         cells = [f"{b['rows']} rows: {b['confidence']:.2f} vs {b['agreement']:.2f}" if (b := by_bin[n].get(key)) else "-" for n in calibration]
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
-    lines += ["", "Expected calibration error (against the agreement / against full agreement): "
-              + "; ".join(f"{n} {c['ece']:.3f} / {c['ece_full']:.3f}" for n, c in calibration.items()) + "."]
+    lines += [
+        "",
+        "Expected calibration error (against the agreement / against full agreement): "
+        + "; ".join(f"{n} {c['ece']:.3f} / {c['ece_full']:.3f}" for n, c in calibration.items())
+        + ".",
+    ]
     if args.skip_grid:  # a quick look: the results files always hold a whole run
         print("\n".join(lines))
         return
-    report = {"machine": machine(), "rows": len(rows), "scoring": setting_name(SCORING), "cell2text": ours, "cell2text_on_99_rows": ours_99,
-              "peers": peers, "per_tissue": per_tissue.to_dict(orient="index"), "per_dataset": per_dataset.to_dict(orient="index"),
-              "knowledge_version": knowledge.version, "knowledge_rows": len(knowledge.table), "sources_alone": alone,
-              "fusion": comparison, "best_external_setting": best_external,
-              "grid_development_top1": {v: {n: round(float(r["agreement"].mean()), 3) for n, r in results[v].items()} for v in variants},
-              "calibration": calibration, "platt_all_rows": platt_all,
-              "predictions": table.where(table.notna(), None).to_dict(orient="records")}
+    report = {
+        "machine": machine(),
+        "rows": len(rows),
+        "scoring": setting_name(SCORING),
+        "cell2text": ours,
+        "cell2text_on_99_rows": ours_99,
+        "peers": peers,
+        "per_tissue": per_tissue.to_dict(orient="index"),
+        "per_dataset": per_dataset.to_dict(orient="index"),
+        "knowledge_version": knowledge.version,
+        "knowledge_rows": len(knowledge.table),
+        "sources_alone": alone,
+        "fusion": comparison,
+        "best_external_setting": best_external,
+        "grid_development_top1": {v: {n: round(float(r["agreement"].mean()), 3) for n, r in results[v].items()} for v in variants},
+        "calibration": calibration,
+        "platt_all_rows": platt_all,
+        "predictions": table.where(table.notna(), None).to_dict(orient="records"),
+    }
     write_results("marker_annotation", report, lines)
 
 

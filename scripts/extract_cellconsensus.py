@@ -93,10 +93,21 @@ def marker_table(cache: dict[str, dict], ontology: Ontology) -> pd.DataFrame:
         genes = consensus[term]
         top = max(genes.values())
         below = [consensus[d] for d in ontology.descendants(term) if d in consensus] if term in ontology else []
-        kept = [(g, w) for g, w in sorted(genes.items(), key=lambda item: (-item[1], item[0]))
-                if w >= MIN_RELATIVE * top and all(sub.get(g, 0.0) < SUBTYPE_SHARE * w for sub in below)][:TOP_GENES]
-        rows += [{"cell_type_ontology_term_id": term, "cell_type": cache["ct_info"][term]["name"], "gene": g,
-                  "weight": round(w / top, 3), "sources": cache["n_sources"][term]} for g, w in kept]
+        kept = [
+            (g, w)
+            for g, w in sorted(genes.items(), key=lambda item: (-item[1], item[0]))
+            if w >= MIN_RELATIVE * top and all(sub.get(g, 0.0) < SUBTYPE_SHARE * w for sub in below)
+        ][:TOP_GENES]
+        rows += [
+            {
+                "cell_type_ontology_term_id": term,
+                "cell_type": cache["ct_info"][term]["name"],
+                "gene": g,
+                "weight": round(w / top, 3),
+                "sources": cache["n_sources"][term],
+            }
+            for g, w in kept
+        ]
     return pd.DataFrame(rows)
 
 
@@ -126,8 +137,10 @@ def main() -> None:
     else:
         with tempfile.TemporaryDirectory() as tmp:
             table = extract(fetch_wheel(Path(tmp)), ontology)
-    print(f"cellconsensus_markers.tsv.gz: {len(table):,} rows, {table['cell_type_ontology_term_id'].nunique():,} CL types,"
-          f" {table['gene'].nunique():,} genes")
+    print(
+        f"cellconsensus_markers.tsv.gz: {len(table):,} rows, {table['cell_type_ontology_term_id'].nunique():,} CL types,"
+        f" {table['gene'].nunique():,} genes"
+    )
 
 
 if __name__ == "__main__":

@@ -42,15 +42,19 @@ _STATE = re.compile(r"(?P<head>[^\s,;:()]+?)(?:-|\s)(?P<state>positive|negative|
 _POSITIVE_LIST = re.compile(
     r"\b(?:selective(?:ly)?\s+expression\s+of|selectively\s+express(?:es)?|(?:high\s+)?expression\s+of|express(?:es|ing)?|"
     r"marked\s+by(?:\s+the)?(?:\s+expression\s+of)?|positive\s+for|markers?\s+(?:include|includes|are|such\s+as))\s+(?P<items>[^.;]+)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _NEGATIVE_LIST = re.compile(
     r"\b(?:negative\s+for|lacks?(?:\s+expression\s+of)?|lacking|do(?:es)?\s+not\s+express|absence\s+of|no\s+expression\s+of)\s+(?P<items>[^.;]+)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _LOW_LIST = re.compile(r"\blow\s+(?:expression|levels?)\s+of\s+(?P<items>[^.;]+)", re.IGNORECASE)
 # Where a list of names ends: a new clause.
 _LIST_END = re.compile(
     r"\s(?:is|are|was|were|that|which|who|but|in|with|without|while|whereas|when|where|to|from|on|during|after|"
-    r"has|have|can|may|and\s+is|and\s+are|and\s+has|as\s+well|among|at|for|than|being|negative|lacks?)\b", re.IGNORECASE)
+    r"has|have|can|may|and\s+is|and\s+are|and\s+has|as\s+well|among|at|for|than|being|negative|lacks?)\b",
+    re.IGNORECASE,
+)
 _SPLIT = re.compile(r",\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+|\s+nor\s+")
 _PAREN = re.compile(r"\(([^()]*)\)")
 _SYMBOL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)?$")
@@ -58,12 +62,13 @@ _MOUSE = re.compile(r"\(Mmus\)|Mus musculus|, mouse\b|\bmouse\b|\bmurine\b", re.
 _HUMAN = re.compile(r"\(Hsap\)|Homo sapiens|, human\b|\bhuman\b", re.IGNORECASE)
 # Splice isoforms (CD45RA, CD45RO, CD45RB) are one gene at the RNA level: they say nothing a gene can show.
 _ISOFORM = re.compile(r"^CD45R[A-Z]+$", re.IGNORECASE)
-_LEADING = re.compile(r"^(?:the|a|an|its|their|genes?|markers?|marker\s+genes?|proteins?|receptors?|both|either|also|high|low|levels?\s+of)\s+",
-                      re.IGNORECASE)
+_LEADING = re.compile(
+    r"^(?:the|a|an|its|their|genes?|markers?|marker\s+genes?|proteins?|receptors?|both|either|also|high|low|levels?\s+of)\s+", re.IGNORECASE
+)
 
 
 def term_species(label: str) -> str:
-    """"mouse" or "human" for a CL label specific to one species ("..., mouse", "(Mmus)"), else "both"."""
+    """ "mouse" or "human" for a CL label specific to one species ("..., mouse", "(Mmus)"), else "both"."""
     mouse, human = bool(_MOUSE.search(label)), bool(_HUMAN.search(label))
     return "mouse" if mouse and not human else "human" if human and not mouse else "both"
 
@@ -125,9 +130,8 @@ def _phrases(text: str, resolver: _Resolver) -> Iterator[tuple[str, str, tuple[s
     """(name, sign, genes, weight factor, phrase) for every marker phrase of a label or definition."""
     for match in _STATE.finditer(text):
         state = match.group("state").lower()
-        before = text[: match.start("head")].split()[-(MAX_NAME_WORDS - 1):]
-        found = resolver.name([w for w in before if not re.search(r"[,;:()]", w)] + [match.group("head")]) \
-            or resolver.name([match.group("head")])
+        before = text[: match.start("head")].split()[-(MAX_NAME_WORDS - 1) :]
+        found = resolver.name([w for w in before if not re.search(r"[,;:()]", w)] + [match.group("head")]) or resolver.name([match.group("head")])
         if found:
             factor = REDUCED if state in ("low", "lo", "dim") else 1.0
             yield found[0], _STATES[state], found[1], factor, match.group(0)
@@ -136,7 +140,7 @@ def _phrases(text: str, resolver: _Resolver) -> Iterator[tuple[str, str, tuple[s
             for item in _items(match.group("items")):
                 found = resolver.item(item)
                 if found:
-                    yield found[0], sign, found[1], factor, f"{match.group(0)[:len(match.group(0)) - len(match.group('items'))].strip()} {item}"
+                    yield found[0], sign, found[1], factor, f"{match.group(0)[: len(match.group(0)) - len(match.group('items'))].strip()} {item}"
 
 
 def definition_markers(ontology: Ontology, symbols: frozenset[str]) -> pd.DataFrame:
@@ -166,7 +170,17 @@ def _definition_markers(ontology: Ontology, symbols: frozenset[str]) -> pd.DataF
                     if symbol is None or (symbol, sign) in seen or (symbol, "+" if sign == "-" else "-") in seen:
                         continue
                     seen.add((symbol, sign))
-                    rows.append({"cell_type_ontology_term_id": term_id, "species": species, "gene": symbol, "sign": sign,
-                                 "weight": weight * factor, "source": source, "basis": f"{source}: '{phrase}'", "concept": name})
+                    rows.append(
+                        {
+                            "cell_type_ontology_term_id": term_id,
+                            "species": species,
+                            "gene": symbol,
+                            "sign": sign,
+                            "weight": weight * factor,
+                            "source": source,
+                            "basis": f"{source}: '{phrase}'",
+                            "concept": name,
+                        }
+                    )
     columns = ["cell_type_ontology_term_id", "species", "gene", "sign", "weight", "source", "basis", "concept"]
     return pd.DataFrame(rows, columns=columns)

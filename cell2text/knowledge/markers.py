@@ -106,13 +106,19 @@ def _pegasus(name: str) -> pd.DataFrame:
     table = pd.read_csv(data_path(f"pegasus_{name}.tsv"), sep="\t", dtype={"tissue": str}, keep_default_na=False)
     top = table.groupby("cell_type")["panel_weight"].transform("max")
     species, tissue = name.split("_")
-    return pd.DataFrame({
-        "cell_type_ontology_term_id": table["cell_type_ontology_term_id"], "species": table["species"], "tissue": table["tissue"],
-        "gene": table["gene"], "sign": table["sign"], "weight": PEGASUS_WEIGHT * table["panel_weight"] / top,
-        "source": f"pegasus {species} {tissue}",
-        "basis": f"pegasus {species} {tissue} markers, '" + table["cell_type"] + "' (" + table["mapping"] + ")",
-        "concept": f"pegasus {name}: " + table["cell_type"] + " panel " + table["panel_weight"].astype(str),
-    })
+    return pd.DataFrame(
+        {
+            "cell_type_ontology_term_id": table["cell_type_ontology_term_id"],
+            "species": table["species"],
+            "tissue": table["tissue"],
+            "gene": table["gene"],
+            "sign": table["sign"],
+            "weight": PEGASUS_WEIGHT * table["panel_weight"] / top,
+            "source": f"pegasus {species} {tissue}",
+            "basis": f"pegasus {species} {tissue} markers, '" + table["cell_type"] + "' (" + table["mapping"] + ")",
+            "concept": f"pegasus {name}: " + table["cell_type"] + " panel " + table["panel_weight"].astype(str),
+        }
+    )
 
 
 def _curated() -> pd.DataFrame:
@@ -123,8 +129,9 @@ def _curated() -> pd.DataFrame:
     return table
 
 
-def cellconsensus_rows(weight: float = CELLCONSENSUS_WEIGHT, *, min_relative: float = CELLCONSENSUS_MIN_RELATIVE,
-                       min_lists: int = CELLCONSENSUS_MIN_LISTS) -> pd.DataFrame:
+def cellconsensus_rows(
+    weight: float = CELLCONSENSUS_WEIGHT, *, min_relative: float = CELLCONSENSUS_MIN_RELATIVE, min_lists: int = CELLCONSENSUS_MIN_LISTS
+) -> pd.DataFrame:
     """cellconsensus's consensus markers (human, no tissue) as source rows, one concept per type.
 
     A gene's weight is ``weight`` times its relative weight in the type (kept when at least
@@ -132,12 +139,19 @@ def cellconsensus_rows(weight: float = CELLCONSENSUS_WEIGHT, *, min_relative: fl
     """
     table = pd.read_csv(data_path("cellconsensus_markers.tsv.gz"), sep="\t", dtype={"gene": str}, keep_default_na=False)
     table = table[(table["weight"] >= min_relative) & (table["sources"] >= min_lists)]
-    return pd.DataFrame({
-        "cell_type_ontology_term_id": table["cell_type_ontology_term_id"], "species": "human", "tissue": "",
-        "gene": table["gene"], "sign": "+", "weight": weight * table["weight"], "source": "cellconsensus",
-        "basis": "cellconsensus 1.2.0, '" + table["cell_type"] + "': consensus of " + table["sources"].astype(str) + " marker lists",
-        "concept": "cellconsensus: " + table["cell_type"],
-    })
+    return pd.DataFrame(
+        {
+            "cell_type_ontology_term_id": table["cell_type_ontology_term_id"],
+            "species": "human",
+            "tissue": "",
+            "gene": table["gene"],
+            "sign": "+",
+            "weight": weight * table["weight"],
+            "source": "cellconsensus",
+            "basis": "cellconsensus 1.2.0, '" + table["cell_type"] + "': consensus of " + table["sources"].astype(str) + " marker lists",
+            "concept": "cellconsensus: " + table["cell_type"],
+        }
+    )
 
 
 @functools.cache
@@ -171,8 +185,9 @@ def _in_species(rows: pd.DataFrame, species: str, ontology: Ontology) -> pd.Data
     return rows[rows["gene"].notna() & (rows["gene"] != "")]
 
 
-def load_markers(species: str = "human", extra: str | Path | None = None, *, ontology: Ontology | None = None,
-                 cellconsensus: bool = False) -> MarkerKnowledge:
+def load_markers(
+    species: str = "human", extra: str | Path | None = None, *, ontology: Ontology | None = None, cellconsensus: bool = False
+) -> MarkerKnowledge:
     """The marker knowledge for ``species`` (human | mouse): pegasus, CL, curated, the user's ``extra`` table and,
     with ``cellconsensus``, cellconsensus's consensus markers.
 
@@ -208,15 +223,15 @@ def _load(species: str, extra: tuple[str, int | None] | None, ontology: Ontology
     if extra is not None:
         user = read_user_markers(extra[0], ontology)
         user_species = detect_species(user["gene"], default=species)
-        parts.append(user.assign(species=user_species, tissue="", source=f"user {Path(extra[0]).name}",
-                                 concept="user: " + user["cell_type"]))
+        parts.append(user.assign(species=user_species, tissue="", source=f"user {Path(extra[0]).name}", concept="user: " + user["cell_type"]))
     return _assemble([_in_species(p, species, ontology)[COLUMNS] for p in parts], species)
 
 
 def _assemble(tables: list[pd.DataFrame], species: str) -> MarkerKnowledge:
     """Marker rows already in ``species``' symbols as one sorted table, with its content hash as the version."""
     table = pd.concat(tables, ignore_index=True)
-    table = table.sort_values(["cell_type_ontology_term_id", "sign", "weight", "gene"], ascending=[True, True, False, True],
-                              kind="stable").reset_index(drop=True)
+    table = table.sort_values(
+        ["cell_type_ontology_term_id", "sign", "weight", "gene"], ascending=[True, True, False, True], kind="stable"
+    ).reset_index(drop=True)
     version = format(pd.util.hash_pandas_object(table, index=False).sum() & 0xFFFFFFFFFFFF, "012x")
     return MarkerKnowledge(table, species, version)

@@ -57,9 +57,10 @@ class SourceProfiles:
         for name, matrix in self.matrices.items():
             part = matrix[:, order].tocsr()  # (terms, query genes)
             values = part @ query
-            result[name] = {self.terms[name][i]: (float(values[i]), tuple(columns[order[j]][0]
-                                                                          for j in part.indices[part.indptr[i]:part.indptr[i + 1]]))
-                            for i in np.flatnonzero(values > 0)}
+            result[name] = {
+                self.terms[name][i]: (float(values[i]), tuple(columns[order[j]][0] for j in part.indices[part.indptr[i] : part.indptr[i + 1]]))
+                for i in np.flatnonzero(values > 0)
+            }
         return result
 
 
@@ -79,9 +80,7 @@ def source_profiles(knowledge: MarkerKnowledge) -> SourceProfiles:
         position = {t: i for i, t in enumerate(ids)}
         columns = rows["gene"].map(genes).to_numpy()
         values = rows["weight"].to_numpy() * idf[columns]
-        matrix = sparse.csr_matrix((values, (rows["cell_type_ontology_term_id"].map(position).to_numpy(), columns)),
-                                   shape=(len(ids), len(genes)))
+        matrix = sparse.csr_matrix((values, (rows["cell_type_ontology_term_id"].map(position).to_numpy(), columns)), shape=(len(ids), len(genes)))
         norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
         terms[name], matrices[name] = ids, sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
     return SourceProfiles(genes, idf, terms, matrices)
-

@@ -87,7 +87,7 @@ def _read_json(path: Path) -> pd.DataFrame:
             rows += [(name, str(g).strip(), "+", 1.0) for g in value.get("positive", [])]
             rows += [(name, str(g).strip(), "-", 1.0) for g in value.get("negative", [])]
         else:
-            raise _fail(path, f"the value of '{name}' must be a list of genes or {{\"positive\": [...], \"negative\": [...]}}")
+            raise _fail(path, f'the value of \'{name}\' must be a list of genes or {{"positive": [...], "negative": [...]}}')
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -123,8 +123,7 @@ class Scoring:
 
 #: The shipped setting: the grid's best on all development marker lists with the knowledge not written while looking
 #: at them (benchmarks/results/marker_annotation.md); odds / 10^12 ties / 10^6 there and honours a stated tissue fully.
-SCORING = Scoring(votes={"cellconsensus": 3.0}, profile_cut=0.2, tissue_prior=math.log(2.0), foreign=math.log(1e12),
-                  calibration=(0.171, 0.139))
+SCORING = Scoring(votes={"cellconsensus": 3.0}, profile_cut=0.2, tissue_prior=math.log(2.0), foreign=math.log(1e12), calibration=(0.171, 0.139))
 
 
 @dataclass
@@ -264,14 +263,15 @@ def _shared_markers(knowledge: MarkerKnowledge, ontology: Ontology) -> dict[str,
 @functools.lru_cache(maxsize=4)
 def _index(knowledge: MarkerKnowledge, ontology: Ontology) -> _Index:
     shared = _shared_markers(knowledge, ontology)
-    own_positive = {t: {g: w for g, w in shared.get(t, {}).items() if g not in knowledge.negative(t)} | knowledge.positive(t)
-                    for t in set(knowledge.terms) | set(shared)}
+    own_positive = {
+        t: {g: w for g, w in shared.get(t, {}).items() if g not in knowledge.negative(t)} | knowledge.positive(t)
+        for t in set(knowledge.terms) | set(shared)
+    }
     own_positive = {t: genes for t, genes in own_positive.items() if genes}
     own_negative = {t: knowledge.negative(t) for t in knowledge.terms if knowledge.negative(t)}
     table = knowledge.table
     strong = table[(table["weight"] >= DEFINING) & (table["sign"] == "+")]
-    own_defining = {t: {c: tuple(rows["gene"]) for c, rows in group.groupby("concept")}
-                    for t, group in strong.groupby("cell_type_ontology_term_id")}
+    own_defining = {t: {c: tuple(rows["gene"]) for c, rows in group.groupby("concept")} for t, group in strong.groupby("cell_type_ontology_term_id")}
     known = set(own_positive)
     carriers: dict[str, set[str]] = {}
     for t, genes in own_positive.items():
@@ -376,8 +376,8 @@ def _organ_mentions(ontology: Ontology) -> dict[str, tuple[frozenset[str], froze
     def named(text: str) -> set[str]:
         words, found, i = _words(text), set(), 0
         while i < len(words):
-            n = next((n for n in range(min(longest, len(words) - i), 0, -1) if words[i:i + n] in names), 0)
-            found |= names[words[i:i + n]] if n else set()
+            n = next((n for n in range(min(longest, len(words) - i), 0, -1) if words[i : i + n] in names), 0)
+            found |= names[words[i : i + n]] if n else set()
             i += max(n, 1)
         return found
 
@@ -447,8 +447,17 @@ def tissue_id(tissue: str, ontology: Ontology) -> str:
 
 
 # --------------------------------------------------------------------------- scoring
-def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str], frozenset[str]], min_detection: float,
-           ontology: Ontology, votes: dict[str, float], scoring: Scoring, voters: dict[str, frozenset[str]]) -> Candidate:
+def _score(
+    term: str,
+    query: _Query,
+    index: _Index,
+    tissue: tuple[frozenset[str], frozenset[str]],
+    min_detection: float,
+    ontology: Ontology,
+    votes: dict[str, float],
+    scoring: Scoring,
+    voters: dict[str, frozenset[str]],
+) -> Candidate:
     """One term's candidate record (before the ontology step); ``votes`` are the sources' cosines for it (times the
     query's mass, :func:`_votes`), ``voters`` the query genes in its profiles of those sources."""
     view = index.view(term)
@@ -494,20 +503,39 @@ def _score(term: str, query: _Query, index: _Index, tissue: tuple[frozenset[str]
         status, reason = "supported", f"{len(found)} of its markers are among the genes ({', '.join(found[:6])})"
     else:
         status, reason = "weak", f"{len(found)} of its markers among the genes ({', '.join(found[:6]) or 'none'}), score {score:.1f}"
-    evidence = {"support": round(support, 3), "marker_mass": round(mass, 2), "negative_penalty": round(penalty, 3),
-                "prior": round(prior, 3), "tissue_prior": in_tissue, "vote": round(vote, 3),
-                "source_votes": {f: round(v, 3) for f, v in votes.items()}, "markers_known": len(markers), "distinct_found": distinct,
-                "specificity": {g: round(-math.log(index.background[g]), 2) for g in found if g in index.background}}
-    return Candidate(term, ontology.term(term).label, round(score, 3), status, found, missing, negatives, detection, undecided, reason, [],
-                     evidence)
+    evidence = {
+        "support": round(support, 3),
+        "marker_mass": round(mass, 2),
+        "negative_penalty": round(penalty, 3),
+        "prior": round(prior, 3),
+        "tissue_prior": in_tissue,
+        "vote": round(vote, 3),
+        "source_votes": {f: round(v, 3) for f, v in votes.items()},
+        "markers_known": len(markers),
+        "distinct_found": distinct,
+        "specificity": {g: round(-math.log(index.background[g]), 2) for g in found if g in index.background},
+    }
+    return Candidate(term, ontology.term(term).label, round(score, 3), status, found, missing, negatives, detection, undecided, reason, [], evidence)
 
 
 def _merge(parent: str, members: list[Candidate], ontology: Ontology, reason: str) -> Candidate:
     """A common-parent candidate standing for near-tied members."""
     found = list(dict.fromkeys(g for m in members for g in m.genes_found))
     status = "supported" if all(m.status == "supported" for m in members) else "weak"
-    return Candidate(parent, ontology.term(parent).label, members[0].score, status, found, [], [], {}, {}, reason,
-                     [m.id for m in members], {"members": {m.id: m.score for m in members}})
+    return Candidate(
+        parent,
+        ontology.term(parent).label,
+        members[0].score,
+        status,
+        found,
+        [],
+        [],
+        {},
+        {},
+        reason,
+        [m.id for m in members],
+        {"members": {m.id: m.score for m in members}},
+    )
 
 
 @dataclass
@@ -587,8 +615,11 @@ class _Lineages:
                 return best
             general = max((self.by_id[a] for a in above), key=lambda c: (c.score, -len(self.above[c.id])))
             undecided = self.blocked(best.id, general.id)
-            general.reason += (f"; {best.label} ({best.score:.1f}) is not clearly better supported than this, its ancestor" if not undecided
-                               else f"; the data cannot decide {best.label} ({', '.join(c.split(': ')[-1] for c in undecided)})")
+            general.reason += (
+                f"; {best.label} ({best.score:.1f}) is not clearly better supported than this, its ancestor"
+                if not undecided
+                else f"; the data cannot decide {best.label} ({', '.join(c.split(': ')[-1] for c in undecided)})"
+            )
             best = general
 
     def down(self, term: str) -> tuple[str, float, str] | None:
@@ -640,15 +671,23 @@ def _settle(ranked: list[Candidate], ontology: Ontology, ppr: PageRankSimilarity
         rival = close[0]
         parent = common_parent(ontology, best.id, rival.id, ppr)
         if parent not in _ROOT_TERMS:
-            reason = (f"{best.label} ({value:.1f}) and {rival.label} ({rival.score:.1f}) are nearly tied and close in the ontology"
-                      f" (PPR {ppr.similarity(best.id, rival.id):.3f}): their common parent")
+            reason = (
+                f"{best.label} ({value:.1f}) and {rival.label} ({rival.score:.1f}) are nearly tied and close in the ontology"
+                f" (PPR {ppr.similarity(best.id, rival.id):.3f}): their common parent"
+            )
             merged = _merge(parent, [best, rival], ontology, reason)
             return [merged, best, rival, *[c for c in ranked if c.id not in (best.id, rival.id, parent)]]
     return [best, *[c for c in ranked if c.id != best.id]]
 
 
-def _confidence(returned: list[Candidate], scored: list[Candidate], index: _Index, tissue: tuple[frozenset[str], frozenset[str]],
-                ontology: Ontology, scoring: Scoring) -> None:
+def _confidence(
+    returned: list[Candidate],
+    scored: list[Candidate],
+    index: _Index,
+    tissue: tuple[frozenset[str], frozenset[str]],
+    ontology: Ontology,
+    scoring: Scoring,
+) -> None:
     """Set each returned candidate's confidence: the share of every known term's likelihood held by it and the terms
     below it, calibrated (``scoring.calibration``, a Platt map fitted across folds of marker lists).
 
@@ -678,8 +717,17 @@ def calibrate(share: float, calibration: tuple[float, float]) -> float:
     return 1.0 / (1.0 + math.exp(-(a * math.log(p / (1 - p)) + b)))
 
 
-def _prepare(markers, species: str, tissue: str | None, knowledge: MarkerKnowledge | None, ontology: Ontology | None,
-             min_logfc: float, max_pval: float, n_top: int, scoring: Scoring) -> tuple[Ontology, MarkerKnowledge, _Index, _Query, tuple]:
+def _prepare(
+    markers,
+    species: str,
+    tissue: str | None,
+    knowledge: MarkerKnowledge | None,
+    ontology: Ontology | None,
+    min_logfc: float,
+    max_pval: float,
+    n_top: int,
+    scoring: Scoring,
+) -> tuple[Ontology, MarkerKnowledge, _Index, _Query, tuple]:
     """The loaded resources, the indexed knowledge, the query and the tissue's (tied, foreign) terms."""
     ontology = ontology or load_ontology()
     knowledge = knowledge or load_markers(species, ontology=ontology)
@@ -738,8 +786,7 @@ def rank_cell_types(
     checked against them), each with its ``confidence``. Raises InputError when no query gene is
     a known marker.
     """
-    ontology, knowledge, index, query, places = _prepare(markers, species, tissue, knowledge, ontology, min_logfc, max_pval, n_top,
-                                                         scoring)
+    ontology, knowledge, index, query, places = _prepare(markers, species, tissue, knowledge, ontology, min_logfc, max_pval, n_top, scoring)
     if not query.genes:
         return []
     if not any(g in index.background for g in query.genes):
@@ -775,8 +822,7 @@ def check_cell_type(
     own defining concepts is detected in too few of the group's cells to decide it; a term without
     markers of its own is judged by its ancestors'. No ``confidence`` (that is a share among ranked terms).
     """
-    ontology, knowledge, index, query, places = _prepare(markers, species, tissue, knowledge, ontology, min_logfc, max_pval, n_top,
-                                                         SCORING)
+    ontology, knowledge, index, query, places = _prepare(markers, species, tissue, knowledge, ontology, min_logfc, max_pval, n_top, SCORING)
     term = ontology.term(term_id).id
     votes, voters = _votes(query, _profiles(knowledge, ontology, SCORING.profile_cut), SCORING.votes)
     return _score(term, query, index, places, min_detection, ontology, votes.get(term, {}), SCORING, voters)

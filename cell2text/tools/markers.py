@@ -14,8 +14,8 @@ which are not, which the data does not measure, and a score:
 
 where a positive marker (``+``) agrees when it is up in the group (log fold change >= ``min_logfc``
 and adjusted p <= ``max_pval``) and a negative one (``-``) that is up disagrees (one that is not
-up, like most genes, is listed but not counted for the claim), and ``w_i`` is the knowledge weight shared among the genes of one concept (a pegasus panel, the
-genes of "CD16"). A positive marker that most cells of the group and of the rest express
+up, like most genes, is listed but not counted for the claim), and ``w_i`` is the knowledge weight
+shared among the genes of one concept (a pegasus panel, the genes of "CD16"). A positive marker that most cells of the group and of the rest express
 (``pct_in`` and ``pct_out`` >= ``SHARED``) cannot be up against the rest: it is listed as shared
 and left out of the score. 1.0: every measured marker behaves as the cell type predicts; 0.0:
 none does; ``None``: nothing to measure.
@@ -90,8 +90,7 @@ def rank_markers(
         adata.obs[groupby] = column.astype(str).astype("category")
     stats = _group_stats(adata, groupby)
     tested = (stats["pts"] >= MIN_PCT).any(axis=1).to_numpy()
-    sc.tl.rank_genes_groups(adata, groupby, mask_var=tested, method=method, pts=True, tie_correct=False,
-                            key_added=key_added, use_raw=False)
+    sc.tl.rank_genes_groups(adata, groupby, mask_var=tested, method=method, pts=True, tie_correct=False, key_added=key_added, use_raw=False)
     if method == "wilcoxon":
         _tie_correct(adata.uns[key_added], _tie_coefficients(adata.X[:, tested], adata.var_names[tested]))
     adata.uns[key_added]["untested"] = {name: frame.loc[~tested] for name, frame in stats.items()}
@@ -108,10 +107,10 @@ def _tie_coefficients(X, genes: pd.Index) -> pd.Series:
     n = float(X.shape[0])
     coefficients = np.ones(X.shape[1])
     for j in range(X.shape[1]):
-        values = X.data[X.indptr[j]:X.indptr[j + 1]]
+        values = X.data[X.indptr[j] : X.indptr[j + 1]]
         _, counts = np.unique(values[values != 0], return_counts=True)
         counts = np.append(counts, n - np.count_nonzero(values)).astype(np.float64)  # the zeros tie too
-        coefficients[j] = 1.0 - (counts ** 3 - counts).sum() / (n ** 3 - n) if n >= 2 else 1.0
+        coefficients[j] = 1.0 - (counts**3 - counts).sum() / (n**3 - n) if n >= 2 else 1.0
     return pd.Series(coefficients, index=genes)
 
 
@@ -147,8 +146,11 @@ def _group_stats(adata: ad.AnnData, groupby: str) -> dict[str, pd.DataFrame]:
     nonzero, total = aggregated.layers["count_nonzero"], aggregated.layers["sum"]
     rest = adata.n_obs - sizes
     mean_in, mean_out = total / sizes, (total.sum(0) - total) / rest
-    frames = {"pts": nonzero / sizes, "pts_rest": (nonzero.sum(0) - nonzero) / rest,
-              "logfoldchanges": np.log2((np.expm1(mean_in) + 1e-9) / (np.expm1(mean_out) + 1e-9))}
+    frames = {
+        "pts": nonzero / sizes,
+        "pts_rest": (nonzero.sum(0) - nonzero) / rest,
+        "logfoldchanges": np.log2((np.expm1(mean_in) + 1e-9) / (np.expm1(mean_out) + 1e-9)),
+    }
     return {name: pd.DataFrame(np.asarray(values).T, index=adata.var_names, columns=groups) for name, values in frames.items()}
 
 
@@ -164,17 +166,35 @@ def group_markers(adata: ad.AnnData, groupby: str, group: str, *, key: str = "ce
     table = sc.get.rank_genes_groups_df(adata, group=str(group), key=key)
     untested = adata.uns[key].get("untested")
     if untested is not None and len(untested["pts"]):
-        rest = pd.DataFrame({"names": untested["pts"].index, "scores": 0.0, "logfoldchanges": untested["logfoldchanges"][str(group)].to_numpy(),
-                             "pvals": 1.0, "pvals_adj": 1.0, "pct_nz_group": untested["pts"][str(group)].to_numpy(),
-                             "pct_nz_reference": untested["pts_rest"][str(group)].to_numpy()})
+        rest = pd.DataFrame(
+            {
+                "names": untested["pts"].index,
+                "scores": 0.0,
+                "logfoldchanges": untested["logfoldchanges"][str(group)].to_numpy(),
+                "pvals": 1.0,
+                "pvals_adj": 1.0,
+                "pct_nz_group": untested["pts"][str(group)].to_numpy(),
+                "pct_nz_reference": untested["pts_rest"][str(group)].to_numpy(),
+            }
+        )
         table = pd.concat([table, rest], ignore_index=True).sort_values("scores", ascending=False, kind="stable")
-    table = table.rename(columns={"names": "gene", "scores": "score", "logfoldchanges": "logfc", "pvals": "pval",
-                                  "pvals_adj": "pval_adj", "pct_nz_group": "pct_in", "pct_nz_reference": "pct_out"})
+    table = table.rename(
+        columns={
+            "names": "gene",
+            "scores": "score",
+            "logfoldchanges": "logfc",
+            "pvals": "pval",
+            "pvals_adj": "pval_adj",
+            "pct_nz_group": "pct_in",
+            "pct_nz_reference": "pct_out",
+        }
+    )
     return table.reset_index(drop=True)
 
 
-def up_markers(adata: ad.AnnData, groupby: str, group: str, *, min_logfc: float = 0.5, max_pval: float = 0.05,
-               key: str = "cell2text_markers") -> pd.DataFrame:
+def up_markers(
+    adata: ad.AnnData, groupby: str, group: str, *, min_logfc: float = 0.5, max_pval: float = 0.05, key: str = "cell2text_markers"
+) -> pd.DataFrame:
     """The group's significantly up genes: log fold change >= ``min_logfc``, adjusted p <= ``max_pval``, best first."""
     table = group_markers(adata, groupby, group, key=key)
     return table[(table["logfc"] >= min_logfc) & (table["pval_adj"] <= max_pval)]
@@ -204,9 +224,7 @@ def _marker_terms(ontology: Ontology, term_id: str, known: set[str]) -> list[str
     return [t for t in [term_id, *sorted(ontology.ancestors(term_id))] if t in known]
 
 
-def _check(
-    table: pd.DataFrame, rows: pd.DataFrame, evidence: MarkerEvidence, min_logfc: float, max_pval: float
-) -> MarkerEvidence:
+def _check(table: pd.DataFrame, rows: pd.DataFrame, evidence: MarkerEvidence, min_logfc: float, max_pval: float) -> MarkerEvidence:
     rows = rows.sort_values("weight", ascending=False).drop_duplicates(["gene", "sign"])
     rows = rows.assign(panel_size=rows.groupby(["cell_type_ontology_term_id", "concept"])["gene"].transform("count"))
     total = agreeing = 0.0
@@ -215,9 +233,14 @@ def _check(
             evidence.not_measured.append(row.gene)
             continue
         stats = table.loc[row.gene]
-        record = {"gene": row.gene, "marker_of": row.cell_type_ontology_term_id, "logfc": round(float(stats["logfc"]), 3),
-                  "pval_adj": float(stats["pval_adj"]), "pct_in": round(float(stats["pct_in"]), 3),
-                  "pct_out": round(float(stats["pct_out"]), 3)}
+        record = {
+            "gene": row.gene,
+            "marker_of": row.cell_type_ontology_term_id,
+            "logfc": round(float(stats["logfc"]), 3),
+            "pval_adj": float(stats["pval_adj"]),
+            "pct_in": round(float(stats["pct_in"]), 3),
+            "pct_out": round(float(stats["pct_out"]), 3),
+        }
         is_up = bool(stats["logfc"] >= min_logfc and stats["pval_adj"] <= max_pval)
         if row.sign == "+":
             agree = is_up

@@ -72,11 +72,15 @@ def test_mouse_reads_the_human_consensus_through_orthologs(ontology):
 
 
 def test_subtype_rule_and_roots(extraction, ontology):
-    cache = {"consensus": {"CL:0000084": {"CD3E": 10.0, "CD8A": 12.0, "NOISE": 0.5},  # T cell
-                           "CL:0000625": {"CD8A": 12.0, "CD3E": 4.0},  # CD8-positive, alpha-beta T cell
-                           "CL:0000000": {"ACTB": 9.0}},  # cell
-             "n_sources": {"CL:0000084": 5, "CL:0000625": 3, "CL:0000000": 8},
-             "ct_info": {t: {"name": ontology.term(t).label} for t in ("CL:0000084", "CL:0000625", "CL:0000000")}}
+    cache = {
+        "consensus": {
+            "CL:0000084": {"CD3E": 10.0, "CD8A": 12.0, "NOISE": 0.5},  # T cell
+            "CL:0000625": {"CD8A": 12.0, "CD3E": 4.0},  # CD8-positive, alpha-beta T cell
+            "CL:0000000": {"ACTB": 9.0},
+        },  # cell
+        "n_sources": {"CL:0000084": 5, "CL:0000625": 3, "CL:0000000": 8},
+        "ct_info": {t: {"name": ontology.term(t).label} for t in ("CL:0000084", "CL:0000625", "CL:0000000")},
+    }
     table = extraction.marker_table(extraction.read_cache(pickle.dumps(cache)), ontology)
     kept = {(t, g): w for t, g, w in table[["cell_type_ontology_term_id", "gene", "weight"]].itertuples(index=False)}
     assert kept == {("CL:0000084", "CD3E"): round(10 / 12, 3), ("CL:0000625", "CD8A"): 1.0, ("CL:0000625", "CD3E"): round(4 / 12, 3)}

@@ -75,8 +75,9 @@ def test_species_from_symbols_and_from_obs():
     assert detect_species(["CD3E", "MS4A1", "HLA-DRA"]) == "human"
     assert detect_species(["Cd3e", "Ms4a1", "H2-Ab1"]) == "mouse"
     assert detect_species(["123", "456"], default=None) is None
-    adata = ad.AnnData(np.zeros((2, 2)), obs=pd.DataFrame({"organism": ["Mus musculus"] * 2}, index=["a", "b"]),
-                       var=pd.DataFrame(index=["CD3E", "MS4A1"]))
+    adata = ad.AnnData(
+        np.zeros((2, 2)), obs=pd.DataFrame({"organism": ["Mus musculus"] * 2}, index=["a", "b"]), var=pd.DataFrame(index=["CD3E", "MS4A1"])
+    )
     assert detect_species(adata) == "mouse"  # the organism column wins over the symbols' case
     del adata.obs["organism"]
     assert detect_species(adata) == "human"
@@ -89,10 +90,11 @@ def test_user_tables_in_three_formats(tmp_path, ontology):
     gmt.write_text("hepatocyte\tmy liver\tALB+\tAPOA1\tPTPRC-\n")
     js = tmp_path / "mine.json"
     js.write_text(json.dumps({"astrocyte": ["GFAP", "AQP4"], "microglial cell": {"positive": ["P2RY12"], "negative": ["GFAP"]}}))
-    for path, expected in ((tsv, {("CL:0000236", "MS4A1", "+"), ("CL:0000623", "NCAM1", "+"), ("CL:0000236", "CD3E", "-")}),
-                           (gmt, {("CL:0000182", "ALB", "+"), ("CL:0000182", "APOA1", "+"), ("CL:0000182", "PTPRC", "-")}),
-                           (js, {("CL:0000127", "GFAP", "+"), ("CL:0000127", "AQP4", "+"), ("CL:0000129", "P2RY12", "+"),
-                                 ("CL:0000129", "GFAP", "-")})):
+    for path, expected in (
+        (tsv, {("CL:0000236", "MS4A1", "+"), ("CL:0000623", "NCAM1", "+"), ("CL:0000236", "CD3E", "-")}),
+        (gmt, {("CL:0000182", "ALB", "+"), ("CL:0000182", "APOA1", "+"), ("CL:0000182", "PTPRC", "-")}),
+        (js, {("CL:0000127", "GFAP", "+"), ("CL:0000127", "AQP4", "+"), ("CL:0000129", "P2RY12", "+"), ("CL:0000129", "GFAP", "-")}),
+    ):
         rows = read_user_markers(path, ontology)
         assert set(zip(rows["cell_type_ontology_term_id"], rows["gene"], rows["sign"])) == expected, path.name
     knowledge = load_markers("human", extra=gmt, ontology=ontology)
@@ -108,8 +110,11 @@ def test_user_table_with_unmappable_names_names_them_all(tmp_path, ontology):
     message = str(info.value)
     assert "'fluffy cells'" in message and "'wobbly things'" in message and "B cell" not in message.split(":", 1)[1]
     assert "\n" not in message and "CL id" in message
-    for text, problem in (("cell_type\tgene\tsign\nB cell\tMS4A1\tyes\n", "sign must be"), ("celltype\tgene\nB cell\tMS4A1\n", "no cell_type"),
-                          ("", "not a readable table")):
+    for text, problem in (
+        ("cell_type\tgene\tsign\nB cell\tMS4A1\tyes\n", "sign must be"),
+        ("celltype\tgene\nB cell\tMS4A1\n", "no cell_type"),
+        ("", "not a readable table"),
+    ):
         path.write_text(text)
         with pytest.raises(InputError, match=problem):
             read_user_markers(path, ontology)

@@ -35,17 +35,20 @@ def best(genes, ontology, ppr, **kwargs) -> Candidate:
     return rank_cell_types(genes, ontology=ontology, ppr=ppr, **kwargs)[0]
 
 
-@pytest.mark.parametrize(("genes", "species", "expected"), [
-    ("MS4A1, CD79A, CD79B, CD19", "human", "CL:0000236"),  # B cell
-    ("GNLY, NKG7, KLRD1, KLRF1, NCAM1", "human", "CL:0000623"),  # natural killer cell
-    ("ALB, APOA1, TTR, SERPINA1, APOB", "human", "CL:0000182"),  # hepatocyte
-    ("Alb, Apoa1, Ttr", "mouse", "CL:0000182"),
-    ("SFTPC, SFTPB, NAPSA, LAMP3, ABCA3", "human", "CL:0002063"),  # pulmonary alveolar type 2 cell
-    ("GFAP, AQP4, SLC1A3, ALDH1L1", "human", "CL:0000127"),  # astrocyte
-    ("KRT14, KRT5, KRT1, KRT10, DSP", "human", "CL:0000312"),  # keratinocyte
-    ("LILRA4, IL3RA, CLEC4C", "human", "CL:0000784"),  # plasmacytoid dendritic cell
-    ("FCGR3A, MS4A7, CDKN1C, LST1", "human", "CL:0000875"),  # non-classical monocyte
-])
+@pytest.mark.parametrize(
+    ("genes", "species", "expected"),
+    [
+        ("MS4A1, CD79A, CD79B, CD19", "human", "CL:0000236"),  # B cell
+        ("GNLY, NKG7, KLRD1, KLRF1, NCAM1", "human", "CL:0000623"),  # natural killer cell
+        ("ALB, APOA1, TTR, SERPINA1, APOB", "human", "CL:0000182"),  # hepatocyte
+        ("Alb, Apoa1, Ttr", "mouse", "CL:0000182"),
+        ("SFTPC, SFTPB, NAPSA, LAMP3, ABCA3", "human", "CL:0002063"),  # pulmonary alveolar type 2 cell
+        ("GFAP, AQP4, SLC1A3, ALDH1L1", "human", "CL:0000127"),  # astrocyte
+        ("KRT14, KRT5, KRT1, KRT10, DSP", "human", "CL:0000312"),  # keratinocyte
+        ("LILRA4, IL3RA, CLEC4C", "human", "CL:0000784"),  # plasmacytoid dendritic cell
+        ("FCGR3A, MS4A7, CDKN1C, LST1", "human", "CL:0000875"),  # non-classical monocyte
+    ],
+)
 def test_known_marker_lists_give_known_types(genes, species, expected, ontology, ppr):
     top = best(genes, ontology, ppr, species=species)
     assert top.id == expected, (genes, top)
@@ -123,13 +126,16 @@ def test_a_brain_panel_does_not_answer_lung_lists(ontology, ppr):
     assert best("C1QA, C1QB, C1QC, CSF1R, CD68, CX3CR1, P2RY12, AIF1, TYROBP, FCER1G", ontology, ppr, tissue="brain").id == "CL:0000129"
 
 
-@pytest.mark.parametrize(("genes", "expected"), [
-    ("ACKR1, SELP, SELE, VWF, PECAM1, CDH5, PLVAP, EMCN, AQP1, CLDN5", "CL:0002543"),  # vein endothelial cell
-    ("GJA5, HEY1, SEMA3G, EFNB2, DLL4, PECAM1, CDH5, VWF, CLDN5, SOX17", "CL:1000413"),  # endothelial cell of artery
-    ("PROX1, LYVE1, PDPN, FLT4, CCL21, TFF3, MMRN1, PECAM1, CDH5, RELN", "CL:0002138"),  # endothelial cell of lymphatic vessel
-    ("CA4, RGCC, PLVAP, CD36, BTNL9, PECAM1, CDH5, CLDN5, KDR, FLT1", "CL:0002144"),  # capillary endothelial cell
-    ("PECAM1, VWF, CDH5, CLDN5, FLT1, KDR, EMCN, TIE1, ERG, ESAM", "CL:0000115"),  # only pan-endothelial genes: endothelial cell
-])
+@pytest.mark.parametrize(
+    ("genes", "expected"),
+    [
+        ("ACKR1, SELP, SELE, VWF, PECAM1, CDH5, PLVAP, EMCN, AQP1, CLDN5", "CL:0002543"),  # vein endothelial cell
+        ("GJA5, HEY1, SEMA3G, EFNB2, DLL4, PECAM1, CDH5, VWF, CLDN5, SOX17", "CL:1000413"),  # endothelial cell of artery
+        ("PROX1, LYVE1, PDPN, FLT4, CCL21, TFF3, MMRN1, PECAM1, CDH5, RELN", "CL:0002138"),  # endothelial cell of lymphatic vessel
+        ("CA4, RGCC, PLVAP, CD36, BTNL9, PECAM1, CDH5, CLDN5, KDR, FLT1", "CL:0002144"),  # capillary endothelial cell
+        ("PECAM1, VWF, CDH5, CLDN5, FLT1, KDR, EMCN, TIE1, ERG, ESAM", "CL:0000115"),  # only pan-endothelial genes: endothelial cell
+    ],
+)
 def test_endothelial_subtypes_where_the_evidence_allows(genes, expected, ontology, ppr):
     """Reported: generic endothelial lists stopped at "endothelial cell"; a subtype's own genes should name it."""
     assert best(genes, ontology, ppr).id == expected
@@ -137,8 +143,9 @@ def test_endothelial_subtypes_where_the_evidence_allows(genes, expected, ontolog
 
 def test_confidence_is_the_calibrated_share_of_the_likelihood_below_a_term(ontology, ppr):
     ranked = rank_cell_types("MS4A1, CD79A, CD79B, CD19", ontology=ontology, ppr=ppr, k=10)
-    assert all(abs(c.confidence - calibrate(c.evidence["likelihood_share"], SCORING.calibration)) < 0.01
-               for c in ranked if c.status != "contradicted")  # a contradicted term's is 0
+    assert all(
+        abs(c.confidence - calibrate(c.evidence["likelihood_share"], SCORING.calibration)) < 0.01 for c in ranked if c.status != "contradicted"
+    )  # a contradicted term's is 0
     assert all(0 <= c.confidence <= 1 for c in ranked) and ranked[0].evidence["likelihood_share"] > 0.8  # B cell: nearly all
     below = [c for c in ranked if ranked[0].id in ontology.ancestors(c.id)]
     assert below and all(c.confidence <= ranked[0].confidence for c in below)  # a subtype's lineage is part of its ancestor's
@@ -153,8 +160,11 @@ def test_a_tissue_prior_moves_types_of_the_tissue_up(ontology, ppr):
     anywhere = rank_cell_types(genes, ontology=ontology, ppr=ppr, k=10)
     prostate = rank_cell_types(genes, tissue="prostate gland", ontology=ontology, ppr=ppr, k=10)
     assert anywhere[0].id == prostate[0].id == "CL:0000646"  # basal cell: the general type, whatever the tissue
-    rank = {name: [c.id for c in ranked].index("CL:0002341") for name, ranked in (("anywhere", anywhere), ("prostate", prostate))
-            if "CL:0002341" in [c.id for c in ranked]}  # basal cell of prostate epithelium
+    rank = {
+        name: [c.id for c in ranked].index("CL:0002341")
+        for name, ranked in (("anywhere", anywhere), ("prostate", prostate))
+        if "CL:0002341" in [c.id for c in ranked]
+    }  # basal cell of prostate epithelium
     assert rank["prostate"] < rank.get("anywhere", 10) and prostate[rank["prostate"]].evidence["tissue_prior"] == "tied"
     lung = rank_cell_types(genes, tissue="lung", ontology=ontology, ppr=ppr)[0]
     assert lung.id == "CL:0000646" and lung.evidence["tissue_prior"] == "tied"  # basal cell
@@ -187,10 +197,19 @@ def test_marker_tables_from_files(work, tmp_path, ontology, ppr):
     assert lists == {"b": ["MS4A1", "CD79A", "CD19"], "nk": ["GNLY", "NKG7", "KLRD1"]}
     assert read_marker_table(per_cluster, top=2) == {"b": ["MS4A1", "CD79A"], "nk": ["GNLY", "NKG7"]}  # top cuts either layout
     scanpy_table = pd.concat([group_markers(work, "bulk_labels", g).assign(group=g) for g in ("CD19+ B", "CD56+ NK")])
-    scanpy_table = scanpy_table.rename(columns={"gene": "names", "logfc": "logfoldchanges", "pval_adj": "pvals_adj",
-                                                "pct_in": "pct_nz_group", "pct_out": "pct_nz_reference"})
-    seurat = scanpy_table.rename(columns={"group": "cluster", "names": "gene", "logfoldchanges": "avg_log2FC", "pvals_adj": "p_val_adj",
-                                          "pct_nz_group": "pct.1", "pct_nz_reference": "pct.2"})
+    scanpy_table = scanpy_table.rename(
+        columns={"gene": "names", "logfc": "logfoldchanges", "pval_adj": "pvals_adj", "pct_in": "pct_nz_group", "pct_out": "pct_nz_reference"}
+    )
+    seurat = scanpy_table.rename(
+        columns={
+            "group": "cluster",
+            "names": "gene",
+            "logfoldchanges": "avg_log2FC",
+            "pvals_adj": "p_val_adj",
+            "pct_nz_group": "pct.1",
+            "pct_nz_reference": "pct.2",
+        }
+    )
     for name, table in (("scanpy.csv", scanpy_table), ("seurat.tsv", seurat)):
         path = tmp_path / name
         table.to_csv(path, sep="\t" if name.endswith("tsv") else ",", index=False)

@@ -43,9 +43,11 @@ def panels(pbmc3k):
     """pbmc3k on three panels: every gene; without ribosomal and mitochondrial genes and CD4; its 3,000 most variable genes without CD4."""
     names = pbmc3k.var_names
     variable = sc.pp.highly_variable_genes(pbmc3k, n_top_genes=3000, inplace=False)["highly_variable"].to_numpy()
-    return {"whole": pbmc3k,
-            "no ribosomal genes, no CD4": pbmc3k[:, ~names.str.match(r"^(RP[SL]\d|MT-|CD4$)")].copy(),
-            "3,000 variable genes, no CD4": pbmc3k[:, variable & (names != "CD4")].copy()}
+    return {
+        "whole": pbmc3k,
+        "no ribosomal genes, no CD4": pbmc3k[:, ~names.str.match(r"^(RP[SL]\d|MT-|CD4$)")].copy(),
+        "3,000 variable genes, no CD4": pbmc3k[:, variable & (names != "CD4")].copy(),
+    }
 
 
 def is_under(term: str, ancestor: str, ontology) -> bool:
@@ -100,11 +102,26 @@ def test_the_demo_without_cd4(demo, ontology, ppr):
 def test_interferon_stimulated_cd4_t_cells_without_cd4_are_no_cd8_type(ontology, ppr):
     """The reported case as a DE table: CD4 T cells stimulated with interferon, a panel without CD4, CD8A detected in 7% and
     CD8B in 12% of the group's cells, CCR7 in 83%. CD8 is rare there (under a quarter): no CD8 type, the parent stays."""
-    up = [("ISG15", 0.97), ("IFI6", 0.91), ("MX1", 0.84), ("IFIT3", 0.8), ("CCR7", 0.83), ("IL7R", 0.71), ("CD3E", 0.9),
-          ("CD3D", 0.86), ("LEF1", 0.62), ("TCF7", 0.66), ("SELL", 0.6), ("CD8B", 0.12), ("CD8A", 0.07)]
+    up = [
+        ("ISG15", 0.97),
+        ("IFI6", 0.91),
+        ("MX1", 0.84),
+        ("IFIT3", 0.8),
+        ("CCR7", 0.83),
+        ("IL7R", 0.71),
+        ("CD3E", 0.9),
+        ("CD3D", 0.86),
+        ("LEF1", 0.62),
+        ("TCF7", 0.66),
+        ("SELL", 0.6),
+        ("CD8B", 0.12),
+        ("CD8A", 0.07),
+    ]
     down = [("LYZ", 0.05), ("CD14", 0.02), ("MS4A1", 0.01), ("NKG7", 0.04), ("GNLY", 0.03), ("TRAC", 0.88)]
-    table = pd.DataFrame([{"gene": g, "logfc": 2.0 - 0.1 * i, "pval_adj": 1e-6, "pct_in": p, "pct_out": 0.2} for i, (g, p) in enumerate(up)]
-                         + [{"gene": g, "logfc": -1.0, "pval_adj": 1e-3, "pct_in": p, "pct_out": 0.4} for g, p in down])
+    table = pd.DataFrame(
+        [{"gene": g, "logfc": 2.0 - 0.1 * i, "pval_adj": 1e-6, "pct_in": p, "pct_out": 0.2} for i, (g, p) in enumerate(up)]
+        + [{"gene": g, "logfc": -1.0, "pval_adj": 1e-3, "pct_in": p, "pct_out": 0.4} for g, p in down]
+    )
     top = rank_cell_types(table, ontology=ontology, ppr=ppr)[0]
     assert is_under(top.id, T_CELL, ontology) and not is_under(top.id, CD8_T, ontology), top
     cd8 = check_cell_type(table, CD8_T, ontology=ontology)
