@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= out
 
-.PHONY: install system demo test test-all ui bench clean lock
+.PHONY: install system demo lint test test-all ui bench clean lock
 
 install: $(STAMP) system
 
@@ -44,11 +44,16 @@ demo: install
 	$(VENV)/bin/cell2text describe --demo --groupby bulk_labels --out $(OUT)/demo_report --format html,md --write $(OUT)/demo_annotated.h5ad
 	@echo "Open $(OUT)/demo_report/report.html in a browser."
 
+# Lint first (ruff, configured in pyproject.toml), then the tests.
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
-test: install
+test: install lint
 	$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose" >&2; exit 1; fi; \
 	exit $$rc
+
+lint: install
+	$(VENV)/bin/ruff check cell2text tests benchmarks scripts
+	$(VENV)/bin/ruff format --check cell2text tests benchmarks scripts
 
 test-all: install
 	$(PY) -m pytest -m "slow or not slow"

@@ -49,7 +49,7 @@ CHUNK = 20_000  # cells generated and written at a time
 
 
 def _peak_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2  # kB -> GB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # kB -> GB
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -63,8 +63,11 @@ def _sources(kind: str):
         from cell2text.data.demo import load_demo
 
         demo = load_demo()
-        return sp.csr_matrix(np.expm1(demo.X.toarray() if sp.issparse(demo.X) else demo.X)), demo.var_names, \
-            demo.obs["bulk_labels"].astype(str).to_numpy()
+        return (
+            sp.csr_matrix(np.expm1(demo.X.toarray() if sp.issparse(demo.X) else demo.X)),
+            demo.var_names,
+            demo.obs["bulk_labels"].astype(str).to_numpy(),
+        )
     import celltypist
     import pandas as pd
 
@@ -91,8 +94,7 @@ def generate(kind: str, n_cells: int, path: Path, seed: int = 0) -> None:
     picks = rng.integers(0, source.shape[0], n_cells)
     tmp = path.with_suffix(".tmp")
     with h5py.File(tmp, "w") as f:
-        ad.io.write_elem(f, "obs", pd.DataFrame({"source_cluster": pd.Categorical(clusters[picks])},
-                                                 index=[f"cell{i}" for i in range(n_cells)]))
+        ad.io.write_elem(f, "obs", pd.DataFrame({"source_cluster": pd.Categorical(clusters[picks])}, index=[f"cell{i}" for i in range(n_cells)]))
         ad.io.write_elem(f, "var", pd.DataFrame(index=list(genes)))
         X = f.create_group("X")
         X.attrs.update({"encoding-type": "csr_matrix", "encoding-version": "0.1.0", "shape": (n_cells, len(genes))})
@@ -100,7 +102,7 @@ def generate(kind: str, n_cells: int, path: Path, seed: int = 0) -> None:
         indices = X.create_dataset("indices", shape=(0,), maxshape=(None,), dtype=np.int32, chunks=(1 << 20,))
         indptr = [np.zeros(1, dtype=np.int64)]
         for start in range(0, n_cells, CHUNK):
-            block = source[picks[start:start + CHUNK]].copy()
+            block = source[picks[start : start + CHUNK]].copy()
             block.data = rng.poisson(block.data).astype(np.float32)
             block.eliminate_zeros()
             totals = np.asarray(block.sum(1)).ravel()
@@ -157,9 +159,14 @@ def run_describe(path: Path | None, out: Path, workers: int = 0) -> dict:
     mark("report")
     write_h5ad_atomic(adata, out / "annotated.h5ad", inputs=inputs)
     mark("write")
-    result = {"seconds": round(time.perf_counter() - started, 1), "peak_gb": round(_peak_gb(), 2), "stages": stages,
-              "backed": bool(adata.isbacked), "groups": int(adata.obs[groupby].nunique()),
-              "chunks": -(-adata.n_obs // get_settings().chunk_size)}
+    result = {
+        "seconds": round(time.perf_counter() - started, 1),
+        "peak_gb": round(_peak_gb(), 2),
+        "stages": stages,
+        "backed": bool(adata.isbacked),
+        "groups": int(adata.obs[groupby].nunique()),
+        "chunks": -(-adata.n_obs // get_settings().chunk_size),
+    }
     if cluster is not None:
         from distributed import Client
 
@@ -189,16 +196,16 @@ def train_celltypist(model: Path) -> None:
     split = json.loads((HERE.parent / "cell2text" / "model" / "checkpoint" / "split.json").read_text())
     train = demo[demo.obs_names.isin(split["train"])].copy()
     # pbmc68k_reduced is log-normalised, but not to 10,000 counts per cell: skip that check (as benchmarks/annotation.py)
-    celltypist.train(train, labels="bulk_labels", feature_selection=False, n_jobs=1, use_SGD=False,
-                     check_expression=False).write(str(model))
+    celltypist.train(train, labels="bulk_labels", feature_selection=False, n_jobs=1, use_SGD=False, check_expression=False).write(str(model))
 
 
 def _subprocess(*args: str, timeout: int, env: dict[str, str] | None = None) -> dict:
     """Run this script's hidden sub-command in a fresh process (``env`` added to its environment); its JSON, or the failure."""
     started = time.perf_counter()
     try:
-        done = subprocess.run([sys.executable, __file__, *args], check=False, capture_output=True, text=True, timeout=timeout,
-                              env=os.environ | (env or {}))
+        done = subprocess.run(
+            [sys.executable, __file__, *args], check=False, capture_output=True, text=True, timeout=timeout, env=os.environ | (env or {})
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout} s", "seconds": round(time.perf_counter() - started, 1)}
     if done.returncode == -9:  # SIGKILL: on this machine, the kernel's out-of-memory killer
@@ -229,9 +236,13 @@ def _scan_seconds(describe: dict) -> float | None:
 
 
 def _table(rows: list[dict]) -> str:
-    lines = [("| data | cells | genes | file GB | mode | describe total | scan | s per chunk | describe peak GB | worker peak GB |"
-              " CellTypist annotate | CellTypist peak GB | ratio | machine | load before |"),
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        (
+            "| data | cells | genes | file GB | mode | describe total | scan | s per chunk | describe peak GB | worker peak GB |"
+            " CellTypist annotate | CellTypist peak GB | ratio | machine | load before |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         d, c = r["describe"], r.get("celltypist")
         ours = f"{d['seconds']:.0f} s" if "error" not in d else f"failed: {d['error']}"
@@ -240,9 +251,11 @@ def _table(rows: list[dict]) -> str:
         scan = _scan_seconds(d)
         per_chunk = f"{scan / d['chunks']:.1f}" if scan and d.get("chunks") else "-"
         workers = ", ".join(map(str, d.get("worker_peak_gb", []))) or "-"
-        lines.append(f"| {r['set']} | {r['cells']:,} | {r['genes']:,} | {r['file_gb']:.2f} | {_mode(r)} | {ours} | "
-                     f"{f'{scan:.0f} s' if scan else '-'} | {per_chunk} | {d.get('peak_gb', '-')} | {workers} | {theirs} | "
-                     f"{c.get('peak_gb', '-') if c else '-'} | {ratio} | {r.get('machine', '-')} | {r.get('load_before', '-')} |")
+        lines.append(
+            f"| {r['set']} | {r['cells']:,} | {r['genes']:,} | {r['file_gb']:.2f} | {_mode(r)} | {ours} | "
+            f"{f'{scan:.0f} s' if scan else '-'} | {per_chunk} | {d.get('peak_gb', '-')} | {workers} | {theirs} | "
+            f"{c.get('peak_gb', '-') if c else '-'} | {ratio} | {r.get('machine', '-')} | {r.get('load_before', '-')} |"
+        )
     lines += ["", "Stages of describe (seconds; peak GB so far):", ""]
     for r in rows:
         if "stages" in r["describe"]:
@@ -279,12 +292,23 @@ def _machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 1e9:.0f} GB"
 
 
-def _row(kind: str, cells: int, genes: int, file_gb: float, workers: int, describe: dict, celltypist: dict | None, load: float,
-         note: str = "") -> dict:
+def _row(
+    kind: str, cells: int, genes: int, file_gb: float, workers: int, describe: dict, celltypist: dict | None, load: float, note: str = ""
+) -> dict:
     """One measurement; ``load`` is the 1-minute load average before it (other work on the machine)."""
-    return {"set": kind, "cells": cells, "genes": genes, "file_gb": file_gb, "workers": workers, "note": note,
-            "measured_at": time.strftime("%Y-%m-%d %H:%M"), "machine": _machine(), "load_before": load,
-            "describe": describe, "celltypist": celltypist}
+    return {
+        "set": kind,
+        "cells": cells,
+        "genes": genes,
+        "file_gb": file_gb,
+        "workers": workers,
+        "note": note,
+        "measured_at": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": _machine(),
+        "load_before": load,
+        "describe": describe,
+        "celltypist": celltypist,
+    }
 
 
 def main() -> None:
@@ -346,25 +370,44 @@ def _earlier_rows(args: argparse.Namespace) -> list[dict]:
     if not path.is_file():
         return []
     measured = {(kind, n, w) for kind in args.sets for n in args.sizes for w in args.modes}
-    return [r for r in json.loads(path.read_text())["rows"]
-            if (r["set"], r["cells"], r.get("workers", 0)) not in measured and not (args.demo and r["set"] == "pbmc68k demo")]
+    return [
+        r
+        for r in json.loads(path.read_text())["rows"]
+        if (r["set"], r["cells"], r.get("workers", 0)) not in measured and not (args.demo and r["set"] == "pbmc68k demo")
+    ]
 
 
 def _write(rows: list[dict]) -> None:
     """benchmarks/results/scale.md and .json from the rows measured so far."""
     rows.sort(key=lambda r: (r["set"] != "pbmc68k demo", r["set"] != "wide", r["cells"], r.get("workers", 0), r.get("note", "")))
     sets = [s for s in dict.fromkeys(r["set"] for r in rows) if s != "pbmc68k demo"]
-    exponents = {kind: {tool: _exponent([(r["cells"], r[tool]["seconds"]) for r in rows
-                                         if r["set"] == kind and r.get("workers", 0) == 0 and r.get(tool) and "error" not in r[tool]])
-                        for tool in ("describe", "celltypist")} for kind in sets}
+    exponents = {
+        kind: {
+            tool: _exponent(
+                [
+                    (r["cells"], r[tool]["seconds"])
+                    for r in rows
+                    if r["set"] == kind and r.get("workers", 0) == 0 and r.get(tool) and "error" not in r[tool]
+                ]
+            )
+            for tool in ("describe", "celltypist")
+        }
+        for kind in sets
+    }
     load = os.getloadavg()[2]
     payload = {"machine": _machine(), "date": time.strftime("%Y-%m-%d"), "load_15min": round(load, 1), "rows": rows, "exponents": exponents}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(payload, indent=2) + "\n")
-    text = (f"# Scaling: describe vs CellTypist annotate, in-process and on Dask\n\n{payload['machine']}, CPU only, Python "
-            f"{platform.python_version()}, {payload['date']}; 15-minute load average {load:.1f} at the end.\n\n")
-    text += _table(rows) + "\n\nGrowth exponent, in-process (slope of log time on log cells): " + "; ".join(
-        f"{k}: describe {v['describe']}, CellTypist {v['celltypist']}" for k, v in exponents.items()) + "\n"
+    text = (
+        f"# Scaling: describe vs CellTypist annotate, in-process and on Dask\n\n{payload['machine']}, CPU only, Python "
+        f"{platform.python_version()}, {payload['date']}; 15-minute load average {load:.1f} at the end.\n\n"
+    )
+    text += (
+        _table(rows)
+        + "\n\nGrowth exponent, in-process (slope of log time on log cells): "
+        + "; ".join(f"{k}: describe {v['describe']}, CellTypist {v['celltypist']}" for k, v in exponents.items())
+        + "\n"
+    )
     text += "\n" + _goals(rows) + "\n"
     (RESULTS / "scale.md").write_text(text)
     print(text)

@@ -103,7 +103,13 @@ def ui(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on; the default serves this machine only.")] = "127.0.0.1",
     port: Annotated[Optional[int], typer.Option("--port", "-p", help="Port (default: 7860 or the next free one).")] = None,
     share: Annotated[bool, typer.Option("--share", help="Also open a public gradio.live link (off unless asked).")] = False,
-    max_upload_mb: Annotated[Optional[float], typer.Option("--max-upload-mb", help="Largest .h5ad a user may upload (default: CELL2TEXT_MAX_UPLOAD_MB or 500). Larger files: pass their PATH, read in place.")] = None,
+    max_upload_mb: Annotated[
+        Optional[float],
+        typer.Option(
+            "--max-upload-mb",
+            help="Largest .h5ad a user may upload (default: CELL2TEXT_MAX_UPLOAD_MB or 500). Larger files: pass their PATH, read in place.",
+        ),
+    ] = None,
     scheduler: SchedulerOption = None,
 ) -> None:
     """Open the Gradio chat UI: describe a dataset step by step, browse the groups, chat, download the report."""

@@ -52,8 +52,9 @@ def inspect(
 
 def _render_inspect(summary: dict[str, Any]) -> None:
     data = summary["dataset"]
-    console.print(f"[bold]{data['name']}[/]: {data['n_cells']:,} cells x {data['n_genes']:,} genes "
-                  f"(expression from {data['source']}, {data['detected']})")
+    console.print(
+        f"[bold]{data['name']}[/]: {data['n_cells']:,} cells x {data['n_genes']:,} genes (expression from {data['source']}, {data['detected']})"
+    )
     for note in data["notes"]:
         console.print(f"  - {note}")
     console.print(f"obs keys: {', '.join(summary['obs_keys'])}")
@@ -89,18 +90,31 @@ def _render_inspect(summary: dict[str, Any]) -> None:
 def describe(
     path: DatasetArgument = None,
     demo: DemoOption = False,
-    groupby: Annotated[Optional[str], typer.Option("--groupby", "-g", help="obs column with the groups; omitted: Leiden clusters are computed.")] = None,
+    groupby: Annotated[
+        Optional[str], typer.Option("--groupby", "-g", help="obs column with the groups; omitted: Leiden clusters are computed.")
+    ] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the report (report.json, report.html) into this folder.")] = None,
     formats: Annotated[str, typer.Option("--format", "-f", help="Report formats besides JSON, comma-separated: html, md.")] = "html",
     write: Annotated[Optional[Path], typer.Option("--write", "-w", help="Also write the annotated AnnData to this new .h5ad file.")] = None,
     species: Annotated[Optional[str], typer.Option("--species", help="human or mouse (default: from obs['organism'] or the gene names).")] = None,
-    tissue: Annotated[Optional[str], typer.Option("--tissue", help="Tissue as UBERON id or name (e.g. pancreas): a prior for the cell types"
-                                                                   " (default: obs['tissue'] when present).")] = None,
-    markers: Annotated[Optional[Path], typer.Option("--markers", help="Your own marker table (TSV cell_type/gene/sign, GMT or JSON),"
-                                                                      " added to the marker knowledge.")] = None,
+    tissue: Annotated[
+        Optional[str],
+        typer.Option(
+            "--tissue", help="Tissue as UBERON id or name (e.g. pancreas): a prior for the cell types (default: obs['tissue'] when present)."
+        ),
+    ] = None,
+    markers: Annotated[
+        Optional[Path], typer.Option("--markers", help="Your own marker table (TSV cell_type/gene/sign, GMT or JSON), added to the marker knowledge.")
+    ] = None,
     layer: Annotated[Optional[str], typer.Option("--layer", help="Read expression from adata.layers[LAYER] (e.g. counts) instead of X.")] = None,
-    model: Annotated[Optional[Path], typer.Option("--model", help="A Cell2Text checkpoint folder from 'cell2text train' (default:"
-                                                                  " CELL2TEXT_MODEL, else the shipped one); weighted by how well it fits.")] = None,
+    model: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--model",
+            help="A Cell2Text checkpoint folder from 'cell2text train' (default:"
+            " CELL2TEXT_MODEL, else the shipped one); weighted by how well it fits.",
+        ),
+    ] = None,
     no_model: Annotated[bool, typer.Option("--no-model", help="Use the evidence path alone, without the Cell2Text model.")] = False,
     max_rounds: Annotated[int, typer.Option("--max-rounds", help="Revise at most this many times.")] = 2,
     scheduler: SchedulerOption = None,
@@ -137,8 +151,18 @@ def describe(
             check_output_path(out / "report.json", inputs) if out.is_dir() else check_output_path(out, inputs)
         if markers is not None and not markers.is_file():
             raise InputError(f"marker file '{markers}' not found. Pass a TSV (cell_type, gene, sign), GMT or JSON file.")
-        run_describe(adata, groupby, max_rounds=max_rounds, species=species, tissue=tissue, markers=markers, layer=layer,
-                     model=model, use_model=not no_model, progress=progress_printer(as_json))
+        run_describe(
+            adata,
+            groupby,
+            max_rounds=max_rounds,
+            species=species,
+            tissue=tissue,
+            markers=markers,
+            layer=layer,
+            model=model,
+            use_model=not no_model,
+            progress=progress_printer(as_json),
+        )
         result = read_result(adata)
         written: dict[str, str] = {}
         if out is not None:
@@ -160,8 +184,14 @@ def _render_describe(result: dict[str, Any]) -> None:
     for column in ("group", "cells", "cell type", "id", "status", "confidence"):
         table.add_column(column)
     for name, group in result["groups"].items():
-        table.add_row(name, str(group["n_cells"]), group["cell_type"] or "-", group["cell_type_ontology_term_id"] or "-",
-                      group["status"] or "-", f"{group['confidence']:.2f}" if group["confidence"] is not None else "-")
+        table.add_row(
+            name,
+            str(group["n_cells"]),
+            group["cell_type"] or "-",
+            group["cell_type_ontology_term_id"] or "-",
+            group["status"] or "-",
+            f"{group['confidence']:.2f}" if group["confidence"] is not None else "-",
+        )
     console.print(table)
     for note in result["notes"]:
         console.print(f"note: {note}", highlight=False)

@@ -65,8 +65,7 @@ def read_dataset(path: str | Path, *, backed: bool | None = None) -> ad.AnnData:
             adata = sc.read_10x_mtx(path)
         elif path.suffix == ".h5ad":
             adata = ad.read_h5ad(path, backed="r")
-            if backed is False or (backed is None and adata.n_obs <= get_settings().in_memory_cells
-                                   and size * 4 <= available_memory()):
+            if backed is False or (backed is None and adata.n_obs <= get_settings().in_memory_cells and size * 4 <= available_memory()):
                 on_disk, adata = adata, adata.to_memory()
                 on_disk.file.close()
         elif path.suffix == ".h5":
@@ -106,8 +105,14 @@ def read_zarr_lazy(path: str | Path) -> ad.AnnData:
     def eager(key: str, default=None):
         return ad.io.read_elem(store[key]) if key in store else default
 
-    adata = ad.AnnData(X=lazy("X"), obs=eager("obs"), var=eager("var"), uns=eager("uns", {}), obsm=eager("obsm", {}),
-                       layers={name: lazy(f"layers/{name}") for name in (store["layers"].keys() if "layers" in store else ())})
+    adata = ad.AnnData(
+        X=lazy("X"),
+        obs=eager("obs"),
+        var=eager("var"),
+        uns=eager("uns", {}),
+        obsm=eager("obsm", {}),
+        layers={name: lazy(f"layers/{name}") for name in (store["layers"].keys() if "layers" in store else ())},
+    )
     if "raw" in store and "X" in store["raw"]:  # anndata writes an absent .raw as an empty group
         adata.raw = ad.AnnData(X=lazy("raw/X"), var=eager("raw/var"))
     return adata
@@ -124,8 +129,11 @@ def lazy_matrix(matrix, chunk_size: int):
     from anndata.experimental import read_elem_lazy
 
     if isinstance(matrix, da.Array):
-        return matrix if matrix.chunks[0] == da.core.normalize_chunks((chunk_size, -1), matrix.shape)[0] and \
-            len(matrix.chunks[1]) == 1 else matrix.rechunk((chunk_size, -1))
+        return (
+            matrix
+            if matrix.chunks[0] == da.core.normalize_chunks((chunk_size, -1), matrix.shape)[0] and len(matrix.chunks[1]) == 1
+            else matrix.rechunk((chunk_size, -1))
+        )
     if sp.issparse(matrix) or isinstance(matrix, np.ndarray):
         return da.from_array(matrix, chunks=(chunk_size, -1), asarray=False)
     if getattr(matrix, "format", "csr") == "csc":
@@ -197,7 +205,7 @@ def _whole_multiples(sample, unlog) -> float:
     sample = sp.csr_matrix(sample[:200])
     shares = []
     for i in range(sample.shape[0]):
-        values = unlog(sample.data[sample.indptr[i]:sample.indptr[i + 1]].astype(np.float64))
+        values = unlog(sample.data[sample.indptr[i] : sample.indptr[i + 1]].astype(np.float64))
         values = values[values > 0]
         if values.size == 0:
             continue
@@ -214,8 +222,9 @@ _USABLE = ("counts", "linear", "log1p", "log2", "log")
 _UNUSABLE = {"scaled": "scaled (negative values)", "unknown": "unreadable (NaN or infinite values)"}
 
 
-def prepare(adata: ad.AnnData, groupby: str | None = None, *, rows: slice | np.ndarray | None = None,
-            layer: str | None = None, species: str | None = None) -> ad.AnnData:
+def prepare(
+    adata: ad.AnnData, groupby: str | None = None, *, rows: slice | np.ndarray | None = None, layer: str | None = None, species: str | None = None
+) -> ad.AnnData:
     """A new AnnData with natural log1p-normalised expression in ``X`` and human HGNC symbols as var_names.
 
     **Expression.** From ``layers[layer]`` when given, else from ``X`` when it is usable, else from
@@ -297,8 +306,7 @@ def plan_matrix(adata: ad.AnnData, plan: Reading):
     return adata.layers[plan.source.removeprefix("layer:")]
 
 
-def prepare_matrix(plan: Reading, matrix, *, obs: pd.DataFrame | None = None, obsm: dict | None = None,
-                   uns: dict | None = None) -> ad.AnnData:
+def prepare_matrix(plan: Reading, matrix, *, obs: pd.DataFrame | None = None, obsm: dict | None = None, uns: dict | None = None) -> ad.AnnData:
     """:func:`prepare` of the cells of ``matrix`` (rows of the source ``plan`` reads; in memory, backed or Dask), with
     their ``obs``/``obsm`` (default: none) and the dataset's ``uns``."""
     if not (sp.issparse(matrix) or isinstance(matrix, np.ndarray)):
@@ -323,10 +331,17 @@ def prepare_matrix(plan: Reading, matrix, *, obs: pd.DataFrame | None = None, ob
             result.var_names_make_unique()
         notes.append("Duplicate gene symbols were made unique (suffix -1, -2, ...).")
     notes += mapping.notes
-    result.uns["cell2text"] = {"preprocessing": {
-        "source": plan.source, "detected": plan.kind, "normalised": plan.kind in ("counts", "linear"), "species": plan.species,
-        "species_from": plan.species_from, "genes": mapping.record, "notes": notes,
-    }}
+    result.uns["cell2text"] = {
+        "preprocessing": {
+            "source": plan.source,
+            "detected": plan.kind,
+            "normalised": plan.kind in ("counts", "linear"),
+            "species": plan.species,
+            "species_from": plan.species_from,
+            "genes": mapping.record,
+            "notes": notes,
+        }
+    }
     return result
 
 
@@ -390,23 +405,30 @@ def _to_log1p(result: ad.AnnData, kind: str, source: str, merge: sp.csr_matrix |
         if kind == "counts":
             notes.append("Raw counts were normalised to 10,000 per cell and log1p-transformed (scanpy).")
         else:
-            notes.append(f"{where} looks like TPM/CPM/FPKM (non-integer, max {result.X.max():,.0f}): rescaled to 10,000 per"
-                         " cell and log1p-transformed.")
+            notes.append(
+                f"{where} looks like TPM/CPM/FPKM (non-integer, max {result.X.max():,.0f}): rescaled to 10,000 per cell and log1p-transformed."
+            )
         sc.pp.normalize_total(result, target_sum=1e4)
     elif kind == "log2":
         _values(result.X)[:] *= np.float32(np.log(2))
         notes.append(f"{where} looks log2(x+1)-transformed: converted to natural log (times ln 2), as scanpy's log1p writes it.")
     elif kind == "log":
-        notes.append(f"{where} is logged but its base could not be told (its values do not come from counts): it was"
-                     " read as natural log1p, as scanpy writes it.")
+        notes.append(
+            f"{where} is logged but its base could not be told (its values do not come from counts): it was"
+            " read as natural log1p, as scanpy writes it."
+        )
     linear = kind in ("counts", "linear")
     if merge is not None:
         if not linear:
             np.expm1(_values(result.X), out=_values(result.X))
             linear = True
         merged = result.X @ merge  # (cells, output genes)
-        result = ad.AnnData(X=sp.csr_matrix(merged) if sp.issparse(merged) else np.asarray(merged, dtype=np.float32),
-                            obs=result.obs, obsm=dict(result.obsm), uns=result.uns)
+        result = ad.AnnData(
+            X=sp.csr_matrix(merged) if sp.issparse(merged) else np.asarray(merged, dtype=np.float32),
+            obs=result.obs,
+            obsm=dict(result.obsm),
+            uns=result.uns,
+        )
     if linear:
         sc.pp.log1p(result)
     return result
@@ -463,17 +485,20 @@ def _map_genes(var: pd.DataFrame, species: str) -> _GeneMap:
             cols.append(columns.setdefault(human, len(columns)))
             behind.setdefault(human, []).append(names[i])
     merge = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(names), len(columns)))
-    record.update(mapping="mouse -> human orthologs (Ensembl 105, else the same symbol)", n_kept=kept,
-                  n_dropped=len(names) - kept, n_genes=len(columns))
-    notes.append(f"Mouse genes were mapped to their human orthologs (Ensembl 105): {kept:,} of {len(names):,} genes kept,"
-                 f" as {len(columns):,} human genes (mouse genes of one human gene summed); {len(names) - kept:,} without"
-                 " a human ortholog dropped.")
+    record.update(
+        mapping="mouse -> human orthologs (Ensembl 105, else the same symbol)", n_kept=kept, n_dropped=len(names) - kept, n_genes=len(columns)
+    )
+    notes.append(
+        f"Mouse genes were mapped to their human orthologs (Ensembl 105): {kept:,} of {len(names):,} genes kept,"
+        f" as {len(columns):,} human genes (mouse genes of one human gene summed); {len(names) - kept:,} without"
+        " a human ortholog dropped."
+    )
     return _GeneMap(list(columns), [";".join(behind[h]) for h in columns], merge, record, notes)
 
 
 def _shorten(text: str, limit: int = 80) -> str:
     """``text`` cut to about ``limit`` characters at a comma, with ", ..." when cut."""
-    return text if len(text) <= limit else text[:text.rfind(",", 0, limit)] + ", ..."
+    return text if len(text) <= limit else text[: text.rfind(",", 0, limit)] + ", ..."
 
 
 def _same_index_dtype(X: sp.csr_matrix) -> None:

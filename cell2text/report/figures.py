@@ -56,8 +56,17 @@ def embedding_png(adata: ad.AnnData, color: str = "cell2text_cell_type") -> str:
     """
     cells, key, note = _plotted(adata, color)
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
-    sc.pl.embedding(cells, basis=key, color=color, ax=ax, show=False, frameon=False, title=f"{key[2:].upper()}: {color}{note}",
-                    legend_fontsize=8, size=max(4, 120000 / max(cells.n_obs, 1) ** 1.2))
+    sc.pl.embedding(
+        cells,
+        basis=key,
+        color=color,
+        ax=ax,
+        show=False,
+        frameon=False,
+        title=f"{key[2:].upper()}: {color}{note}",
+        legend_fontsize=8,
+        size=max(4, 120000 / max(cells.n_obs, 1) ** 1.2),
+    )
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")

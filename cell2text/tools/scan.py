@@ -94,7 +94,7 @@ class Clusters:
         """Cluster of every cell of a prepared chunk (same genes as the sample)."""
         projected = np.asarray(chunk.X @ self.components) - self.mean @ self.components  # (cells, n_pcs)
         # squared distances to each centroid, up to the per-cell constant |p|^2: -2 p.c + |c|^2
-        distances = -2 * projected @ self.centroids.T + (self.centroids ** 2).sum(1)  # (cells, clusters)
+        distances = -2 * projected @ self.centroids.T + (self.centroids**2).sum(1)  # (cells, clusters)
         return self.labels[distances.argmin(1)]
 
 
@@ -134,9 +134,17 @@ def _mapped(block, shared: _Shared, keep: np.ndarray, block_info: dict | None = 
     return out
 
 
-def scan(adata: ad.AnnData, plan: Reading | None = None, *, clusters: Clusters | None = None, head: Head | None = None,
-         keep: np.ndarray | None = None, chunk_size: int | None = None, progress: Progress | None = None,
-         what: str = "Read every cell (groups, model head)") -> Scan:
+def scan(
+    adata: ad.AnnData,
+    plan: Reading | None = None,
+    *,
+    clusters: Clusters | None = None,
+    head: Head | None = None,
+    keep: np.ndarray | None = None,
+    chunk_size: int | None = None,
+    progress: Progress | None = None,
+    what: str = "Read every cell (groups, model head)",
+) -> Scan:
     """One Dask computation over every cell of ``adata`` in blocks of ``chunk_size`` cells (``Settings.chunk_size``).
 
     Parameters
@@ -163,9 +171,16 @@ def scan(adata: ad.AnnData, plan: Reading | None = None, *, clusters: Clusters |
     keep = np.asarray(keep if keep is not None else [], dtype=np.int64)
     # read and work fused into one task per block (blockwise fusion): a worker never holds blocks it has read but not
     # yet worked on, so its memory is one block however fast the file reads
-    mapped = matrix.map_blocks(_mapped, _Shared(plan, clusters, head), keep, dtype=object, drop_axis=1,
-                               chunks=((1,) * matrix.numblocks[0],), meta=np.empty(0, dtype=object),
-                               name=f"cell2text-scan-{uuid.uuid4().hex}")
+    mapped = matrix.map_blocks(
+        _mapped,
+        _Shared(plan, clusters, head),
+        keep,
+        dtype=object,
+        drop_axis=1,
+        chunks=((1,) * matrix.numblocks[0],),
+        meta=np.empty(0, dtype=object),
+        name=f"cell2text-scan-{uuid.uuid4().hex}",
+    )
     tasks = list(mapped.to_delayed(optimize_graph=True).ravel())
     parts = [part[0] for part in _compute(tasks, what=what, n_obs=adata.n_obs, sizes=matrix.chunks[0], progress=progress)]
     groups = np.concatenate([p[0] for p in parts]).astype(str) if clusters is not None else None
@@ -176,15 +191,20 @@ def scan(adata: ad.AnnData, plan: Reading | None = None, *, clusters: Clusters |
 def _sample(adata: ad.AnnData, parts: list[ad.AnnData], keep: np.ndarray) -> ad.AnnData:
     """The kept prepared rows of every block as one AnnData, with the cells' own obs and obsm and the dataset's uns."""
     X = sp.vstack([p.X for p in parts], format="csr") if sp.issparse(parts[0].X) else np.vstack([p.X for p in parts])
-    sample = ad.AnnData(X=X, obs=adata.obs.iloc[keep].copy(), var=parts[0].var,
-                        obsm={k: np.asarray(v)[keep] for k, v in adata.obsm.items()},
-                        uns={**adata.uns, "cell2text": parts[0].uns["cell2text"]})
+    sample = ad.AnnData(
+        X=X,
+        obs=adata.obs.iloc[keep].copy(),
+        var=parts[0].var,
+        obsm={k: np.asarray(v)[keep] for k, v in adata.obsm.items()},
+        uns={**adata.uns, "cell2text": parts[0].uns["cell2text"]},
+    )
     sample.obs[POSITION] = keep
     return sample
 
 
-def read_rows(adata: ad.AnnData, positions: np.ndarray, *, plan: Reading | None = None, progress: Progress | None = None,
-              what: str = "Read the sample") -> ad.AnnData:
+def read_rows(
+    adata: ad.AnnData, positions: np.ndarray, *, plan: Reading | None = None, progress: Progress | None = None, what: str = "Read the sample"
+) -> ad.AnnData:
     """The cells at sorted ``positions``, prepared, read in one :func:`scan`."""
     if len(positions) == 0:
         raise InputError("the sample of cells is empty. Check that the dataset has cells.")
@@ -198,8 +218,9 @@ def group_sample(adata: ad.AnnData, groupby: str, progress: Progress | None = No
     return read_rows(adata, keep, progress=progress)
 
 
-def cluster_sample(adata: ad.AnnData, plan: Reading, *, n_cells: int, key: str, max_clusters: int, seed: int = 0,
-                   progress: Progress | None = None) -> tuple[ad.AnnData, Clusters]:
+def cluster_sample(
+    adata: ad.AnnData, plan: Reading, *, n_cells: int, key: str, max_clusters: int, seed: int = 0, progress: Progress | None = None
+) -> tuple[ad.AnnData, Clusters]:
     """Leiden on a seeded random sample of ``n_cells`` cells; the clusters extend to every cell (:class:`Clusters`).
 
     The resolution is chosen automatically (at most ``max_clusters`` clusters, see
@@ -246,8 +267,9 @@ def _client(address: str) -> Iterator:
     except (OSError, TimeoutError, ValueError) as exc:
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         msg = f"could not reach the Dask scheduler at '{address}' ({reason})."
-        raise InputError(msg + " Start it (dask scheduler; dask worker ADDRESS) or pass no --scheduler (unset CELL2TEXT_SCHEDULER)"
-                               " to run in this process.") from exc
+        raise InputError(
+            msg + " Start it (dask scheduler; dask worker ADDRESS) or pass no --scheduler (unset CELL2TEXT_SCHEDULER) to run in this process."
+        ) from exc
     try:
         yield client
     finally:
@@ -302,8 +324,7 @@ class _Eta:
         elapsed = now - self.started
         eta = elapsed / done * (self.total - done) if done else float("nan")
         tail = "done" if done >= self.total else f"ETA {_duration(eta)}"
-        self.progress("scan", f"{self.what}: {done:,} of {self.total:,} cells ({done / self.total:.0%}), "
-                              f"{_duration(elapsed)} so far, {tail}")
+        self.progress("scan", f"{self.what}: {done:,} of {self.total:,} cells ({done / self.total:.0%}), {_duration(elapsed)} so far, {tail}")
 
 
 def _duration(seconds: float) -> str:

@@ -20,15 +20,15 @@ import gradio as gr
 import pandas as pd
 
 from cell2text.agent.chat import Chat, DatasetSession
-from cell2text.agent.describe.claims import CURIE_IN_TEXT
 from cell2text.agent.describe import describe, read_result
+from cell2text.agent.describe.claims import CURIE_IN_TEXT
 from cell2text.config import get_settings
 from cell2text.data.io import prepare, read_dataset, write_h5ad_atomic
 from cell2text.errors import InputError
+from cell2text.knowledge.ontology import term_url
 from cell2text.report.content import report_data
 from cell2text.report.figures import embedding_png
 from cell2text.report.writer import render_group_card, report_css, write_report_files
-from cell2text.knowledge.ontology import term_url
 
 CHUNKED_STEPS = ("scan", "sample")  # describe's long chunked stages, which report progress with an ETA
 MAX_GROUPS = 100
@@ -79,14 +79,17 @@ def _group_choices(adata) -> list[str]:
 def _dataset_loaded(session: UISession, default: str | None):
     choices = _group_choices(session.adata)
     value = default if default in choices else (choices[0] if choices else None)
-    summary = (f"Loaded **{session.name}**: {session.adata.n_obs:,} cells × {session.adata.n_vars:,} genes."
-               f" Pick the groups column{' (or none: Leiden clusters are computed)' if not choices else ''} and press Describe.")
+    summary = (
+        f"Loaded **{session.name}**: {session.adata.n_obs:,} cells × {session.adata.n_vars:,} genes."
+        f" Pick the groups column{' (or none: Leiden clusters are computed)' if not choices else ''} and press Describe."
+    )
     return gr.update(choices=choices, value=value), summary
 
 
 def load_demo(session: UISession):
     """Load the bundled pbmc68k_reduced demo into this session."""
-    from cell2text.data.demo import DEMO_GROUPBY, DEMO_NAME, load_demo as demo_data
+    from cell2text.data.demo import DEMO_GROUPBY, DEMO_NAME
+    from cell2text.data.demo import load_demo as demo_data
 
     session.adata, session.name, session.source = demo_data(), DEMO_NAME, None
     session.report, session.chat = None, None
@@ -180,16 +183,36 @@ def run_describe(groupby: str | None, session: UISession) -> Iterator[tuple]:
     files = write_report_files(session.report, session.folder / "report", formats=("html",), inputs=inputs)
     files["h5ad"] = write_h5ad_atomic(adata, session.folder / "annotated.h5ad", inputs=inputs)
     session.adata = adata
-    session.chat = Chat(DatasetSession(adata, session.name, result=read_result(adata)), memory=session.folder / "chat.sqlite",
-                        plot_dir=session.folder / "plots")
+    session.chat = Chat(
+        DatasetSession(adata, session.name, result=read_result(adata)), memory=session.folder / "chat.sqlite", plot_dir=session.folder / "plots"
+    )
     image = session.folder / "embedding.png"
     image.write_bytes(base64.b64decode(session.report["figures"]["embedding"]))
-    table = pd.DataFrame([{"group": g["name"], "cells": g["n_cells"], "cell type": g["cell_type"], "id": g["cell_type_ontology_term_id"],
-                           "status": g["status"], "confidence": g["confidence"]} for g in session.report["groups"]])
+    table = pd.DataFrame(
+        [
+            {
+                "group": g["name"],
+                "cells": g["n_cells"],
+                "cell type": g["cell_type"],
+                "id": g["cell_type_ontology_term_id"],
+                "status": g["status"],
+                "confidence": g["confidence"],
+            }
+            for g in session.report["groups"]
+        ]
+    )
     names = [g["name"] for g in session.report["groups"]]
     log.append(f"Done: {len(names)} groups described. Open the Groups tab, ask in the Chat tab, or download the report.")
-    yield (session, "\n".join(log), "", str(image), table, gr.update(choices=names, value=names[0]), show_group(names[0], session),
-           gr.update(value=[str(files["html"]), str(files["json"]), str(files["h5ad"])]))
+    yield (
+        session,
+        "\n".join(log),
+        "",
+        str(image),
+        table,
+        gr.update(choices=names, value=names[0]),
+        show_group(names[0], session),
+        gr.update(value=[str(files["html"]), str(files["json"]), str(files["h5ad"])]),
+    )
 
 
 def show_group(name: str | None, session: UISession) -> str:
@@ -257,12 +280,12 @@ def build_app(preload: str | Path | None = None, demo: bool = False, *, max_uplo
             with gr.Tab("Chat", id="chat"):
                 chatbot = gr.Chatbot(label="Ask about this dataset", height=420, elem_id="chatbot")
                 with gr.Row():
-                    question = gr.Textbox(placeholder="e.g. why do you call CD56+ NK natural killer cells?", show_label=False, scale=5,
-                                          elem_id="question")
+                    question = gr.Textbox(
+                        placeholder="e.g. why do you call CD56+ NK natural killer cells?", show_label=False, scale=5, elem_id="question"
+                    )
                     send = gr.Button("Ask", scale=1, elem_id="ask")
             with gr.Tab("Downloads", id="downloads"):
-                downloads = gr.File(label="Report (HTML, JSON) and annotated .h5ad", file_count="multiple", interactive=False,
-                                    elem_id="downloads")
+                downloads = gr.File(label="Report (HTML, JSON) and annotated .h5ad", file_count="multiple", interactive=False, elem_id="downloads")
 
         loaded = [session, groupby, summary, error]
         demo_button.click(load_demo, [session], loaded)
@@ -279,12 +302,28 @@ def build_app(preload: str | Path | None = None, demo: bool = False, *, max_uplo
     return app
 
 
-def launch(preload: str | Path | None = None, demo: bool = False, *, host: str = "127.0.0.1", port: int | None = None,
-           share: bool = False, max_upload_mb: float | None = None, block: bool = True) -> gr.Blocks:
+def launch(
+    preload: str | Path | None = None,
+    demo: bool = False,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    share: bool = False,
+    max_upload_mb: float | None = None,
+    block: bool = True,
+) -> gr.Blocks:
     """Start the app on ``host:port`` (loopback by default; ``share`` opens a public Gradio link only when asked)."""
     max_upload_mb = max_upload_mb or get_settings().max_upload_mb
     app = build_app(preload, demo, max_upload_mb=max_upload_mb)
     app.queue(default_concurrency_limit=1)  # one describe at a time on a 2-core machine; sessions stay separate
-    app.launch(server_name=host, server_port=port, share=share, max_file_size=f"{max_upload_mb:g}mb", css=report_css(),
-               prevent_thread_lock=not block, show_error=True, quiet=not block)
+    app.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        max_file_size=f"{max_upload_mb:g}mb",
+        css=report_css(),
+        prevent_thread_lock=not block,
+        show_error=True,
+        quiet=not block,
+    )
     return app

@@ -73,8 +73,7 @@ def test_out_of_core_describe_without_groupby_on_more_cells_than_exact_neighbour
     monkeypatch.setenv("CELL2TEXT_CELLS_PER_GROUP", "150")
     before = big_file.read_bytes()
     out = tmp_path / "annotated.h5ad"
-    result = runner.invoke(app, ["describe", str(big_file), "--out", str(tmp_path / "report"), "--write", str(out),
-                                 "--max-rounds", "1", "--json"])
+    result = runner.invoke(app, ["describe", str(big_file), "--out", str(tmp_path / "report"), "--write", str(out), "--max-rounds", "1", "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["groupby"] == CLUSTER_KEY and len(payload["groups"]) >= 5
@@ -108,8 +107,10 @@ def _invoke_describe(adata: ad.AnnData, path, *args: str):
 
 def test_a_groupby_with_thousands_of_groups_is_refused_at_once(tmp_path):
     rng = np.random.default_rng(0)
-    adata = ad.AnnData(sp.random(10_000, 30, density=0.2, format="csr", random_state=0, dtype=np.float32) * 10,
-                       obs=pd.DataFrame({"barcode_group": rng.integers(0, 5000, 10_000).astype(str)}))
+    adata = ad.AnnData(
+        sp.random(10_000, 30, density=0.2, format="csr", random_state=0, dtype=np.float32) * 10,
+        obs=pd.DataFrame({"barcode_group": rng.integers(0, 5000, 10_000).astype(str)}),
+    )
     result = _invoke_describe(adata, tmp_path / "many.h5ad", "-g", "barcode_group")
     assert result.exit_code == 2 and "groups" in result.output and "at most 200" in result.output
     assert "Traceback" not in result.output

@@ -91,7 +91,10 @@ def test_feature_name_symbols_and_ensembl(pbmc):
     var = pd.DataFrame({"feature_name": ["CD3E", "MS4A1"]}, index=["ENSG00000198851", "ENSG00000156738"])
     assert list(gene_symbols(var)) == ["CD3E", "MS4A1"]
     assert list(gene_symbols(pd.DataFrame(index=["ENSG00000198851.10", "ENSG00000156738", "ENSG00000000000"]))) == [
-        "CD3E", "MS4A1", "ENSG00000000000"]  # GENCODE v44; an unknown id stays
+        "CD3E",
+        "MS4A1",
+        "ENSG00000000000",
+    ]  # GENCODE v44; an unknown id stays
     with pytest.raises(InputError, match="Ensembl ids of a species cell2text does not read"):
         gene_symbols(pd.DataFrame(index=["ENSDARG00000000001", "ENSDARG00000000002"]))
     assert list(gene_symbols(pd.DataFrame(index=["CD3E", "MS4A1"]))) == ["CD3E", "MS4A1"]

@@ -222,16 +222,23 @@ def test_upper_case_mouse_symbols_are_mouse(as_mouse):
 
 def test_mouse_genes_of_one_human_gene_are_summed():
     X = sp.csr_matrix(np.array([[3, 1, 5, 7], [0, 2, 4, 1]], dtype=np.float32))
-    adata = ad.AnnData(X=X, var=pd.DataFrame(index=["Abcb1a", "Abcb1b", "Cd3e", "Gm12345"]),
-                       obs=pd.DataFrame({"organism": ["Mus musculus"] * 2}, index=["c1", "c2"]))
+    adata = ad.AnnData(
+        X=X, var=pd.DataFrame(index=["Abcb1a", "Abcb1b", "Cd3e", "Gm12345"]), obs=pd.DataFrame({"organism": ["Mus musculus"] * 2}, index=["c1", "c2"])
+    )
     prepared = prepare(adata)
     assert info(prepared)["species_from"] == "obs['organism'] is 'mus musculus'"
     assert list(prepared.var_names) == ["ABCB1", "CD3E"]  # Gm12345: no human ortholog
     assert list(prepared.var["cell2text_source_gene"]) == ["Abcb1a;Abcb1b", "Cd3e"]
     per_10k = np.expm1(dense(prepared.X))
     np.testing.assert_allclose(per_10k, np.array([[4, 5], [2, 4]]) / np.array([[16], [7]]) * 1e4, rtol=1e-5)
-    assert info(prepared)["genes"] == {"identifiers": "symbols", "n_input": 4, "mapping": info(prepared)["genes"]["mapping"],
-                                       "n_kept": 3, "n_dropped": 1, "n_genes": 2}
+    assert info(prepared)["genes"] == {
+        "identifiers": "symbols",
+        "n_input": 4,
+        "mapping": info(prepared)["genes"]["mapping"],
+        "n_kept": 3,
+        "n_dropped": 1,
+        "n_genes": 2,
+    }
 
 
 def test_mouse_ensembl_ids():
@@ -245,11 +252,14 @@ def test_mouse_ensembl_ids():
         prepare(zebrafish)
 
 
-@pytest.mark.parametrize("name, species, at_least", [
-    ("baron_pancreas_mouse", "mouse", 11_000),  # upper-case mouse symbols, counts
-    ("zeisel_brain_mouse", "mouse", 850),  # title-case mouse symbols, counts
-    ("pbmc3k_seurat", "human", 13_714),  # Seurat LogNormalize
-])
+@pytest.mark.parametrize(
+    "name, species, at_least",
+    [
+        ("baron_pancreas_mouse", "mouse", 11_000),  # upper-case mouse symbols, counts
+        ("zeisel_brain_mouse", "mouse", 850),  # title-case mouse symbols, counts
+        ("pbmc3k_seurat", "human", 13_714),  # Seurat LogNormalize
+    ],
+)
 def test_shared_datasets(name, species, at_least):
     path = SHARED / f"{name}.h5ad"
     if not path.exists():

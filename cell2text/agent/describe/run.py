@@ -63,8 +63,7 @@ def cluster(adata: ad.AnnData, *, resolution: float | None = None, seed: int = 0
     Without a resolution, one that describe can use: at most ``MAX_GROUPS`` clusters of at least
     ``MIN_GROUP_CELLS`` cells each (:func:`cell2text.tools.embedding.leiden`). Returns the resolution used.
     """
-    return embedding.leiden(adata, resolution=resolution, seed=seed, key_added=key_added, max_clusters=MAX_GROUPS,
-                            min_cluster_cells=MIN_GROUP_CELLS)
+    return embedding.leiden(adata, resolution=resolution, seed=seed, key_added=key_added, max_clusters=MAX_GROUPS, min_cluster_cells=MIN_GROUP_CELLS)
 
 
 def _model_version(path: Path) -> str:
@@ -122,27 +121,33 @@ class _Head:
         return torch.softmax(logits / self.temperature, dim=-1).cpu().numpy()
 
 
-def _large_inputs(adata: ad.AnnData, groupby: str | None, model: Cell2Text | None, settings: Settings,
-                  report: Progress, reading: dict) -> tuple[ad.AnnData, np.ndarray, np.ndarray, str, list[str]]:
+def _large_inputs(
+    adata: ad.AnnData, groupby: str | None, model: Cell2Text | None, settings: Settings, report: Progress, reading: dict
+) -> tuple[ad.AnnData, np.ndarray, np.ndarray, str, list[str]]:
     """Out of core (see :mod:`cell2text.tools.scan`): every cell's group and head probabilities in one Dask pass,
     and the per-group sample the graph tests markers and pathways on."""
     cap, chunk = settings.cells_per_group, settings.chunk_size
     where = f"on the Dask scheduler at {settings.scheduler}" if settings.scheduler else "with Dask in this process"
-    notes = [(f"{adata.n_obs:,} cells: read in chunks of {chunk:,} cells {where}; each cell's head probabilities come from all cells,"
-              f" marker genes and pathways were tested on at most {cap:,} randomly chosen cells per group (seed 0).")]
+    notes = [
+        (
+            f"{adata.n_obs:,} cells: read in chunks of {chunk:,} cells {where}; each cell's head probabilities come from all cells,"
+            f" marker genes and pathways were tested on at most {cap:,} randomly chosen cells per group (seed 0)."
+        )
+    ]
     plan = reading_of(adata, **reading)
     head = _Head(model) if model is not None else None
     if groupby is None:
-        sample, clusters = scan.cluster_sample(adata, plan, n_cells=settings.cluster_cells, key=CLUSTER_KEY,
-                                               max_clusters=MAX_GROUPS, progress=report)
+        sample, clusters = scan.cluster_sample(adata, plan, n_cells=settings.cluster_cells, key=CLUSTER_KEY, max_clusters=MAX_GROUPS, progress=report)
         report("cluster", f"Clustered a random sample of {sample.n_obs:,} cells with Leiden (scanpy)")
         result = scan.scan(adata, plan, clusters=clusters, head=head, progress=report)
         groups, probabilities = result.groups, result.probabilities
         work = sample[scan.per_group_sample(sample.obs[CLUSTER_KEY].to_numpy(), cap)].copy()
         groupby = CLUSTER_KEY
         summary = embedding.leiden_summary(sample.uns[CLUSTER_KEY]["params"])
-        notes.append(f"No groupby key was given: Leiden clusters ({summary}) of a random sample of {sample.n_obs:,} cells,"
-                     f" every other cell assigned to the nearest cluster centroid in the sample's PCA space; in obs['{CLUSTER_KEY}'].")
+        notes.append(
+            f"No groupby key was given: Leiden clusters ({summary}) of a random sample of {sample.n_obs:,} cells,"
+            f" every other cell assigned to the nearest cluster centroid in the sample's PCA space; in obs['{CLUSTER_KEY}']."
+        )
         check_groups(ad.AnnData(obs=pd.DataFrame({CLUSTER_KEY: groups})), CLUSTER_KEY)
     else:
         groups = adata.obs[groupby].astype(str).to_numpy()
@@ -236,8 +241,7 @@ def describe(
     if not out_of_core:
         work, groupby, notes = _inputs(adata, groupby, report, **reading)
         groups, probabilities = work.obs[groupby].to_numpy(), None  # the draft node writes each cell's probabilities
-    loaded, model_path = _model(model, prepare(adata, rows=slice(0, min(adata.n_obs, 50)), **reading) if out_of_core else work,
-                                use_model)
+    loaded, model_path = _model(model, prepare(adata, rows=slice(0, min(adata.n_obs, 50)), **reading) if out_of_core else work, use_model)
     fit, model = loaded
     if model is not None:
         report("load", "Loaded the Cell2Text model")
@@ -252,12 +256,23 @@ def describe(
         inferred = infer_tissue(work, groupby, ontology=ontology, ppr=ppr, knowledge=knowledge, thresholds=thresholds or Thresholds())
         if inferred is not None:
             tissue_term, tissue_from = inferred["id"], "inferred"
-            notes.append(f"No tissue was given or found in obs: the groups' clearest cell types ({'; '.join(inferred['groups'])}) point to"
-                         f" {inferred['label']} ({inferred['id']}), used as the tissue prior. Pass --tissue to set it.")
-    context = DescribeContext(adata=work, groupby=groupby, ontology=ontology, ppr=ppr,
-                              model=model, fit=fit, knowledge=knowledge, tissue=tissue_term,
-                              kb=kb if kb is not None else KnowledgeBase(ontology=ontology), max_rounds=max_rounds,
-                              thresholds=thresholds or Thresholds())
+            notes.append(
+                f"No tissue was given or found in obs: the groups' clearest cell types ({'; '.join(inferred['groups'])}) point to"
+                f" {inferred['label']} ({inferred['id']}), used as the tissue prior. Pass --tissue to set it."
+            )
+    context = DescribeContext(
+        adata=work,
+        groupby=groupby,
+        ontology=ontology,
+        ppr=ppr,
+        model=model,
+        fit=fit,
+        knowledge=knowledge,
+        tissue=tissue_term,
+        kb=kb if kb is not None else KnowledgeBase(ontology=ontology),
+        max_rounds=max_rounds,
+        thresholds=thresholds or Thresholds(),
+    )
     state = DescribeState(drafts=dict(drafts or {}))
     final: dict = {}
     for update in graph.stream(state, context=context, stream_mode="updates"):
@@ -268,8 +283,17 @@ def describe(
     if probabilities is None and state.model_fit.used:
         probabilities = work.obsm["cell2text_probabilities"]  # written by the draft node
     notes = notes + [state.model_fit.reason]
-    result = _result(state, context, groupby, notes, model_path, time.perf_counter() - started,
-                     sizes=pd.Series(groups).value_counts(), markers=markers, tissue_from=tissue_from)
+    result = _result(
+        state,
+        context,
+        groupby,
+        notes,
+        model_path,
+        time.perf_counter() - started,
+        sizes=pd.Series(groups).value_counts(),
+        markers=markers,
+        tissue_from=tissue_from,
+    )
     _write_back(adata, groups, probabilities, result, ontology, work.uns["cell2text"]["preprocessing"])
     if embedding.embedding_key(adata) is None:  # the report draws the tested cells: their UMAP, computed once, here
         adata.uns["cell2text"]["umap"] = scan.tested_umap(work)
@@ -292,8 +316,18 @@ def _claims(claims: list[Claim]) -> list[dict]:
     return [c.to_dict() for c in claims]
 
 
-def _result(state: DescribeState, ctx: DescribeContext, groupby: str, notes: list[str], model_path: Path | None, seconds: float,
-            *, sizes: pd.Series, markers: str | Path | None, tissue_from: str | None) -> dict:
+def _result(
+    state: DescribeState,
+    ctx: DescribeContext,
+    groupby: str,
+    notes: list[str],
+    model_path: Path | None,
+    seconds: float,
+    *,
+    sizes: pd.Series,
+    markers: str | Path | None,
+    tissue_from: str | None,
+) -> dict:
     groups = {}
     tested = ctx.adata.obs[groupby].astype(str).value_counts()
     fit = state.model_fit
@@ -319,8 +353,12 @@ def _result(state: DescribeState, ctx: DescribeContext, groupby: str, notes: lis
             "head": dict(sorted(state.head[g].items(), key=lambda kv: -kv[1])),
             "head_weight": weight,
         }
-    model = {"path": str(model_path) if model_path else "given", "version": _model_version(model_path) if model_path else "given",
-             "labels": list(ctx.model.config.labels) if ctx.model is not None else [], "fit": fit.to_dict()}
+    model = {
+        "path": str(model_path) if model_path else "given",
+        "version": _model_version(model_path) if model_path else "given",
+        "labels": list(ctx.model.config.labels) if ctx.model is not None else [],
+        "fit": fit.to_dict(),
+    }
     return {
         "groupby": groupby,
         "groups": groups,
@@ -328,9 +366,14 @@ def _result(state: DescribeState, ctx: DescribeContext, groupby: str, notes: lis
         "rounds": state.round,
         "notes": notes,
         "model": model,
-        "context": {"species": fit.species, "tissue": ctx.tissue, "tissue_label": ctx.ontology.term(ctx.tissue).label if ctx.tissue else None,
-                    "tissue_from": tissue_from,  # given (--tissue) | inferred (from the groups' clearest cell types) | None (obs, per group)
-                    "markers": str(markers) if markers else None, "knowledge": ctx.knowledge.version},
+        "context": {
+            "species": fit.species,
+            "tissue": ctx.tissue,
+            "tissue_label": ctx.ontology.term(ctx.tissue).label if ctx.tissue else None,
+            "tissue_from": tissue_from,  # given (--tissue) | inferred (from the groups' clearest cell types) | None (obs, per group)
+            "markers": str(markers) if markers else None,
+            "knowledge": ctx.knowledge.version,
+        },
         "ontology": ctx.ontology.version,
         "gene_sets": dict(LIBRARIES),
         "params": {"max_rounds": ctx.max_rounds, **vars(ctx.thresholds)},
@@ -339,8 +382,9 @@ def _result(state: DescribeState, ctx: DescribeContext, groupby: str, notes: lis
     }
 
 
-def _write_back(adata: ad.AnnData, groups: np.ndarray, probabilities: np.ndarray | None, result: dict, ontology: Ontology,
-                preprocessing: dict) -> None:
+def _write_back(
+    adata: ad.AnnData, groups: np.ndarray, probabilities: np.ndarray | None, result: dict, ontology: Ontology, preprocessing: dict
+) -> None:
     """The result into ``adata.obs`` (each cell: its group's final type, status, its own confidence) and ``uns``.
 
     Every value is of a type h5ad stores (strings, floats with NaN for missing, the full result as one JSON string),
@@ -360,12 +404,17 @@ def _write_back(adata: ad.AnnData, groups: np.ndarray, probabilities: np.ndarray
             mask = (cell_ids == term_id) & (weights > 0)  # a group where the head did not count has no head confidence
             confidence[mask] = weights[mask] * probabilities[mask][:, labels_under(term_id, result["model"]["labels"], ontology)].sum(1)
     adata.obs["cell2text_confidence"] = confidence
-    flat = pd.DataFrame({
-        "n_cells": table["n_cells"].astype(int),
-        "confidence": pd.to_numeric(table["confidence"], errors="coerce").astype(float),
-        **{column: table[column].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
-           for column in ("cell_type", "cell_type_ontology_term_id", "status", "text", "draft", "draft_source")},
-    }, index=pd.Index(table.index, name="group"))
+    flat = pd.DataFrame(
+        {
+            "n_cells": table["n_cells"].astype(int),
+            "confidence": pd.to_numeric(table["confidence"], errors="coerce").astype(float),
+            **{
+                column: table[column].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+                for column in ("cell_type", "cell_type_ontology_term_id", "status", "text", "draft", "draft_source")
+            },
+        },
+        index=pd.Index(table.index, name="group"),
+    )
     adata.uns["cell2text"] = {
         "preprocessing": json.loads(json.dumps(preprocessing, default=_plain)),
         "groupby": str(result["groupby"]),
