@@ -33,6 +33,7 @@ from cell2text.knowledge.ontology import Ontology, load_ontology
 from cell2text.knowledge.pagerank import pagerank_similarity
 from cell2text.model.paths import model_path
 from cell2text.tools import scan
+from cell2text.tools.candidates import SCORING
 from cell2text.tools.enrichment import pathway_scores
 from cell2text.tools.evidence import Thresholds
 from cell2text.tools.markers import rank_markers
@@ -106,8 +107,9 @@ class DatasetSession:
     def _fingerprint(self) -> str:
         model = model_path()
         weights = Path(model) / "weights.safetensors"
-        knowledge = load_markers(detect_species(self.adata, default="human"), ontology=self.ontology).version  # new markers: new answers
-        parts = [__version__, self.ontology.version, knowledge, str(self.groupby), str(weights.stat().st_mtime_ns if weights.exists() else model)]
+        knowledge = load_markers(detect_species(self.adata, default="human"), ontology=self.ontology).version
+        parts = [__version__, self.ontology.version, knowledge, repr(SCORING), str(self.groupby)]  # new markers or scoring: new answers
+        parts.append(str(weights.stat().st_mtime_ns if weights.exists() else model))
         if self.source is not None:
             stat = self.source.stat()
             parts += [str(self.source.resolve()), str(stat.st_size), str(stat.st_mtime_ns)]
