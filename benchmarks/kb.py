@@ -28,7 +28,7 @@ from rapidfuzz import fuzz, process
 from tqdm import tqdm
 
 from cell2text.kb import KnowledgeBase
-from cell2text.kb.store import embed
+from cell2text.kb.embeddings import embed
 from cell2text.knowledge.ontology import load_ontology
 
 BATCH = 64

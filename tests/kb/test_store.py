@@ -13,7 +13,8 @@ import pytest
 from cell2text.errors import InputError
 from cell2text.kb import KnowledgeBase
 from cell2text.kb.documents import documents
-from cell2text.kb.store import embed, shipped_embeddings
+from cell2text.kb.embeddings import embed
+from cell2text.kb.store import shipped_embeddings
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from cell2text.agent.chat.question import Question
 from cell2text.agent.chat.session import Answer, DatasetSession
 from cell2text.agent.chat.vocabulary import (
     Mention,
-    embed,
+    embed_question,
     group_mentions,
     without_mentions,
 )
@@ -58,10 +58,10 @@ class Routed:
 @functools.cache
 def _intent_vectors() -> tuple[list[str], np.ndarray]:
     """Every record's example questions in MiniLM space, with the record each belongs to."""
-    from cell2text.kb.embeddings import embedding_function
+    from cell2text.kb.embeddings import embed
 
     names = [intent.name for intent in INTENTS for _ in intent.examples]
-    vectors = np.asarray(embedding_function()([e for intent in INTENTS for e in intent.examples]), dtype=np.float32)
+    vectors = embed([e for intent in INTENTS for e in intent.examples])
     return names, vectors
 
 
@@ -71,7 +71,7 @@ def classify(question: Question) -> tuple[str, float]:
     A record whose needs the question does not meet scores -1.
     """
     names, vectors = _intent_vectors()
-    similarity = vectors @ embed(question.text)
+    similarity = vectors @ embed_question(question.text)
     scores = {intent.name: float(similarity[[i for i, n in enumerate(names) if n == intent.name]].max()) for intent in INTENTS}
     for intent in INTENTS:
         if intent.keywords and question.says(intent.keywords):

@@ -89,20 +89,20 @@ _TITLE_GENERIC = {"response", "signaling", "pathway", "targets", "up", "dn", "v1
 
 
 @functools.lru_cache(maxsize=256)
-def embed(text: str) -> np.ndarray:
-    """The normalised MiniLM vector of a text (cached: the router and the pathway lookup share it).
+def embed_question(text: str) -> np.ndarray:
+    """The normalised MiniLM vector of one question (cached: the router and the pathway lookup share it).
 
     Encoded on one torch thread: for one short sentence a second thread only waits on the first,
     and on a CPU other jobs share, torch's default threads made it ~30x slower (944 vs 33 ms, measured).
     """
     import torch
 
-    from cell2text.kb.embeddings import embedding_function
+    from cell2text.kb.embeddings import embed
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return np.asarray(embedding_function()([text]), dtype=np.float32)[0]
+        return embed([text])[0]
     finally:
         torch.set_num_threads(threads)
 
@@ -126,10 +126,10 @@ def gene_like_words(text: str) -> list[str]:
 # --------------------------------------------------------------------------- pathways
 @functools.cache
 def _hallmark_titles() -> tuple[list[str], np.ndarray]:
-    from cell2text.kb.embeddings import embedding_function
+    from cell2text.kb.embeddings import embed
 
     names = sorted(load_gene_sets("hallmark"))
-    vectors = np.asarray(embedding_function()([pathway_title(n) for n in names]), dtype=np.float32)
+    vectors = embed([pathway_title(n) for n in names])
     return names, vectors
 
 
@@ -146,7 +146,7 @@ def find_pathways(text: str) -> list[str]:
         if re.search(pattern, text, re.IGNORECASE):
             return list(sets)
     names, vectors = _hallmark_titles()
-    similarity = vectors @ embed(text)
+    similarity = vectors @ embed_question(text)
     order = np.argsort(-similarity)
     best = float(similarity[order[0]])
     if best < MIN_PATHWAY_SIMILARITY:
