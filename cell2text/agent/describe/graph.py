@@ -85,28 +85,27 @@ def extract(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     return {"claims": {g: extract_claims(text, runtime.context.ontology, genes) for g, text in state.texts.items()}}
 
 
+def _check(claim: Claim, group: str, state: DescribeState, ctx: DescribeContext) -> Claim:
+    """One claim of a group through the hard checks, with the run's head, its weight for the group, tissue and knowledge."""
+    return checks.verify(
+        claim,
+        adata=ctx.adata,
+        groupby=ctx.groupby,
+        group=group,
+        head=state.head[group],
+        ontology=ctx.ontology,
+        ppr=ctx.ppr,
+        thresholds=ctx.thresholds,
+        head_weight=state.model_fit.group_weight(group),
+        tissue=ctx.tissue,
+        knowledge=ctx.knowledge,
+    )
+
+
 def verify(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     """Every claim checked with the hard tools."""
     ctx = runtime.context
-    checked = {
-        g: [
-            checks.verify(
-                c,
-                adata=ctx.adata,
-                groupby=ctx.groupby,
-                group=g,
-                head=state.head[g],
-                ontology=ctx.ontology,
-                ppr=ctx.ppr,
-                thresholds=ctx.thresholds,
-                head_weight=state.model_fit.group_weight(g),
-                tissue=ctx.tissue,
-                knowledge=ctx.knowledge,
-            )
-            for c in claims
-        ]
-        for g, claims in state.claims.items()
-    }
+    checked = {g: [_check(c, g, state, ctx) for c in claims] for g, claims in state.claims.items()}
     return {"claims": checked} | ({"first_claims": copy.deepcopy(checked)} if state.round == 0 else {})
 
 
@@ -138,22 +137,7 @@ def retrieve(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
                 tissue=ctx.tissue,
                 knowledge=ctx.knowledge,
             )
-            candidates[g] = [
-                checks.verify(
-                    Claim("cell_type", c.label, c.id, c.label),
-                    adata=ctx.adata,
-                    groupby=ctx.groupby,
-                    group=g,
-                    head=state.head[g],
-                    ontology=ctx.ontology,
-                    ppr=ctx.ppr,
-                    thresholds=ctx.thresholds,
-                    head_weight=weight,
-                    tissue=ctx.tissue,
-                    knowledge=ctx.knowledge,
-                )
-                for c in proposed
-            ]
+            candidates[g] = [_check(Claim("cell_type", c.label, c.id, c.label), g, state, ctx) for c in proposed]
         best = next((c for c in candidates.get(g, []) if c.status == "supported"), None)
         if cell_type is not None and unsettled and best is not None and best.id != cell_type.id:
             cell_type.alternative = best.id
