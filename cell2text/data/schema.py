@@ -19,3 +19,6 @@ METADATA_COLUMNS = {
     "tissue": ("tissue_ontology_term_id", "tissue"),
     "disease": ("disease_ontology_term_id", "disease"),
 }
+
+#: The schema's disease id and label for healthy donors.
+NORMAL = ("PATO:0000461", "normal")

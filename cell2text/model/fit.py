@@ -9,7 +9,7 @@ counts only as much as it fits the data:
   model is not run at all: its inputs would be mostly zeros.
 * **agreement**: for each group, whether the marker knowledge supports the head's own top label
   on the group's DE table (1 supported, 0.5 weak, 0 contradicted:
-  :func:`cell2text.tools.candidates.check_cell_type`); the dataset's agreement is the mean over
+  :meth:`cell2text.tools.groups.GroupEvidence.check`); the dataset's agreement is the mean over
   groups. A PBMC model on blood agrees on nearly every group; on pancreas islets it names
   monocytes and B cells that the islet cells' markers contradict.
 * **certainty**: 1 - the normalised entropy of the group's mean head probabilities; stated, not
@@ -28,12 +28,9 @@ from dataclasses import asdict, dataclass, field
 
 import anndata as ad
 import numpy as np
-import pandas as pd
 
-from cell2text.knowledge import MarkerKnowledge
-from cell2text.knowledge.ontology import Ontology
 from cell2text.model.tokenizer import GeneTokenizer
-from cell2text.tools.candidates import check_cell_type
+from cell2text.tools.groups import GroupEvidence
 
 MIN_GENES = 0.5  # below this share of its genes measured, the model is not run
 MIN_FIT = 0.3  # below this fit, the head gets no weight: describe runs on the evidence path alone
@@ -100,16 +97,14 @@ def gene_fit(genes: GeneTokenizer, adata: ad.AnnData) -> ModelFit:
     return fit
 
 
-def group_fit(
-    head: dict[str, float], table: pd.DataFrame, *, knowledge: MarkerKnowledge, ontology: Ontology, min_logfc: float, max_pval: float
-) -> GroupFit:
-    """The head on one group: its top label, certainty, and the markers' verdict on that label (weight filled later)."""
+def group_fit(head: dict[str, float], evidence: GroupEvidence, group: str) -> GroupFit:
+    """The head on one group: its top label, certainty, and the markers' verdict on that label (:meth:`GroupEvidence.check`;
+    weight filled later)."""
     labels, values = list(head), np.asarray(list(head.values()), dtype=float)
     top = labels[int(values.argmax())]
     p = values / values.sum() if values.sum() > 0 else values
     entropy = float(-(p[p > 0] * np.log(p[p > 0])).sum() / np.log(len(p))) if len(p) > 1 else 0.0
-    check = check_cell_type(table, top, knowledge=knowledge, ontology=ontology, min_logfc=min_logfc, max_pval=max_pval)
-    return GroupFit(top, round(float(values.max()), 3), round(1.0 - entropy, 3), check.status, 0.0)
+    return GroupFit(top, round(float(values.max()), 3), round(1.0 - entropy, 3), evidence.check(group, top).status, 0.0)
 
 
 def weigh(fit: ModelFit, groups: dict[str, GroupFit]) -> ModelFit:

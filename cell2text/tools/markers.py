@@ -273,20 +273,22 @@ def marker_evidence(
     max_pval: float = 0.05,
     key: str = "cell2text_markers",
     knowledge: MarkerKnowledge | None = None,
+    table: pd.DataFrame | None = None,
 ) -> MarkerEvidence:
     """Check the known markers of ``cell_type_id`` in ``group`` against the rest of the cells.
 
     Uses the markers of the term and of its ancestors (``knowledge``: default
     :func:`load_markers` for the data's species, :func:`detect_species`). When none of them has
     markers, each descendant with markers is checked and the best-scoring one is reported
-    (``relation="child"``), which says which subtype the group fits.
+    (``relation="child"``), which says which subtype the group fits. ``table``: the group's
+    :func:`group_markers` indexed by gene, when the caller has it (else read here).
     """
     ontology = ontology or load_ontology()
     term_id = ontology.term(cell_type_id).id
     knowledge = knowledge or load_markers(detect_species(adata, default="human"), ontology=ontology)
     database = knowledge.table
     known = set(knowledge.terms)
-    table = group_markers(adata, groupby, group, key=key).set_index("gene")
+    table = group_markers(adata, groupby, group, key=key).set_index("gene") if table is None else table
 
     def check(terms: list[str], relation: str) -> MarkerEvidence:
         rows = database[database["cell_type_ontology_term_id"].isin(terms)]

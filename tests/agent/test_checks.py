@@ -14,6 +14,7 @@ from cell2text.agent.describe.revise import no_metadata_note, revise
 from cell2text.data.io import prepare
 from cell2text.knowledge import load_markers
 from cell2text.knowledge.pagerank import pagerank_similarity
+from cell2text.tools.groups import GroupEvidence
 
 B_CELLS = {"CL:0000236": 0.9, "CL:0000623": 0.06, "CL:0000451": 0.04}
 NAIVE_OR_MEMORY = {"CL:0000895": 0.45, "CL:0000897": 0.4, "CL:0000236": 0.15}
@@ -30,8 +31,13 @@ def demo(demo):
     return demo.copy()
 
 
+def evidence_of(adata, groupby, ontology, ppr):
+    """The evidence a describe run on ``adata`` would verify with (human marker knowledge, default thresholds)."""
+    return GroupEvidence(adata=adata, groupby=groupby, ontology=ontology, ppr=ppr, knowledge=load_markers("human", ontology=ontology))
+
+
 def check(claim, demo, ontology, ppr, head=B_CELLS, group="CD19+ B", adata=None):
-    return verify(claim, adata=demo if adata is None else adata, groupby="bulk_labels", group=group, head=head, ontology=ontology, ppr=ppr)
+    return verify(claim, evidence_of(demo if adata is None else adata, "bulk_labels", ontology, ppr), group, head=head)
 
 
 def test_the_head_counts_a_term_with_its_descendants(ontology):
@@ -93,7 +99,7 @@ def pbmc3k():
 
 
 def check_pbmc3k(claim, adata, group, head, ontology, ppr):
-    return verify(claim, adata=adata, groupby="cell_type", group=group, head=head, ontology=ontology, ppr=ppr)
+    return verify(claim, evidence_of(adata, "cell_type", ontology, ppr), group, head=head)
 
 
 def test_a_head_supported_claim_is_refined_to_the_child_the_markers_support(pbmc3k, ontology, ppr):
@@ -126,12 +132,9 @@ def test_absent_defining_markers_contradict_a_head_supported_claim(demo, ontolog
     adata.obs["groups"] = pd.Categorical(["CD4 T" if c and n else "other" for c, n in zip(cd4, no_cd8)])
     claim = verify(
         Claim("cell_type", "CD8 T cell", "CL:0000625"),
-        adata=adata,
-        groupby="groups",
-        group="CD4 T",
+        evidence_of(adata, "groups", ontology, ppr),
+        "CD4 T",
         head={"CL:0000794": 0.9, "CL:0000897": 0.1},
-        ontology=ontology,
-        ppr=ppr,
     )
     assert claim.status == "contradicted" and "almost none" in claim.reason and "CD8A" in claim.reason
 

@@ -14,7 +14,6 @@ from cell2text.agent.chat.terms import term_name
 from cell2text.agent.describe.checks import active_pathways, verify_cell_type
 from cell2text.agent.describe.claims import Claim
 from cell2text.tools.evidence import is_up
-from cell2text.tools.markers import group_markers
 
 
 def head_confidence(group: dict) -> str:
@@ -75,16 +74,7 @@ def answer_explain(session: DatasetSession, group: str, cell_type: str | None = 
         return Answer(text, "explain", {"group": group, "claim": final}, [final["id"], wanted.best.id], group)
     if wanted is not None and (final is None or wanted.best.id != final["id"]):
         claim = verify_cell_type(
-            Claim("cell_type", cell_type, wanted.best.id),
-            adata=session.work,
-            groupby=session.groupby,
-            group=group,
-            head=g["head"],
-            ontology=session.ontology,
-            ppr=session.ppr,
-            thresholds=session.thresholds,
-            head_weight=g.get("head_weight", 1.0),
-            tissue=session.tissue,
+            Claim("cell_type", cell_type, wanted.best.id), session.evidence, group, head=g["head"], head_weight=g.get("head_weight", 1.0)
         )
         called = f"I call {group} {term_name(session.ontology, final['id'])}" if final else f"I do not assign {group} a verified cell type"
         text = f"{called}, not {term_name(session.ontology, claim.id)}. Checked now, that claim is {claim.status}: {claim.reason}.\n- " + "\n- ".join(
@@ -102,7 +92,7 @@ def answer_pathways(session: DatasetSession, group: str, n: int = 5) -> Answer:
     """The pathways most active in a group against the rest (Hallmark, per-cell scores, AUROC and BH FDR)."""
     session.group(group)
     max_fdr = session.thresholds.max_fdr
-    top = active_pathways(session.work, session.groupby, group, n, max_fdr=max_fdr)
+    top = active_pathways(session.evidence, group, n)
     if top.empty:
         return Answer(
             f"No Hallmark pathway is significantly more active in {group} than in the other cells (FDR <= {max_fdr}). {CANNOT_TELL}"
@@ -123,7 +113,7 @@ def answer_markers(session: DatasetSession, group: str, n: int = 8) -> Answer:
     describe run's rule (log2FC and adjusted p at its thresholds), the same rule its marker claims were verified by."""
     g = session.group(group)
     rules = session.thresholds
-    table = group_markers(session.work, session.groupby, group)
+    table = session.evidence.markers(group)
     top = table[is_up(table["logfc"], table["pval_adj"], rules)].head(n)
     if top.empty:
         return Answer(

@@ -13,19 +13,14 @@ import pandas as pd
 
 from cell2text.agent.chat.about_group import head_confidence
 from cell2text.agent.chat.plots import bar_chart
-from cell2text.agent.chat.session import (
-    N_CANDIDATES,
-    PATHWAY_KEY,
-    Answer,
-    DatasetSession,
-    figure_path,
-)
+from cell2text.agent.chat.session import PATHWAY_KEY, Answer, DatasetSession, figure_path
 from cell2text.agent.chat.vocabulary import find_pathways, groups_under
 from cell2text.agent.describe.checks import head_mass, verify_cell_type
 from cell2text.agent.describe.claims import Claim
 from cell2text.errors import InputError
 from cell2text.knowledge.genesets import pathway_title
 from cell2text.tools.evidence import auroc_test, fdr, is_active
+from cell2text.tools.groups import MAX_CANDIDATES
 from cell2text.tools.markers import MIN_GROUP_CELLS
 
 SHOWN = 10  # rows of a ranking shown in the text (all are in the data)
@@ -191,16 +186,7 @@ def _checked(session: DatasetSession, term_id: str, label: str) -> list[dict]:
         }
         if candidate is not None or head >= thresholds.max_contradicted:
             claim = verify_cell_type(
-                Claim("cell_type", label, term_id),
-                adata=session.work,
-                groupby=session.groupby,
-                group=name,
-                head=g["head"],
-                ontology=session.ontology,
-                ppr=session.ppr,
-                thresholds=thresholds,
-                head_weight=g.get("head_weight", 1.0),
-                tissue=session.tissue,
+                Claim("cell_type", label, term_id), session.evidence, name, head=g["head"], head_weight=g.get("head_weight", 1.0)
             )
             check.update(status=claim.status, reason=claim.reason, holds=claim.status == "supported")
         checks.append(check)
@@ -227,7 +213,7 @@ def _check_line(check: dict) -> str:
     elif check["best_candidate"] is not None:
         best = check["best_candidate"]
         search = (
-            f"candidate search: not among its top {N_CANDIDATES} (best: {best['label']}, {best['id']};"
+            f"candidate search: not among its top {MAX_CANDIDATES} (best: {best['label']}, {best['id']};"
             f" PageRank similarity to the term {best['similarity']:.3f})"
         )
     else:

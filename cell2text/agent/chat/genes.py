@@ -38,7 +38,6 @@ from cell2text.tools.evidence import (
     is_up,
     marker_status,
 )
-from cell2text.tools.markers import group_markers
 
 N_GENES = 8
 CONTROL_WORDS = ("control", "ctrl", "unstim", "untreated", "baseline", "normal", "healthy", "vehicle", "mock", "wt", "wild")
@@ -156,7 +155,7 @@ def answer_gene_expression(session: DatasetSession, gene: str, group: str | None
 
 def _test_in(session: DatasetSession, symbol: str, group: str) -> pd.Series:
     """One gene's Wilcoxon row (logfc, pval_adj, pct_in, pct_out) for one group against the other cells."""
-    return group_markers(session.work, session.groupby, group).set_index("gene").loc[symbol]
+    return session.evidence.by_gene(group).loc[symbol]
 
 
 def _in_group(session: DatasetSession, symbol: str, values: np.ndarray, group: str, table: pd.DataFrame) -> Answer:
@@ -339,7 +338,7 @@ def answer_geneset_genes(session: DatasetSession, pathway: str, group: str | Non
     rules = session.thresholds
     if group is not None:
         target = one_group(session, group)
-        table = group_markers(session.work, session.groupby, target)
+        table = session.evidence.markers(target)
         up, _ = split_changes(table[table["gene"].isin(measured)], rules, n=len(measured))
         where, answer_group = f"up in {target} against the other cells (Wilcoxon, BH)", target
         blocks = {target: up}
@@ -354,7 +353,7 @@ def answer_geneset_genes(session: DatasetSession, pathway: str, group: str | Non
         blocks = {}
         for g in session.groups:
             try:
-                table = group_markers(session.work, session.groupby, g)
+                table = session.evidence.markers(g)
             except InputError:
                 continue
             up, _ = split_changes(table[table["gene"].isin(measured)], rules, n=len(measured))

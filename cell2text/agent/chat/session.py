@@ -34,14 +34,12 @@ from cell2text.knowledge.pagerank import pagerank_similarity
 from cell2text.model.paths import model_path
 from cell2text.tools import scan
 from cell2text.tools.candidates import SCORING
-from cell2text.tools.enrichment import pathway_scores
 from cell2text.tools.evidence import Thresholds
-from cell2text.tools.markers import rank_markers
+from cell2text.tools.groups import GroupEvidence
 
 PATHWAY_KEY = "cell2text_pathways"  # obsm key of the per-cell Hallmark scores (the one the describe tools use)
 #: obs columns that describe the experiment rather than the cells, in the order a comparison prefers them.
 CONDITION_WORDS = ("condition", "treatment", "stim", "perturbation", "genotype", "time", "sample", "donor", "batch", "disease")
-N_CANDIDATES = 10  # cell types the candidate search proposes per group
 MAX_LEVELS = 30  # an obs column with more values than this is not offered as a condition or for counting
 
 
@@ -84,7 +82,6 @@ class DatasetSession:
         self._kb = kb
         self.ppr = pagerank_similarity(self.ontology, "CL")
         self._result: dict | None = result
-        self._candidates: dict[str, list] = {}
 
     @classmethod
     def open(cls, path: str | Path | None, groupby: str | None = None, **kwargs) -> DatasetSession:
@@ -169,30 +166,38 @@ class DatasetSession:
         for prefix in ("CL", "UBERON", "MONDO"):
             self.ontology.standardise("cell", prefix, k=1)
         self.pathway_scores()
-        markers = self.work.uns.get("cell2text_markers")
-        if markers is None or markers["params"]["groupby"] != self.groupby:
+        for group in self.groups:
             try:
-                rank_markers(self.work, self.groupby)
+                self.candidates(group)
             except InputError:
                 return  # a one-cell group: the marker answers say so when asked
-        for group in self.groups:
-            self.candidates(group)
+
+    @functools.cached_property
+    def evidence(self) -> GroupEvidence:
+        """What the answers test on the groups, with the describe run's thresholds, tissue prior and marker knowledge
+        (its ``--markers`` table too, while the file is there): the same evidence describe judged by, computed once."""
+        context = self.result().get("context", {})
+        extra = context.get("markers")
+        knowledge = load_markers(
+            detect_species(self.work, default="human"), extra=extra if extra and Path(extra).is_file() else None, ontology=self.ontology
+        )
+        return GroupEvidence(
+            adata=self.work,
+            groupby=self.groupby,
+            ontology=self.ontology,
+            ppr=self.ppr,
+            knowledge=knowledge,
+            thresholds=self.thresholds,
+            tissue=self.tissue,
+        )
 
     def candidates(self, group: str) -> list:
-        """Cell types the group's markers point to (:func:`cell2text.tools.candidates.rank_group`, top ``N_CANDIDATES``), cached."""
-        from cell2text.knowledge import detect_species
-        from cell2text.tools.candidates import rank_group
-
-        if group not in self._candidates:
-            species = detect_species(self.work, default="human")
-            self._candidates[group] = rank_group(
-                self.work, self.groupby, group, species=species, k=N_CANDIDATES, ontology=self.ontology, ppr=self.ppr
-            )
-        return self._candidates[group]
+        """Cell types the group's markers point to, best first (:meth:`GroupEvidence.candidates`: at most ``MAX_CANDIDATES``)."""
+        return self.evidence.candidates(group)
 
     def pathway_scores(self) -> pd.DataFrame:
         """Per-cell Hallmark scores (cells x gene sets, ``scanpy.tl.score_genes``), computed on first use."""
-        return pathway_scores(self.work, "hallmark", key_added=PATHWAY_KEY)
+        return self.evidence.pathway_scores("hallmark", PATHWAY_KEY)
 
     def gene(self, symbol: str) -> str | None:
         """The dataset's spelling of a gene symbol (case-insensitive), or None when it is not measured."""

@@ -15,33 +15,16 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from cell2text.agent.describe.claims import NORMAL, Claim
-from cell2text.data.io import check_group
-from cell2text.data.schema import CELL_TYPE_ID, DONOR_COLUMNS, METADATA_COLUMNS
-from cell2text.errors import InputError
+from cell2text.agent.describe.claims import Claim
+from cell2text.data.schema import CELL_TYPE_ID, DONOR_COLUMNS, METADATA_COLUMNS, NORMAL
 from cell2text.kb.store import KnowledgeBase
-from cell2text.knowledge import MarkerKnowledge, detect_species, load_markers
 from cell2text.knowledge.genes import ORGANISM_COLUMNS, ORGANISM_NAMES
 from cell2text.knowledge.ontology import Ontology
 from cell2text.knowledge.pagerank import PageRankSimilarity, common_parent
-from cell2text.tools.candidates import (
-    NEAR_TIE,
-    Candidate,
-    check_cell_type,
-    organs_named,
-    own_defining,
-    rank_cell_types,
-)
-from cell2text.tools.enrichment import pathway_activity, pathway_scores
-from cell2text.tools.evidence import (
-    DEFAULTS,
-    Thresholds,
-    is_active,
-    is_up,
-    marker_status,
-    pathway_status,
-)
-from cell2text.tools.markers import group_markers, marker_evidence, up_markers
+from cell2text.tools.candidates import NEAR_TIE, Candidate, organs_named, own_defining
+from cell2text.tools.evidence import Thresholds, is_active, is_up, marker_status, pathway_status
+from cell2text.tools.groups import GroupEvidence, group_counts, group_metadata
+from cell2text.tools.markers import MarkerEvidence
 
 _PATHWAY_KEYS = {
     "HALLMARK_": ("hallmark", "cell2text_pathways"),
@@ -70,44 +53,12 @@ def _ranked(probabilities: dict[str, float]) -> list[tuple[str, float]]:
     return sorted(probabilities.items(), key=lambda item: -item[1])
 
 
-def propose_cell_types(
-    adata: ad.AnnData,
-    groupby: str,
-    group: str,
-    *,
-    ontology: Ontology,
-    ppr: PageRankSimilarity,
-    thresholds: Thresholds = DEFAULTS,
-    k: int = 5,
-    tissue: str | None = None,
-    knowledge: MarkerKnowledge | None = None,
-) -> tuple[pd.DataFrame, list[Candidate]]:
-    """The group's DE table and the cell types its markers point to (:func:`rank_cell_types`), best first.
+def propose_cell_types(evidence: GroupEvidence, group: str, k: int = 5) -> tuple[pd.DataFrame, list[Candidate]]:
+    """The group's DE table and the ``k`` cell types its markers point to (:meth:`GroupEvidence.candidates`), best first.
 
-    ``knowledge``: the marker knowledge to rank with (default: :func:`load_markers` for the data's
-    species). ``tissue`` (UBERON id, e.g. the user's ``--tissue``) sets the tissue prior; without
-    it, the group's tissue metadata does, when present.
+    The tissue prior is the run's (e.g. the user's ``--tissue``), else the group's tissue metadata, when present.
     """
-    table = group_markers(adata, groupby, group)
-    knowledge = knowledge or load_markers(detect_species(adata, default="human"), ontology=ontology)
-    if tissue is None:
-        found = group_metadata(adata, groupby, group, "tissue", ontology)
-        tissue = found["id"] if found else None
-    try:
-        ranked = rank_cell_types(
-            table,
-            species=knowledge.species,
-            tissue=tissue,
-            k=k,
-            knowledge=knowledge,
-            ontology=ontology,
-            ppr=ppr,
-            min_logfc=thresholds.min_logfc,
-            max_pval=thresholds.max_fdr,
-        )
-    except InputError:  # no up gene is a known marker
-        ranked = []
-    return table, ranked
+    return evidence.markers(group), evidence.candidates(group)[:k]
 
 
 def _own_marker_not_up(table: pd.DataFrame, own: dict[str, tuple[str, ...]], thresholds: Thresholds) -> str | None:
@@ -121,27 +72,14 @@ def _own_marker_not_up(table: pd.DataFrame, own: dict[str, tuple[str, ...]], thr
     return None
 
 
-def verify_cell_type(
-    claim: Claim,
-    *,
-    adata: ad.AnnData,
-    groupby: str,
-    group: str,
-    head: dict[str, float],
-    ontology: Ontology,
-    ppr: PageRankSimilarity,
-    thresholds: Thresholds = DEFAULTS,
-    head_weight: float = 1.0,
-    tissue: str | None = None,
-    knowledge: MarkerKnowledge | None = None,
-) -> Claim:
+def verify_cell_type(claim: Claim, evidence: GroupEvidence, group: str, *, head: dict[str, float], head_weight: float = 1.0) -> Claim:
     """Check "group is cell type X" with the ontology, the head's probabilities, PPR, known markers and the candidate search.
 
     ``head`` holds the group's mean per-cell probability of each label the model knows, and
     ``head_weight`` how much the head counts here (:mod:`cell2text.model.fit`: 1 where the model
     fits the data, 0 where it does not). The claim is scored like every candidate the group's
-    markers propose (:func:`cell2text.tools.candidates.check_cell_type`, with ``knowledge`` and the
-    ``tissue`` prior): it is contradicted when its defining markers are absent from the group's
+    markers propose (:meth:`GroupEvidence.check`, with the run's knowledge and tissue prior): it is
+    contradicted when its defining markers are absent from the group's
     cells or a defining negative marker is up, whatever the head says. With the head counting
     (its probability times its weight is what the thresholds see): a head-supported claim one of
     whose own defining markers is not up is refined to the descendant the markers clearly prefer
@@ -149,26 +87,21 @@ def verify_cell_type(
     when it is the markers' best candidate and the head's own label is not supported by the markers.
     Without the head (weight 0): the markers' best candidates, and their ancestors, are supported.
     """
+    ontology, ppr = evidence.ontology, evidence.ppr
+    adata, groupby = evidence.adata, evidence.groupby
     if claim.id is None:
         return replace(claim, status="unverified", reason=f"'{claim.text}' matches no Cell Ontology term")
     term = ontology.term(claim.id)
     if term.obsolete:
         new = ontology.replacement(term.id)
         return replace(claim, status="contradicted", reason=f"{term.id} is obsolete", alternative=new.id if new else None)
-    knowledge = knowledge or load_markers(detect_species(adata, default="human"), ontology=ontology)
-    markers = marker_evidence(
-        adata, groupby, group, term.id, ontology=ontology, knowledge=knowledge, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr
-    )
-    table, candidates = propose_cell_types(
-        adata, groupby, group, ontology=ontology, ppr=ppr, thresholds=thresholds, tissue=tissue, knowledge=knowledge
-    )
-    check = check_cell_type(
-        table, term.id, knowledge=knowledge, ontology=ontology, tissue=tissue, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr
-    )
+    markers = evidence.known_markers(group, term.id)
+    _, candidates = propose_cell_types(evidence, group)
+    check = evidence.check(group, term.id)
     best = next((c for c in candidates if c.status == "supported"), None)
     top = max(head, key=head.get) if head_weight > 0 else None
     pagerank = {"source": "PageRank"} | ({"similarity_to_top": round(ppr.similarity(term.id, top), 3)} if top else {})
-    evidence = [
+    records = [
         pagerank | {"neighbours": [{"id": t, "label": ontology.term(t).label, "similarity": round(s, 3)} for t, s in ppr.neighbours(term.id, 5)]},
         {
             "source": "markers",
@@ -191,10 +124,10 @@ def verify_cell_type(
             "proposed": [{"id": c.id, "label": c.label, "score": c.score, "status": c.status} for c in candidates[:3]],
         },
     ]
-    evidence += dataset_evidence(adata, groupby, group, term.id, ppr)
+    records += dataset_evidence(adata, groupby, group, term.id, ppr)
     if top is not None:
         (_, p1), (second, p2) = _ranked(head)[0], (_ranked(head) + [(top, 0.0)])[1]
-        evidence.insert(
+        records.insert(
             0,
             {
                 "source": "model head",
@@ -207,7 +140,7 @@ def verify_cell_type(
                 "margin": round(p1 - p2, 3),
             },
         )
-    claim = replace(claim, evidence=evidence, label=term.label)
+    claim = replace(claim, evidence=records, label=term.label)
     organism = group_organism(adata, groupby, group)
     species = _term_species(term.label)
     if organism is not None and species is not None and species != organism["species"]:
@@ -216,7 +149,7 @@ def verify_cell_type(
         return replace(claim, status="contradicted", reason=reason, alternative=instead if instead != term.id else None)
     if head_weight <= 0:
         return _judge_by_markers(claim, term.id, check, best, ontology)
-    return _judge_with_head(claim, term.id, head, head_weight, check, best, candidates, markers, table, knowledge, ontology, ppr, thresholds)
+    return _judge_with_head(claim, evidence, group, term.id, head, head_weight, check, best, candidates, markers)
 
 
 def _judge_by_markers(claim: Claim, term_id: str, check: Candidate, best: Candidate | None, ontology: Ontology) -> Claim:
@@ -246,28 +179,22 @@ def _judge_by_markers(claim: Claim, term_id: str, check: Candidate, best: Candid
 
 def _judge_with_head(
     claim: Claim,
+    evidence: GroupEvidence,
+    group: str,
     term_id: str,
     head: dict[str, float],
     weight: float,
     check: Candidate,
     best: Candidate | None,
     candidates: list[Candidate],
-    markers,
-    table: pd.DataFrame,
-    knowledge: MarkerKnowledge,
-    ontology: Ontology,
-    ppr: PageRankSimilarity,
-    thresholds: Thresholds,
+    markers: MarkerEvidence,
 ) -> Claim:
     """The head's probabilities (times ``weight``) with the markers: see :func:`verify_cell_type`."""
+    ontology, ppr, thresholds = evidence.ontology, evidence.ppr, evidence.thresholds
     ranked = _ranked(head)
     (top, p1), (second, p2) = ranked[0], ranked[1] if len(ranked) > 1 else (ranked[0][0], 0.0)
     mass = weight * head_mass(head, term_id, ontology)
-    top_check = (
-        check
-        if top == term_id
-        else check_cell_type(table, top, knowledge=knowledge, ontology=ontology, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)
-    )
+    top_check = evidence.check(group, top)
     head_fits = top_check.status == "supported"  # the markers support the head's own label: the model is in its domain
     if check.status == "contradicted":  # the head's label replaces it unless the markers contradict that too (then: candidates)
         return replace(
@@ -295,7 +222,7 @@ def _judge_with_head(
                 claim, status="unverified", reason=f"head probability {mass:.2f}{weighted}, but only {markers.score:.0%} of the known markers agree"
             )
         support = f"head probability {mass:.2f}{weighted}" + (f"; marker agreement {markers.score:.0%}" if markers.score is not None else "")
-        missing = _own_marker_not_up(table, own_defining(knowledge, ontology, term_id), thresholds)
+        missing = _own_marker_not_up(evidence.markers(group), own_defining(evidence.knowledge, ontology, term_id), thresholds)
         finer = [c for c in candidates if c.status == "supported" and term_id in ontology.ancestors(c.id) and c.score >= check.score + NEAR_TIE]
         if missing and finer:
             reason = (
@@ -332,11 +259,6 @@ def _judge_with_head(
 # --------------------------------------------------------------------------- metadata
 
 
-def _group_counts(adata: ad.AnnData, groupby: str, group: str, column: str) -> pd.Series:
-    """How often each value of an obs column occurs among the group's cells, most frequent first."""
-    return adata.obs.loc[check_group(adata, groupby, group), column].astype(str).value_counts()
-
-
 def _term_species(label: str) -> str | None:
     """The species a CL label is specific to ("..., mouse", "human ..."), if any."""
     words = set(label.lower().replace(",", " ").split())
@@ -348,7 +270,7 @@ def group_organism(adata: ad.AnnData, groupby: str, group: str) -> dict | None:
     """The group's organism from its organism column (:data:`ORGANISM_COLUMNS`), when it is human or mouse."""
     for column in ORGANISM_COLUMNS:
         if column in adata.obs.columns:
-            value = _group_counts(adata, groupby, group, column).index[0]
+            value = group_counts(adata, groupby, group, column).index[0]
             species = next((name for name, spellings in ORGANISM_NAMES.items() if value.lower() in spellings), None)
             return {"source": f"obs['{column}']", "value": value, "species": species} if species else None
     return None
@@ -362,7 +284,7 @@ def dataset_evidence(adata: ad.AnnData, groupby: str, group: str, term_id: str, 
     """
     records = []
     if CELL_TYPE_ID in adata.obs.columns:
-        counts = _group_counts(adata, groupby, group, CELL_TYPE_ID)
+        counts = group_counts(adata, groupby, group, CELL_TYPE_ID)
         annotated = counts.index[0]
         similarity = ppr.similarity(term_id, annotated) if annotated in ppr.index else None
         records.append(
@@ -375,7 +297,7 @@ def dataset_evidence(adata: ad.AnnData, groupby: str, group: str, term_id: str, 
         )
     column = next((c for c in DONOR_COLUMNS if c in adata.obs.columns), None)
     if column is not None:
-        donors = _group_counts(adata, groupby, group, column)
+        donors = group_counts(adata, groupby, group, column)
         records.append(
             {
                 "source": f"obs['{column}']",
@@ -390,9 +312,7 @@ def dataset_evidence(adata: ad.AnnData, groupby: str, group: str, term_id: str, 
 MIN_TISSUE_GROUPS = 2  # groups whose best-supported cell type names one organ before it is taken as the dataset's tissue
 
 
-def infer_tissue(
-    adata: ad.AnnData, groupby: str, *, ontology: Ontology, ppr: PageRankSimilarity, knowledge: MarkerKnowledge, thresholds: Thresholds = DEFAULTS
-) -> dict | None:
+def infer_tissue(evidence: GroupEvidence) -> dict | None:
     """The dataset's tissue from the cell types its groups' markers support, for when neither the user nor obs says it.
 
     Each group's best supported candidate (no tissue prior) votes for the organs its label or
@@ -403,10 +323,11 @@ def infer_tissue(
     SST+ cells to pancreatic D cell rather than a gut type. Returns its id, label and the voting
     groups, or None.
     """
+    ontology = evidence.ontology
     votes: dict[str, list[str]] = {}
     naming = 0
-    for group in adata.obs[groupby].astype(str).unique():
-        _, proposed = propose_cell_types(adata, groupby, group, ontology=ontology, ppr=ppr, thresholds=thresholds, k=3, knowledge=knowledge)
+    for group in evidence.groups:
+        _, proposed = propose_cell_types(evidence.with_tissue(None), group, k=3)
         best = next((c for c in proposed if c.status == "supported"), None)
         organs = organs_named(best.id, ontology) if best is not None else frozenset()
         naming += bool(organs)
@@ -424,26 +345,10 @@ def infer_tissue(
     return {"id": organ, "label": ontology.term(organ).label, "groups": groups}
 
 
-def group_metadata(adata: ad.AnnData, groupby: str, group: str, kind: str, ontology: Ontology) -> dict | None:
-    """The group's majority value of the tissue or disease column (CELLxGENE names), its id and share; None if absent."""
-    for column in METADATA_COLUMNS[kind]:
-        if column in adata.obs.columns:
-            counts = _group_counts(adata, groupby, group, column)
-            value, share = counts.index[0], float(counts.iloc[0] / counts.sum())
-            if column.endswith("_ontology_term_id"):
-                term_id = value
-            elif kind == "disease" and value.lower() in ("normal", "healthy"):
-                term_id = NORMAL[0]
-            else:
-                result = ontology.read_term(value, prefix="UBERON" if kind == "tissue" else "MONDO")
-                term_id = result.best.id if result is not None and not result.unsure else None
-            return {"source": f"obs['{column}']", "value": value, "id": term_id, "share": round(share, 3), "values": len(counts)}
-    return None
-
-
-def verify_metadata(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, ontology: Ontology, tissue: str | None = None) -> Claim:
-    """Check a tissue or disease claim against the dataset's own obs columns, or a tissue claim against the user's ``tissue``."""
-    meta = group_metadata(adata, groupby, group, claim.kind, ontology)
+def verify_metadata(claim: Claim, evidence: GroupEvidence, group: str) -> Claim:
+    """Check a tissue or disease claim against the dataset's own obs columns, or a tissue claim against the run's tissue."""
+    ontology, tissue = evidence.ontology, evidence.tissue
+    meta = group_metadata(evidence.adata, evidence.groupby, group, claim.kind, ontology)
     if meta is None and claim.kind == "tissue" and tissue is not None:
         meta = {"source": "the tissue given (--tissue)", "value": ontology.term(tissue).label, "id": tissue, "share": 1.0, "values": 1}
     if claim.id is None:
@@ -462,19 +367,19 @@ def verify_metadata(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str
             reason=f"the data has no {columns} column to check it against",
             evidence=[{"source": "metadata", "columns": list(METADATA_COLUMNS[claim.kind]), "found": False}],
         )
-    evidence = [meta]
+    records = [meta]
     if meta["id"] is None:
-        return replace(claim, status="unverified", reason=f"{meta['source']} says '{meta['value']}', which maps to no term", evidence=evidence)
+        return replace(claim, status="unverified", reason=f"{meta['source']} says '{meta['value']}', which maps to no term", evidence=records)
     if claim.id == meta["id"] or claim.id in _lineage(ontology, meta["id"]):
         return replace(
-            claim, status="supported", evidence=evidence, reason=f"{meta['source']} is '{meta['value']}' for {meta['share']:.0%} of the group's cells"
+            claim, status="supported", evidence=records, reason=f"{meta['source']} is '{meta['value']}' for {meta['share']:.0%} of the group's cells"
         )
     if meta["id"] in _lineage(ontology, claim.id):
-        return replace(claim, status="unverified", evidence=evidence, reason=f"more specific than {meta['source']} ('{meta['value']}')")
+        return replace(claim, status="unverified", evidence=records, reason=f"more specific than {meta['source']} ('{meta['value']}')")
     return replace(
         claim,
         status="contradicted",
-        evidence=evidence,
+        evidence=records,
         alternative=meta["id"],
         reason=f"{meta['source']} is '{meta['value']}' ({meta['id']}) for {meta['share']:.0%} of the group's cells",
     )
@@ -489,31 +394,31 @@ def _lineage(ontology: Ontology, term_id: str) -> set[str]:
 
 
 # --------------------------------------------------------------------------- pathways and markers
-def _pathway_scores(adata: ad.AnnData, name: str) -> str:
-    """The obsm key holding per-cell scores for the library of ``name``, scored on first use."""
-    library, key = next((v for prefix, v in _PATHWAY_KEYS.items() if name.startswith(prefix)), _PATHWAY_KEYS["HALLMARK_"])
-    pathway_scores(adata, library, key_added=key)
-    return key
+def _library(name: str) -> tuple[str, str]:
+    """The gene-set library of a pathway id and the obsm key its per-cell scores live in."""
+    return next((v for prefix, v in _PATHWAY_KEYS.items() if name.startswith(prefix)), _PATHWAY_KEYS["HALLMARK_"])
 
 
-def active_pathways(adata: ad.AnnData, groupby: str, group: str, n: int = 5, max_fdr: float = 0.05) -> pd.DataFrame:
-    """The ``n`` Hallmark pathways most active in ``group`` against the rest, significant ones only (see :func:`pathway_activity`)."""
-    table = pathway_activity(adata, groupby, group, key=_pathway_scores(adata, "HALLMARK_"))
-    return table[is_active(table["auroc"], table["fdr"], Thresholds(max_fdr=max_fdr))].head(n)
+def active_pathways(evidence: GroupEvidence, group: str, n: int = 5, max_fdr: float | None = None) -> pd.DataFrame:
+    """The ``n`` Hallmark pathways most active in ``group`` against the rest, significant ones only (``max_fdr``: the
+    run's by default; see :func:`cell2text.tools.enrichment.pathway_activity`)."""
+    table = evidence.pathways(group, *_library("HALLMARK_"))
+    rules = evidence.thresholds if max_fdr is None else replace(evidence.thresholds, max_fdr=max_fdr)
+    return table[is_active(table["auroc"], table["fdr"], rules)].head(n)
 
 
-def verify_pathway(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, thresholds: Thresholds = DEFAULTS) -> Claim:
+def verify_pathway(claim: Claim, evidence: GroupEvidence, group: str) -> Claim:
     """Check "pathway P is active in the group": per-cell scores in the group vs the rest (AUROC, BH FDR)."""
     if claim.id is None:
         return replace(claim, status="unverified", reason=f"'{claim.text}' matches no gene set")
-    key = _pathway_scores(adata, claim.id)
-    if claim.id not in adata.obsm[key].columns:
+    library, key = _library(claim.id)
+    if claim.id not in evidence.pathway_scores(library, key).columns:
         return replace(claim, status="unverified", reason="too few of its genes are measured to score it")
-    table = pathway_activity(adata, groupby, group, key=key)
+    table = evidence.pathways(group, library, key)
     rank = int(np.flatnonzero(table["pathway"] == claim.id)[0])  # the table is sorted, most active first
     row = table.iloc[rank]
     fdr = float(row["fdr"])
-    evidence = [
+    records = [
         {
             "source": "pathway activity",
             "auroc": round(float(row["auroc"]), 3),
@@ -525,26 +430,26 @@ def verify_pathway(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str,
         }
     ]
     numbers = f"AUROC {row['auroc']:.2f}, FDR {fdr:.2g}"
-    status = pathway_status(float(row["auroc"]), fdr, thresholds)
+    status = pathway_status(float(row["auroc"]), fdr, evidence.thresholds)
     reason = {
         "supported": "more active in the group than in the rest",
         "contradicted": "less active in the group than in the rest",
         "unverified": "not significantly more active in the group",
     }[status]
-    return replace(claim, status=status, evidence=evidence, reason=f"{reason} ({numbers})")
+    return replace(claim, status=status, evidence=records, reason=f"{reason} ({numbers})")
 
 
 #: How a marker claim's status reads: the gene is up, down or not clearly up in the group (the rulebook's :func:`marker_status`).
 MARKER_WORDS = {"supported": "up", "contradicted": "down", "unverified": "not clearly up"}
 
 
-def verify_marker(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, thresholds: Thresholds = DEFAULTS) -> Claim:
+def verify_marker(claim: Claim, evidence: GroupEvidence, group: str) -> Claim:
     """Check "gene G marks the group": Wilcoxon test of the group against the rest."""
-    table = group_markers(adata, groupby, group).set_index("gene")
+    table = evidence.by_gene(group)
     if claim.id not in table.index:
         return replace(claim, status="unverified", reason=f"{claim.id} is not measured in this dataset")
     row = table.loc[claim.id]
-    evidence = [
+    records = [
         {
             "source": "Wilcoxon",
             "gene": claim.id,
@@ -555,66 +460,30 @@ def verify_marker(claim: Claim, *, adata: ad.AnnData, groupby: str, group: str, 
         }
     ]
     numbers = f"log2FC {row['logfc']:.2f}, adj. p {row['pval_adj']:.2g}, in {row['pct_in']:.0%} vs {row['pct_out']:.0%} of cells"
-    status = marker_status(float(row["logfc"]), float(row["pval_adj"]), thresholds)
-    return replace(claim, status=status, evidence=evidence, reason=f"{MARKER_WORDS[status]} in the group ({numbers})")
+    status = marker_status(float(row["logfc"]), float(row["pval_adj"]), evidence.thresholds)
+    return replace(claim, status=status, evidence=records, reason=f"{MARKER_WORDS[status]} in the group ({numbers})")
 
 
-def top_markers(
-    adata: ad.AnnData,
-    groupby: str,
-    group: str,
-    cell_type_id: str | None,
-    ontology: Ontology,
-    n: int = 4,
-    thresholds: Thresholds = DEFAULTS,
-    knowledge: MarkerKnowledge | None = None,
-) -> list[str]:
+def top_markers(evidence: GroupEvidence, group: str, cell_type_id: str | None, n: int = 4) -> list[str]:
     """Genes to name as markers: known markers of the cell type that are up, else the group's top-ranked genes."""
     if cell_type_id is not None:
-        known = marker_evidence(
-            adata, groupby, group, cell_type_id, ontology=ontology, knowledge=knowledge, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr
-        )
-        up = sorted(known.up, key=lambda m: -m["logfc"])
+        up = sorted(evidence.known_markers(group, cell_type_id).up, key=lambda m: -m["logfc"])
         if up:
             return list(dict.fromkeys(m["gene"] for m in up))[:n]
-    return up_markers(adata, groupby, group, min_logfc=thresholds.min_logfc, max_pval=thresholds.max_fdr)["gene"].head(n).tolist()
+    table = evidence.markers(group)
+    return table.loc[is_up(table["logfc"], table["pval_adj"], evidence.thresholds), "gene"].head(n).tolist()
 
 
 # --------------------------------------------------------------------------- dispatch and retrieval
-def verify(
-    claim: Claim,
-    *,
-    adata: ad.AnnData,
-    groupby: str,
-    group: str,
-    head: dict[str, float],
-    ontology: Ontology,
-    ppr: PageRankSimilarity,
-    thresholds: Thresholds = DEFAULTS,
-    head_weight: float = 1.0,
-    tissue: str | None = None,
-    knowledge: MarkerKnowledge | None = None,
-) -> Claim:
-    """Verify one claim with the tool for its kind (``head_weight``, ``tissue``, ``knowledge``: see :func:`verify_cell_type`)."""
+def verify(claim: Claim, evidence: GroupEvidence, group: str, *, head: dict[str, float], head_weight: float = 1.0) -> Claim:
+    """Verify one claim about a group with the tool for its kind (``head``, ``head_weight``: see :func:`verify_cell_type`)."""
     if claim.kind == "cell_type":
-        return verify_cell_type(
-            claim,
-            adata=adata,
-            groupby=groupby,
-            group=group,
-            head=head,
-            ontology=ontology,
-            ppr=ppr,
-            thresholds=thresholds,
-            head_weight=head_weight,
-            tissue=tissue,
-            knowledge=knowledge,
-        )
+        return verify_cell_type(claim, evidence, group, head=head, head_weight=head_weight)
     if claim.kind in METADATA_COLUMNS:
-        return verify_metadata(claim, adata=adata, groupby=groupby, group=group, ontology=ontology, tissue=tissue)
+        return verify_metadata(claim, evidence, group)
     if claim.kind == "pathway":
-        return verify_pathway(claim, adata=adata, groupby=groupby, group=group, thresholds=thresholds)
-    return verify_marker(claim, adata=adata, groupby=groupby, group=group, thresholds=thresholds)
+        return verify_pathway(claim, evidence, group)
+    return verify_marker(claim, evidence, group)
 
 
 def definition(kb: KnowledgeBase | None, term_id: str) -> dict | None:

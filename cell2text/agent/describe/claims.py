@@ -18,6 +18,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Literal, NotRequired, TypedDict, get_args
 
+from cell2text.data.schema import NORMAL
 from cell2text.kb.documents import KINDS as ONTOLOGY_KINDS
 from cell2text.knowledge.genesets import LIBRARIES, load_gene_sets, pathway_title
 from cell2text.knowledge.ontology import Ontology
@@ -26,7 +27,6 @@ ClaimKind = Literal["cell_type", "tissue", "disease", "pathway", "marker"]
 ClaimStatus = Literal["pending", "supported", "unverified", "contradicted"]  # pending: not verified yet
 KINDS: tuple[ClaimKind, ...] = get_args(ClaimKind)
 CLAIM_STATUSES: tuple[ClaimStatus, ...] = ("supported", "unverified", "contradicted")  # what verification decides
-NORMAL = ("PATO:0000461", "normal")  # CELLxGENE's disease id for healthy donors
 _PREFIX_KIND = {**ONTOLOGY_KINDS, "PATO": "disease"}
 _KIND_PREFIX = {kind: prefix for prefix, kind in ONTOLOGY_KINDS.items()}
 

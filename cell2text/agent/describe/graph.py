@@ -20,7 +20,7 @@ from cell2text.agent.describe.state import DescribeInput, DescribeState
 from cell2text.data.io import check_groupby
 from cell2text.model.fit import group_fit, weigh
 from cell2text.tools.candidates import consensus
-from cell2text.tools.markers import group_markers
+from cell2text.tools.groups import GroupEvidence
 
 
 def draft(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
@@ -33,73 +33,48 @@ def draft(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     (:func:`checks.propose_cell_types`), and the model is not used.
     """
     ctx = runtime.context
-    groups = check_groupby(ctx.adata, ctx.groupby).astype(str).to_numpy()
+    evidence = ctx.evidence
+    groups = check_groupby(evidence.adata, evidence.groupby).astype(str).to_numpy()
     names = sorted(set(groups))
     fit = copy.deepcopy(ctx.fit)
     head: dict[str, dict[str, float]] = {g: {} for g in names}
     if fit.used:
-        probabilities = ctx.model.probabilities(*ctx.model.cell_inputs(ctx.adata))  # (cells, labels)
-        ctx.adata.obsm["cell2text_probabilities"] = probabilities  # per-cell confidence, written back at the end
+        probabilities = ctx.model.probabilities(*ctx.model.cell_inputs(evidence.adata))  # (cells, labels)
+        evidence.adata.obsm["cell2text_probabilities"] = probabilities  # per-cell confidence, written back at the end
         head = {g: dict(zip(ctx.model.config.labels, probabilities[groups == g].mean(0).round(4).tolist())) for g in names}
-        fit = weigh(
-            fit,
-            {
-                g: group_fit(
-                    head[g],
-                    group_markers(ctx.adata, ctx.groupby, g),
-                    knowledge=ctx.knowledge,
-                    ontology=ctx.ontology,
-                    min_logfc=ctx.thresholds.min_logfc,
-                    max_pval=ctx.thresholds.max_fdr,
-                )
-                for g in names
-            },
-        )
+        fit = weigh(fit, {g: group_fit(head[g], evidence, g) for g in names})
     missing = [g for g in names if g not in state.drafts]
     if fit.used:
-        written = ctx.model.describe(ctx.adata[np.isin(groups, missing)], ctx.groupby)["text"].to_dict() if missing else {}
+        written = ctx.model.describe(evidence.adata[np.isin(groups, missing)], evidence.groupby)["text"].to_dict() if missing else {}
     else:
-        written = {g: _evidence_draft(ctx, g) for g in missing}
+        written = {g: _evidence_draft(evidence, g) for g in missing}
     drafts = {g: state.drafts.get(g) or written[g] for g in names}
     source = {g: "given" if state.drafts.get(g) else "model" if fit.used else "evidence" for g in names}
     return {"drafts": drafts, "head": head, "texts": dict(drafts), "model_fit": fit, "draft_source": source}
 
 
-def _evidence_draft(ctx: DescribeContext, group: str) -> str:
+def _evidence_draft(evidence: GroupEvidence, group: str) -> str:
     """A draft from the evidence path, as a claim to verify: the cell type the group's markers support best; where
     none is supported, the most specific term most of the weak candidates share (:func:`consensus`), hedged."""
-    _, proposed = checks.propose_cell_types(
-        ctx.adata, ctx.groupby, group, ontology=ctx.ontology, ppr=ctx.ppr, thresholds=ctx.thresholds, k=10, tissue=ctx.tissue, knowledge=ctx.knowledge
-    )
+    _, proposed = checks.propose_cell_types(evidence, group, k=10)
     best = next((c for c in proposed if c.status == "supported"), None)
-    term = best.id if best is not None else consensus(proposed, ctx.ontology)
+    term = best.id if best is not None else consensus(proposed, evidence.ontology)
     if term is None:
         return ""
-    label = ctx.ontology.term(term).label
+    label = evidence.ontology.term(term).label
     return render([Claim("cell_type", label, term, label, status="supported" if best is not None else "unverified")])
 
 
 def extract(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     """Claims of each group's current text, mapped to ids."""
-    genes = set(runtime.context.adata.var_names)
-    return {"claims": {g: extract_claims(text, runtime.context.ontology, genes) for g, text in state.texts.items()}}
+    evidence = runtime.context.evidence
+    genes = set(evidence.adata.var_names)
+    return {"claims": {g: extract_claims(text, evidence.ontology, genes) for g, text in state.texts.items()}}
 
 
 def _check(claim: Claim, group: str, state: DescribeState, ctx: DescribeContext) -> Claim:
-    """One claim of a group through the hard checks, with the run's head, its weight for the group, tissue and knowledge."""
-    return checks.verify(
-        claim,
-        adata=ctx.adata,
-        groupby=ctx.groupby,
-        group=group,
-        head=state.head[group],
-        ontology=ctx.ontology,
-        ppr=ctx.ppr,
-        thresholds=ctx.thresholds,
-        head_weight=state.model_fit.group_weight(group),
-        tissue=ctx.tissue,
-        knowledge=ctx.knowledge,
-    )
+    """One claim of a group through the hard checks, with the run's head and its weight for the group."""
+    return checks.verify(claim, ctx.evidence, group, head=state.head[group], head_weight=state.model_fit.group_weight(group))
 
 
 def verify(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
@@ -123,20 +98,10 @@ def retrieve(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
         group_claims = copy.deepcopy(group_claims)
         cell_type = next((c for c in group_claims if c.kind == "cell_type"), None)
         weight = state.model_fit.group_weight(g)
-        out_of_domain = weight <= 0 or weight * max(state.head[g].values()) < ctx.thresholds.min_probability
+        out_of_domain = weight <= 0 or weight * max(state.head[g].values()) < ctx.evidence.thresholds.min_probability
         unsettled = cell_type is None or (cell_type.status != "supported" and cell_type.alternative is None)
         if (unsettled or out_of_domain) and g not in candidates:
-            _, proposed = checks.propose_cell_types(
-                ctx.adata,
-                ctx.groupby,
-                g,
-                ontology=ctx.ontology,
-                ppr=ctx.ppr,
-                thresholds=ctx.thresholds,
-                k=3,
-                tissue=ctx.tissue,
-                knowledge=ctx.knowledge,
-            )
+            _, proposed = checks.propose_cell_types(ctx.evidence, g, k=3)
             candidates[g] = [_check(Claim("cell_type", c.label, c.id, c.label), g, state, ctx) for c in proposed]
         best = next((c for c in candidates.get(g, []) if c.status == "supported"), None)
         if cell_type is not None and unsettled and best is not None and best.id != cell_type.id:
@@ -155,20 +120,17 @@ def retrieve(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
 
 def revise_texts(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     """Each text rewritten from its verified claims (replace, hedge, remove, add from the data)."""
-    ctx = runtime.context
+    evidence = runtime.context.evidence
     texts, acted = {}, {}
     for g, claims in state.claims.items():
         claims = copy.deepcopy(claims)
         top = max(state.head[g], key=state.head[g].get) if state.model_fit.group_weight(g) > 0 else None  # stated if the draft names none
-        pathways = checks.active_pathways(ctx.adata, ctx.groupby, g, n=2, max_fdr=ctx.thresholds.max_fdr)["pathway"].tolist()
         texts[g], _ = revise(
             claims,
-            ontology=ctx.ontology,
+            ontology=evidence.ontology,
             fallback_cell_type=top,
-            pathways=pathways,
-            markers_for=lambda cell_type, g=g: checks.top_markers(
-                ctx.adata, ctx.groupby, g, cell_type, ctx.ontology, thresholds=ctx.thresholds, knowledge=ctx.knowledge
-            ),
+            pathways=checks.active_pathways(evidence, g, n=2)["pathway"].tolist(),
+            markers_for=lambda cell_type, g=g: checks.top_markers(evidence, g, cell_type),
         )
         acted[g] = claims
     return {"texts": texts, "revisions": [*state.revisions, acted], "round": state.round + 1}

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from cell2text.agent.describe.claims import NORMAL, Claim
+from cell2text.agent.describe.claims import Claim
+from cell2text.data.schema import NORMAL
 from cell2text.knowledge.genesets import pathway_title
 from cell2text.knowledge.ontology import Ontology
 

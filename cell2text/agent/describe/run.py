@@ -14,12 +14,7 @@ import pandas as pd
 import torch
 
 from cell2text import __version__
-from cell2text.agent.describe.checks import (
-    Thresholds,
-    head_mass,
-    infer_tissue,
-    labels_under,
-)
+from cell2text.agent.describe.checks import head_mass, infer_tissue, labels_under
 from cell2text.agent.describe.claims import Claim
 from cell2text.agent.describe.context import DescribeContext
 from cell2text.agent.describe.graph import graph
@@ -41,6 +36,8 @@ from cell2text.model.paths import model_checkpoint
 from cell2text.model.tokenizer import GeneTokenizer
 from cell2text.tools import embedding, scan
 from cell2text.tools.candidates import tissue_id
+from cell2text.tools.evidence import Thresholds
+from cell2text.tools.groups import GroupEvidence
 from cell2text.tools.markers import MIN_GROUP_CELLS
 
 CLUSTER_KEY = "cell2text_leiden"
@@ -249,29 +246,30 @@ def describe(
         work, groups, probabilities, groupby, notes = _large_inputs(adata, groupby, model, settings, report, reading)
     if CLUSTER_KEY == groupby:
         adata.obs[CLUSTER_KEY] = pd.Categorical(groups)
-    knowledge = load_markers(detect_species(work, default="human"), extra=markers, ontology=ontology)
-    ppr = pagerank_similarity(ontology, "CL")
+    evidence = GroupEvidence(
+        adata=work,
+        groupby=groupby,
+        ontology=ontology,
+        ppr=pagerank_similarity(ontology, "CL"),
+        knowledge=load_markers(detect_species(work, default="human"), extra=markers, ontology=ontology),
+        thresholds=thresholds or Thresholds(),
+        tissue=tissue_term,
+    )
     tissue_from = "given" if tissue_term else None
     if tissue_term is None and not any(c in work.obs.columns for c in METADATA_COLUMNS["tissue"]):
-        inferred = infer_tissue(work, groupby, ontology=ontology, ppr=ppr, knowledge=knowledge, thresholds=thresholds or Thresholds())
+        inferred = infer_tissue(evidence)
         if inferred is not None:
-            tissue_term, tissue_from = inferred["id"], "inferred"
+            evidence, tissue_from = evidence.with_tissue(inferred["id"]), "inferred"
             notes.append(
                 f"No tissue was given or found in obs: the groups' clearest cell types ({'; '.join(inferred['groups'])}) point to"
                 f" {inferred['label']} ({inferred['id']}), used as the tissue prior. Pass --tissue to set it."
             )
     context = DescribeContext(
-        adata=work,
-        groupby=groupby,
-        ontology=ontology,
-        ppr=ppr,
+        evidence=evidence,
         model=model,
         fit=fit,
-        knowledge=knowledge,
-        tissue=tissue_term,
         kb=kb if kb is not None else KnowledgeBase(ontology=ontology),
         max_rounds=max_rounds,
-        thresholds=thresholds or Thresholds(),
     )
     state = DescribeState(drafts=dict(drafts or {}))
     final: dict = {}
@@ -329,12 +327,13 @@ def _result(
     tissue_from: str | None,
 ) -> dict:
     groups = {}
-    tested = ctx.adata.obs[groupby].astype(str).value_counts()
+    evidence = ctx.evidence
+    tested = evidence.adata.obs[groupby].astype(str).value_counts()
     fit = state.model_fit
     for g, text in state.texts.items():
         cell_type = next((c for c in state.claims[g] if c.kind == "cell_type"), None)
         weight = fit.group_weight(g)
-        confidence = weight * head_mass(state.head[g], cell_type.id, ctx.ontology) if cell_type and weight > 0 else None
+        confidence = weight * head_mass(state.head[g], cell_type.id, evidence.ontology) if cell_type and weight > 0 else None
         groups[g] = {
             "n_cells": int(sizes[g]),
             "n_cells_tested": int(tested[g]),
@@ -368,15 +367,15 @@ def _result(
         "model": model,
         "context": {
             "species": fit.species,
-            "tissue": ctx.tissue,
-            "tissue_label": ctx.ontology.term(ctx.tissue).label if ctx.tissue else None,
+            "tissue": evidence.tissue,
+            "tissue_label": evidence.ontology.term(evidence.tissue).label if evidence.tissue else None,
             "tissue_from": tissue_from,  # given (--tissue) | inferred (from the groups' clearest cell types) | None (obs, per group)
             "markers": str(markers) if markers else None,
-            "knowledge": ctx.knowledge.version,
+            "knowledge": evidence.knowledge.version,
         },
-        "ontology": ctx.ontology.version,
+        "ontology": evidence.ontology.version,
         "gene_sets": dict(LIBRARIES),
-        "params": {"max_rounds": ctx.max_rounds, **vars(ctx.thresholds)},
+        "params": {"max_rounds": ctx.max_rounds, **vars(evidence.thresholds)},
         "cell2text_version": __version__,
         "runtime_s": round(seconds, 1),
     }
