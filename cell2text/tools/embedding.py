@@ -35,6 +35,9 @@ NEIGHBORS_KEY = "cell2text_neighbors"  # our own key: a file's stale uns['neighb
 MAX_CLUSTERS = 200  # the automatic resolution's default cap (describe passes its own MAX_GROUPS)
 MAX_RESOLUTION = 1.0  # the automatic resolution: scanpy's default, lowered only when the clusters do not fit
 MIN_RESOLUTION = 0.01  # ... and lowered no further (a connected graph is one or a few clusters by then)
+#: UMAP's optimisation epochs: umap-learn's own count above 10,000 cells; below, it runs 500, which redraws the same
+#: picture (the figures show at most a few thousand cells) at 2.5x the cost (5.3 vs 2.9 s for 5,000 cells).
+UMAP_EPOCHS = 200
 SEARCH_STEPS = 5  # bisection steps on a log scale between the two: the last step is a factor of 1.15
 
 
@@ -240,9 +243,9 @@ def _merge(labels: np.ndarray, pcs: np.ndarray, min_cells: int, cap: int) -> tup
 
 
 def umap(adata: ad.AnnData, *, seed: int = 0) -> np.ndarray:
-    """A 2-D UMAP of the cells (``obsm['X_umap']``), on the neighbours of :func:`neighbors`."""
+    """A 2-D UMAP of the cells (``obsm['X_umap']``), on the neighbours of :func:`neighbors`, ``UMAP_EPOCHS`` epochs."""
     neighbors(adata, seed=seed)
-    sc.tl.umap(adata, random_state=seed, neighbors_key=NEIGHBORS_KEY)
+    sc.tl.umap(adata, random_state=seed, neighbors_key=NEIGHBORS_KEY, maxiter=UMAP_EPOCHS)
     return adata.obsm["X_umap"]
 
 

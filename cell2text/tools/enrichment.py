@@ -24,6 +24,7 @@ import anndata as ad
 import gseapy
 import pandas as pd
 import scanpy as sc
+import scipy.sparse as sp
 
 from cell2text.data.io import check_group, check_groupby
 from cell2text.errors import InputError
@@ -166,7 +167,10 @@ def score_pathways(
     usable = {name: genes for name, genes in usable.items() if len(genes) >= min_genes}
     if not usable:
         raise InputError(f"no '{library_label(library)}' gene set has {min_genes}+ genes in the data. Use gene symbols of the same species.")
-    scratch = ad.AnnData(X=adata.X, obs=pd.DataFrame(index=adata.obs_names), var=pd.DataFrame(index=adata.var_names))
+    # score_genes slices X by genes three times per gene set (the control pool is every gene): column slices of a CSC
+    # copy are cheap, of CSR rows not (half the time at 10,000 cells x 32,786 genes; the same scores to 1e-6).
+    X = sp.csc_matrix(adata.X) if sp.issparse(adata.X) else adata.X
+    scratch = ad.AnnData(X=X, obs=pd.DataFrame(index=adata.obs_names), var=pd.DataFrame(index=adata.var_names))
     scores = {}
     for name, genes in usable.items():
         sc.tl.score_genes(scratch, genes, score_name="score", random_state=seed, use_raw=False)

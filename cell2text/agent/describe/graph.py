@@ -1,4 +1,4 @@
-"""The describe graph: draft -> extract -> verify -> retrieve -> revise -> extract -> verify ... -> finalise.
+"""The describe graph: (write | test) -> draft -> extract -> verify -> retrieve -> revise -> extract -> verify ... -> finalise.
 
 Nodes are small functions returning partial state updates; each works on every group at once.
 """
@@ -18,38 +18,73 @@ from cell2text.agent.describe.context import DescribeContext
 from cell2text.agent.describe.revise import no_metadata_note, render, revise
 from cell2text.agent.describe.state import DescribeInput, DescribeState
 from cell2text.data.io import check_groupby
+from cell2text.data.schema import METADATA_COLUMNS
 from cell2text.model.fit import group_fit, weigh
 from cell2text.tools.candidates import consensus
 from cell2text.tools.groups import GroupEvidence
 
 
-def draft(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
-    """Each group's draft, from the model where it fits the data, else from the evidence path.
-
-    Where the model's genes are measured (:func:`cell2text.model.fit.gene_fit`), its head's mean
-    per-cell probabilities per group are weighed against the markers (:func:`cell2text.model.fit.weigh`);
-    where the head keeps a weight, the model writes each group's description (its mean
-    expression). Otherwise each draft names the cell type the group's markers support best
-    (:func:`checks.propose_cell_types`), and the model is not used.
-    """
+def write(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
+    """The model's part, where its genes are measured (:func:`cell2text.model.fit.gene_fit`): every cell's head
+    probabilities, each group's mean, and the model's description of each group without a given draft (its mean
+    expression). Runs beside :func:`test`: whether the head counts is decided by :func:`draft` once both are done."""
     ctx = runtime.context
+    if not ctx.fit.used:
+        return {}
     evidence = ctx.evidence
     groups = check_groupby(evidence.adata, evidence.groupby).astype(str).to_numpy()
     names = sorted(set(groups))
-    fit = copy.deepcopy(ctx.fit)
-    head: dict[str, dict[str, float]] = {g: {} for g in names}
-    if fit.used:
-        probabilities = ctx.model.probabilities(*ctx.model.cell_inputs(evidence.adata))  # (cells, labels)
-        evidence.adata.obsm["cell2text_probabilities"] = probabilities  # per-cell confidence, written back at the end
-        head = {g: dict(zip(ctx.model.config.labels, probabilities[groups == g].mean(0).round(4).tolist())) for g in names}
-        fit = weigh(fit, {g: group_fit(head[g], evidence, g) for g in names})
+    probabilities = ctx.model.probabilities(*ctx.model.cell_inputs(evidence.adata))  # (cells, labels)
+    head = {g: dict(zip(ctx.model.config.labels, probabilities[groups == g].mean(0).round(4).tolist())) for g in names}
     missing = [g for g in names if g not in state.drafts]
+    written = ctx.model.describe(evidence.adata[np.isin(groups, missing)], evidence.groupby)["text"].to_dict() if missing else {}
+    return {"head": head, "probabilities": probabilities, "written": written}
+
+
+def test(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
+    """The data's part, while the model writes: each group's markers against the rest, the cell types they point to and
+    its Hallmark pathway activity, computed once into the run's :class:`GroupEvidence` that every later check reads.
+
+    Where neither the user nor obs names the tissue, it is inferred from the groups' clearest cell types first
+    (:func:`checks.infer_tissue`) and becomes the tissue prior of every later check (``state.tissue``).
+    """
+    evidence = runtime.context.evidence
+    for group in evidence.groups:  # first what runs in numpy and scipy, beside the model's generation, then the Python of the ranking
+        checks.active_pathways(evidence, group)
+        evidence.markers(group)
+    update = {}
+    if evidence.tissue is None and not any(c in evidence.adata.obs.columns for c in METADATA_COLUMNS["tissue"]):
+        inferred = checks.infer_tissue(evidence)
+        if inferred is not None:
+            evidence, update = evidence.with_tissue(inferred["id"]), {"tissue": inferred}
+    for group in evidence.groups:
+        evidence.candidates(group)
+    return update
+
+
+def _evidence(state: DescribeState, ctx: DescribeContext) -> GroupEvidence:
+    """The run's evidence under its tissue prior: the one given (or each group's metadata), else the inferred one."""
+    return ctx.evidence.with_tissue(state.tissue["id"]) if state.tissue is not None else ctx.evidence
+
+
+def draft(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
+    """Each group's draft, from the model where it fits the data, else from the evidence path.
+
+    Where the model ran (:func:`write`), its head's mean per-cell probabilities per group are weighed against the
+    markers (:func:`cell2text.model.fit.weigh`); where the head keeps a weight, the model's descriptions are the
+    drafts. Otherwise each draft names the cell type the group's markers support best
+    (:func:`checks.propose_cell_types`), and the model is not used.
+    """
+    evidence = _evidence(state, runtime.context)
+    names = evidence.groups
+    fit = copy.deepcopy(runtime.context.fit)
     if fit.used:
-        written = ctx.model.describe(evidence.adata[np.isin(groups, missing)], evidence.groupby)["text"].to_dict() if missing else {}
-    else:
-        written = {g: _evidence_draft(evidence, g) for g in missing}
+        fit = weigh(fit, {g: group_fit(state.head[g], evidence, g) for g in names})
+    missing = [g for g in names if g not in state.drafts]
+    written = state.written if fit.used else {g: _evidence_draft(evidence, g) for g in missing}
     drafts = {g: state.drafts.get(g) or written[g] for g in names}
     source = {g: "given" if state.drafts.get(g) else "model" if fit.used else "evidence" for g in names}
+    head = state.head or {g: {} for g in names}
     return {"drafts": drafts, "head": head, "texts": dict(drafts), "model_fit": fit, "draft_source": source}
 
 
@@ -74,7 +109,7 @@ def extract(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
 
 def _check(claim: Claim, group: str, state: DescribeState, ctx: DescribeContext) -> Claim:
     """One claim of a group through the hard checks, with the run's head and its weight for the group."""
-    return checks.verify(claim, ctx.evidence, group, head=state.head[group], head_weight=state.model_fit.group_weight(group))
+    return checks.verify(claim, _evidence(state, ctx), group, head=state.head[group], head_weight=state.model_fit.group_weight(group))
 
 
 def verify(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
@@ -101,7 +136,7 @@ def retrieve(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
         out_of_domain = weight <= 0 or weight * max(state.head[g].values()) < ctx.evidence.thresholds.min_probability
         unsettled = cell_type is None or (cell_type.status != "supported" and cell_type.alternative is None)
         if (unsettled or out_of_domain) and g not in candidates:
-            _, proposed = checks.propose_cell_types(ctx.evidence, g, k=3)
+            _, proposed = checks.propose_cell_types(_evidence(state, ctx), g, k=3)
             candidates[g] = [_check(Claim("cell_type", c.label, c.id, c.label), g, state, ctx) for c in proposed]
         best = next((c for c in candidates.get(g, []) if c.status == "supported"), None)
         if cell_type is not None and unsettled and best is not None and best.id != cell_type.id:
@@ -120,7 +155,7 @@ def retrieve(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
 
 def revise_texts(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     """Each text rewritten from its verified claims (replace, hedge, remove, add from the data)."""
-    evidence = runtime.context.evidence
+    evidence = _evidence(state, runtime.context)
     texts, acted = {}, {}
     for g, claims in state.claims.items():
         claims = copy.deepcopy(claims)
@@ -161,13 +196,17 @@ def after_verify(state: DescribeState, runtime: Runtime[DescribeContext]) -> Lit
 
 
 builder = StateGraph(DescribeState, context_schema=DescribeContext, input_schema=DescribeInput)
+builder.add_node("write", write)
+builder.add_node("test", test)
 builder.add_node("draft", draft)
 builder.add_node("extract", extract)
 builder.add_node("verify", verify)
 builder.add_node("retrieve", retrieve)
 builder.add_node("revise", revise_texts)
 builder.add_node("finalise", finalise)
-builder.add_edge(START, "draft")  # the model writes first
+builder.add_edge(START, "write")  # the model writes ...
+builder.add_edge(START, "test")  # ... while the groups are tested
+builder.add_edge(["write", "test"], "draft")  # the head weighed against the markers: whose drafts
 builder.add_edge("draft", "extract")  # claims of the draft ...
 builder.add_edge("extract", "verify")  # ... checked with the tools
 builder.add_conditional_edges("verify", after_verify)  # revise, or stop after max_rounds / when all is settled

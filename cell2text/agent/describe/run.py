@@ -6,6 +6,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import anndata as ad
@@ -14,7 +15,7 @@ import pandas as pd
 import torch
 
 from cell2text import __version__
-from cell2text.agent.describe.checks import head_mass, infer_tissue, labels_under
+from cell2text.agent.describe.checks import head_mass, labels_under
 from cell2text.agent.describe.claims import Claim
 from cell2text.agent.describe.context import DescribeContext
 from cell2text.agent.describe.graph import graph
@@ -22,7 +23,6 @@ from cell2text.agent.describe.state import DescribeState
 from cell2text.config import Settings, get_settings
 from cell2text.data.io import check_groupby, prepare
 from cell2text.data.io import reading as reading_of
-from cell2text.data.schema import METADATA_COLUMNS
 from cell2text.errors import InputError
 from cell2text.kb.store import KnowledgeBase
 from cell2text.knowledge import detect_species, load_markers
@@ -43,7 +43,9 @@ from cell2text.tools.markers import MIN_GROUP_CELLS
 CLUSTER_KEY = "cell2text_leiden"
 MAX_GROUPS = 200  # describe drafts and verifies one text per group
 STEPS = {
-    "draft": "Drafted a description of each group with the Cell2Text model",
+    "write": "Computed the model head's probabilities and wrote each group's description with the Cell2Text model",
+    "test": "Tested each group's markers, candidate cell types and pathways against the other cells",
+    "draft": "Weighed the model's head against the markers: its descriptions are the drafts",
     "draft_evidence": "Drafted each group's cell type from its marker evidence (the Cell2Text model does not fit this data)",
     "extract": "Extracted the claims and mapped them to ontology ids",
     "verify": "Verified each claim (model head, PageRank, markers, pathways, metadata)",
@@ -237,7 +239,7 @@ def describe(
     out_of_core = scan.out_of_core(adata)
     if not out_of_core:
         work, groupby, notes = _inputs(adata, groupby, report, **reading)
-        groups, probabilities = work.obs[groupby].to_numpy(), None  # the draft node writes each cell's probabilities
+        groups, probabilities = work.obs[groupby].to_numpy(), None  # the write node gives each cell's probabilities
     loaded, model_path = _model(model, prepare(adata, rows=slice(0, min(adata.n_obs, 50)), **reading) if out_of_core else work, use_model)
     fit, model = loaded
     if model is not None:
@@ -255,15 +257,6 @@ def describe(
         thresholds=thresholds or Thresholds(),
         tissue=tissue_term,
     )
-    tissue_from = "given" if tissue_term else None
-    if tissue_term is None and not any(c in work.obs.columns for c in METADATA_COLUMNS["tissue"]):
-        inferred = infer_tissue(evidence)
-        if inferred is not None:
-            evidence, tissue_from = evidence.with_tissue(inferred["id"]), "inferred"
-            notes.append(
-                f"No tissue was given or found in obs: the groups' clearest cell types ({'; '.join(inferred['groups'])}) point to"
-                f" {inferred['label']} ({inferred['id']}), used as the tissue prior. Pass --tissue to set it."
-            )
     context = DescribeContext(
         evidence=evidence,
         model=model,
@@ -276,10 +269,19 @@ def describe(
     for update in graph.stream(state, context=context, stream_mode="updates"):
         for node, values in update.items():
             final.update(values or {})
+            if node == "write" and not values:
+                continue  # the model's genes are not measured: it did not run
             report(node, STEPS.get(node, node) if node != "draft" or final["model_fit"].used else STEPS["draft_evidence"])
     state = DescribeState(**final)
+    tissue_from = "given" if tissue_term else None
+    if state.tissue is not None:  # inferred by the test node
+        context, tissue_from = replace(context, evidence=evidence.with_tissue(state.tissue["id"])), "inferred"
+        notes.append(
+            f"No tissue was given or found in obs: the groups' clearest cell types ({'; '.join(state.tissue['groups'])}) point to"
+            f" {state.tissue['label']} ({state.tissue['id']}), used as the tissue prior. Pass --tissue to set it."
+        )
     if probabilities is None and state.model_fit.used:
-        probabilities = work.obsm["cell2text_probabilities"]  # written by the draft node
+        probabilities = state.probabilities  # the tested cells are every cell here
     notes = notes + [state.model_fit.reason]
     result = _result(
         state,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from cell2text.agent.describe.claims import Claim
 from cell2text.model.fit import ModelFit
 
@@ -20,6 +22,8 @@ class DescribeState(DescribeInput):
     """What the nodes read and write."""
 
     head: dict[str, dict[str, float]] = field(default_factory=dict)  # group -> label id -> mean per-cell probability
+    probabilities: np.ndarray | None = None  # (cells, labels): each tested cell's head probabilities (None: the model did not run)
+    written: dict[str, str] = field(default_factory=dict)  # group -> the model's description, before the head is weighed
     texts: dict[str, str] = field(default_factory=dict)  # group -> the current description
     claims: dict[str, list[Claim]] = field(default_factory=dict)  # group -> claims of the current text (verified after verify)
     first_claims: dict[str, list[Claim]] = field(default_factory=dict)  # group -> the draft's claims as first verified
@@ -29,3 +33,4 @@ class DescribeState(DescribeInput):
     round: int = 0  # revisions done so far
     model_fit: ModelFit | None = None  # how well the model fits the data, and its head's weight per group (set by draft)
     draft_source: dict[str, str] = field(default_factory=dict)  # group -> model | evidence | given: who wrote the draft
+    tissue: dict | None = None  # inferred where neither the user nor obs says it (id, label, the groups that voted); None: not inferred
