@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cell2text"
 
 #: Each top-level module or package of cell2text and its layer; an import may only reach the same or a lower one.
 LAYERS = {
-    "__init__": 0, "config": 0, "errors": 0, "files": 0,
+    "__init__": 0, "cache": 0, "config": 0, "errors": 0, "files": 0,
     "knowledge": 1,
     "data": 2, "kb": 2,
     "tools": 3,

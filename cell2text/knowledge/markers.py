@@ -54,6 +54,7 @@ PEGASUS_WEIGHT = 0.8
 #: factor (below candidates.DEFINING, 0.75: a data-driven gene missing from a group never contradicts a type), the
 #: smallest relative weight kept and the fewest lists a type's consensus must pool. The best factor is the grid's
 #: smallest: the less cellconsensus weighs, the better these lists are answered.
+CELLCONSENSUS_FILE = "cellconsensus_markers.tsv.gz"  # cellconsensus 1.2.0 consensus markers (data README)
 CELLCONSENSUS_WEIGHT = 0.05
 CELLCONSENSUS_MIN_RELATIVE = 0.2
 CELLCONSENSUS_MIN_LISTS = 1
@@ -137,7 +138,7 @@ def cellconsensus_rows(
     A gene's weight is ``weight`` times its relative weight in the type (kept when at least
     ``min_relative``), for types whose consensus pools at least ``min_lists`` published lists.
     """
-    table = pd.read_csv(data_path("cellconsensus_markers.tsv.gz"), sep="\t", dtype={"gene": str}, keep_default_na=False)
+    table = pd.read_csv(data_path(CELLCONSENSUS_FILE), sep="\t", dtype={"gene": str}, keep_default_na=False)
     table = table[(table["weight"] >= min_relative) & (table["sources"] >= min_lists)]
     return pd.DataFrame(
         {

@@ -21,13 +21,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 import networkx as nx
 from rapidfuzz import fuzz, process
 
+from cell2text.cache import cached, source_digest
 from cell2text.config import get_settings
 from cell2text.errors import InputError
 
@@ -474,9 +477,23 @@ def _judge(query: str, ranked: list[TermMatch]) -> Standardised:
 
 @functools.cache
 def _load(obo: str | None, schema_version: str | None) -> Ontology:
+    """The ontology with its name indexes, from the disk cache (:func:`cell2text.cache.cached`) after a machine's first build."""
     if obo:
-        return Ontology.from_obo(obo)
-    return Ontology.from_cellxgene(schema_version=schema_version)
+        path = Path(obo)
+        if not path.is_file():
+            return Ontology.from_obo(path)  # raises the error that names the fix
+        stat = path.stat()
+        source = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    else:
+        source = f"cellxgene-ontology-guide {metadata.version('cellxgene-ontology-guide')}|schema {schema_version}"
+    return cached("ontology", [source, source_digest(sys.modules[__name__])], lambda: _build(obo, schema_version))
+
+
+def _build(obo: str | None, schema_version: str | None) -> Ontology:
+    ontology = Ontology.from_obo(obo) if obo else Ontology.from_cellxgene(schema_version=schema_version)
+    for prefix in ontology.prefixes:  # free-text matching reads these in nearly every run: built once, cached with the terms
+        ontology._names(prefix)
+    return ontology
 
 
 def load_ontology() -> Ontology:

@@ -61,6 +61,7 @@ import csv
 import functools
 import math
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -69,10 +70,13 @@ import anndata as ad
 import networkx as nx
 import pandas as pd
 
+from cell2text.cache import cached, source_digest
 from cell2text.errors import InputError
 from cell2text.knowledge import MarkerKnowledge, load_markers
-from cell2text.knowledge.genes import gene_aliases
-from cell2text.knowledge.markers import cellconsensus_rows, with_rows
+from cell2text.knowledge import markers as markers_module
+from cell2text.knowledge import profiles as profiles_module
+from cell2text.knowledge.genes import data_path, gene_aliases
+from cell2text.knowledge.markers import CELLCONSENSUS_FILE, cellconsensus_rows, with_rows
 from cell2text.knowledge.ontology import Ontology, load_ontology
 from cell2text.knowledge.pagerank import (
     PageRankSimilarity,
@@ -290,7 +294,14 @@ def _index(knowledge: MarkerKnowledge, ontology: Ontology) -> _Index:
 @functools.lru_cache(maxsize=8)
 def _profiles(knowledge: MarkerKnowledge, ontology: Ontology, cut: float) -> SourceProfiles:
     """Every source family's TF-IDF profiles: the knowledge's own, plus cellconsensus's genes from ``cut`` of a type's top
-    gene when the knowledge does not pool it (it votes on its own, without entering the pooled score)."""
+    gene when the knowledge does not pool it (it votes on its own, without entering the pooled score). From the disk
+    cache after a machine's first run (:func:`cell2text.cache.cached`)."""
+    sources = source_digest(sys.modules[__name__], profiles_module, markers_module, data_path(CELLCONSENSUS_FILE))
+    key = [knowledge.species, knowledge.version, ontology.version, repr(cut), sources]
+    return cached("profiles", key, lambda: _build_profiles(knowledge, ontology, cut))
+
+
+def _build_profiles(knowledge: MarkerKnowledge, ontology: Ontology, cut: float) -> SourceProfiles:
     if (knowledge.table["source"].map(family) != "cellconsensus").all():
         knowledge = with_rows(knowledge, cellconsensus_rows(1.0, min_relative=cut), ontology)
     return source_profiles(knowledge)
@@ -341,6 +352,11 @@ def _words(text: str) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=2)
 def _organ_mentions(ontology: Ontology) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """:func:`_find_organ_mentions`, from the disk cache after a machine's first run (:func:`cell2text.cache.cached`)."""
+    return cached("organs", [ontology.version, source_digest(sys.modules[__name__])], lambda: _find_organ_mentions(ontology))
+
+
+def _find_organ_mentions(ontology: Ontology) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
     """CL term -> (the organs its label or the first sentence of its definition names, or its ancestors' do; the organs
     that make it foreign to a tissue they are unrelated to).
 

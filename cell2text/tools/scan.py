@@ -239,14 +239,15 @@ def tested_umap(work: ad.AnnData, *, max_cells: int = UMAP_CELLS, seed: int = 0)
     report: ``{"positions": (cells,) their rows in the dataset, "coordinates": (cells, 2)}``.
 
     ``work`` is the whole prepared dataset, or the per-group sample of :func:`scan` (rows in ``obs[POSITION]``); its
-    neighbours are reused where Leiden computed them.
+    neighbours are reused where Leiden computed them. ``work`` is not modified (the UMAP runs on a copy of the cells,
+    so describe can test the groups in ``work`` meanwhile).
     """
     positions = work.obs[POSITION].to_numpy() if POSITION in work.obs else np.arange(work.n_obs)
-    cells = work
+    chosen = np.arange(work.n_obs)
     if work.n_obs > max_cells:
         chosen = np.sort(np.random.default_rng(seed).choice(work.n_obs, max_cells, replace=False))
-        cells, positions = work[chosen].copy(), positions[chosen]
-    coordinates = embedding.umap(cells, seed=seed)
+    coordinates = embedding.umap(work[chosen].copy(), seed=seed)
+    positions = positions[chosen]
     return {"positions": np.asarray(positions, dtype=np.int64), "coordinates": np.asarray(coordinates, dtype=np.float32)}
 
 

@@ -41,7 +41,10 @@ def test_writes_scverse_keys(described):
 
 def test_streams_every_node_in_order(described):
     *_, steps = described
-    assert steps[:6] == ["load", "draft", "extract", "verify", "retrieve", "revise"]
+    assert steps[0] == "load"
+    first = steps.index("draft")
+    assert sorted(steps[1:first]) == ["test", "write"]  # side by side (the demo has its own UMAP: no embed step)
+    assert steps[first : first + 5] == ["draft", "extract", "verify", "retrieve", "revise"]
     assert steps[-1] == "finalise" and steps.count("verify") >= 2
 
 

@@ -21,3 +21,4 @@ class DescribeContext:
     fit: ModelFit  # the model's genes measured in the data; the draft node adds the groups' agreement and the weights
     kb: KnowledgeBase | None = None  # definitions; None leaves them out
     max_rounds: int = 2  # revise at most this many times, then finalise
+    embed: bool = False  # compute the report's UMAP of the tested cells (the data has no 2-D embedding of its own)

@@ -1,4 +1,4 @@
-"""The describe graph: (write | test) -> draft -> extract -> verify -> retrieve -> revise -> extract -> verify ... -> finalise.
+"""The describe graph: (write | test | embed) -> draft -> extract -> verify -> retrieve -> revise -> extract -> verify ... -> finalise.
 
 Nodes are small functions returning partial state updates; each works on every group at once.
 """
@@ -20,6 +20,7 @@ from cell2text.agent.describe.state import DescribeInput, DescribeState
 from cell2text.data.io import check_groupby
 from cell2text.data.schema import METADATA_COLUMNS
 from cell2text.model.fit import group_fit, weigh
+from cell2text.tools import scan
 from cell2text.tools.candidates import consensus
 from cell2text.tools.groups import GroupEvidence
 
@@ -60,6 +61,13 @@ def test(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     for group in evidence.groups:
         evidence.candidates(group)
     return update
+
+
+def embed(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
+    """The report's picture, beside the model and the tests: a UMAP of the tested cells (:func:`scan.tested_umap`),
+    where the data has no 2-D embedding of its own."""
+    ctx = runtime.context
+    return {"umap": scan.tested_umap(ctx.evidence.adata)} if ctx.embed else {}
 
 
 def _evidence(state: DescribeState, ctx: DescribeContext) -> GroupEvidence:
@@ -198,6 +206,7 @@ def after_verify(state: DescribeState, runtime: Runtime[DescribeContext]) -> Lit
 builder = StateGraph(DescribeState, context_schema=DescribeContext, input_schema=DescribeInput)
 builder.add_node("write", write)
 builder.add_node("test", test)
+builder.add_node("embed", embed)
 builder.add_node("draft", draft)
 builder.add_node("extract", extract)
 builder.add_node("verify", verify)
@@ -206,7 +215,8 @@ builder.add_node("revise", revise_texts)
 builder.add_node("finalise", finalise)
 builder.add_edge(START, "write")  # the model writes ...
 builder.add_edge(START, "test")  # ... while the groups are tested
-builder.add_edge(["write", "test"], "draft")  # the head weighed against the markers: whose drafts
+builder.add_edge(START, "embed")  # ... and the report's UMAP computed
+builder.add_edge(["write", "test", "embed"], "draft")  # the head weighed against the markers: whose drafts
 builder.add_edge("draft", "extract")  # claims of the draft ...
 builder.add_edge("extract", "verify")  # ... checked with the tools
 builder.add_conditional_edges("verify", after_verify)  # revise, or stop after max_rounds / when all is settled

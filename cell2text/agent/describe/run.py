@@ -43,9 +43,10 @@ from cell2text.tools.markers import MIN_GROUP_CELLS
 CLUSTER_KEY = "cell2text_leiden"
 MAX_GROUPS = 200  # describe drafts and verifies one text per group
 STEPS = {
-    "write": "Computed the model head's probabilities and wrote each group's description with the Cell2Text model",
+    "write": "Wrote each group's description with the Cell2Text model (and its head's probabilities for every cell)",
     "test": "Tested each group's markers, candidate cell types and pathways against the other cells",
-    "draft": "Weighed the model's head against the markers: its descriptions are the drafts",
+    "embed": "Computed a UMAP of the tested cells for the report",
+    "draft": "Drafted: the model's descriptions, its head weighed against the markers",
     "draft_evidence": "Drafted each group's cell type from its marker evidence (the Cell2Text model does not fit this data)",
     "extract": "Extracted the claims and mapped them to ontology ids",
     "verify": "Verified each claim (model head, PageRank, markers, pathways, metadata)",
@@ -263,14 +264,15 @@ def describe(
         fit=fit,
         kb=kb if kb is not None else KnowledgeBase(ontology=ontology),
         max_rounds=max_rounds,
+        embed=embedding.embedding_key(adata) is None,
     )
     state = DescribeState(drafts=dict(drafts or {}))
     final: dict = {}
     for update in graph.stream(state, context=context, stream_mode="updates"):
         for node, values in update.items():
             final.update(values or {})
-            if node == "write" and not values:
-                continue  # the model's genes are not measured: it did not run
+            if node in ("write", "embed") and not values:
+                continue  # the model's genes are not measured (it did not run), or the data has its own embedding
             report(node, STEPS.get(node, node) if node != "draft" or final["model_fit"].used else STEPS["draft_evidence"])
     state = DescribeState(**final)
     tissue_from = "given" if tissue_term else None
@@ -295,9 +297,8 @@ def describe(
         tissue_from=tissue_from,
     )
     _write_back(adata, groups, probabilities, result, ontology, work.uns["cell2text"]["preprocessing"])
-    if embedding.embedding_key(adata) is None:  # the report draws the tested cells: their UMAP, computed once, here
-        adata.uns["cell2text"]["umap"] = scan.tested_umap(work)
-        report("umap", "Computed a UMAP of the tested cells for the report")
+    if state.umap is not None:  # the report draws the tested cells
+        adata.uns["cell2text"]["umap"] = state.umap
     return adata if copy else None
 
 

@@ -33,4 +33,5 @@ class DescribeState(DescribeInput):
     round: int = 0  # revisions done so far
     model_fit: ModelFit | None = None  # how well the model fits the data, and its head's weight per group (set by draft)
     draft_source: dict[str, str] = field(default_factory=dict)  # group -> model | evidence | given: who wrote the draft
+    umap: dict[str, np.ndarray] | None = None  # the report's UMAP of the tested cells (positions, coordinates); None: the data has its own
     tissue: dict | None = None  # inferred where neither the user nor obs says it (id, label, the groups that voted); None: not inferred
