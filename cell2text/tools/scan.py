@@ -234,21 +234,24 @@ def cluster_sample(
     return sample, Clusters.fit(sample, key)
 
 
-def tested_umap(work: ad.AnnData, *, max_cells: int = UMAP_CELLS, seed: int = 0) -> dict[str, np.ndarray]:
-    """A 2-D UMAP of the cells describe tested (``work``; at most ``max_cells`` of them, seeded), computed once for the
-    report: ``{"positions": (cells,) their rows in the dataset, "coordinates": (cells, 2)}``.
-
-    ``work`` is the whole prepared dataset, or the per-group sample of :func:`scan` (rows in ``obs[POSITION]``); its
-    neighbours are reused where Leiden computed them. ``work`` is not modified (the UMAP runs on a copy of the cells,
-    so describe can test the groups in ``work`` meanwhile).
-    """
-    positions = work.obs[POSITION].to_numpy() if POSITION in work.obs else np.arange(work.n_obs)
+def umap_cells(work: ad.AnnData, *, max_cells: int = UMAP_CELLS, seed: int = 0) -> ad.AnnData:
+    """The tested cells the report's UMAP draws: at most ``max_cells`` of ``work`` (seeded), as a copy with their rows
+    in the dataset in ``obs[POSITION]``. ``work`` is the whole prepared dataset, or the per-group sample of :func:`scan`
+    (rows in ``obs[POSITION]`` already); its neighbours are kept where Leiden computed them."""
     chosen = np.arange(work.n_obs)
     if work.n_obs > max_cells:
         chosen = np.sort(np.random.default_rng(seed).choice(work.n_obs, max_cells, replace=False))
-    coordinates = embedding.umap(work[chosen].copy(), seed=seed)
-    positions = positions[chosen]
-    return {"positions": np.asarray(positions, dtype=np.int64), "coordinates": np.asarray(coordinates, dtype=np.float32)}
+    cells = work[chosen].copy()
+    if POSITION not in cells.obs:
+        cells.obs[POSITION] = chosen
+    return cells
+
+
+def tested_umap(cells: ad.AnnData, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """A 2-D UMAP of :func:`umap_cells`' cells, computed once for the report: ``{"positions": (cells,) their rows in
+    the dataset, "coordinates": (cells, 2)}``."""
+    coordinates = embedding.umap(cells, seed=seed)
+    return {"positions": cells.obs[POSITION].to_numpy(dtype=np.int64), "coordinates": np.asarray(coordinates, dtype=np.float32)}
 
 
 # ----------------------------------------------------------------------------------------- scheduling and progress

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import anndata as ad
+
 from cell2text.kb.store import KnowledgeBase
 from cell2text.model.fit import ModelFit
 from cell2text.model.model import Cell2Text
@@ -21,4 +23,6 @@ class DescribeContext:
     fit: ModelFit  # the model's genes measured in the data; the draft node adds the groups' agreement and the weights
     kb: KnowledgeBase | None = None  # definitions; None leaves them out
     max_rounds: int = 2  # revise at most this many times, then finalise
-    embed: bool = False  # compute the report's UMAP of the tested cells (the data has no 2-D embedding of its own)
+    #: The tested cells the report's UMAP draws (:func:`cell2text.tools.scan.umap_cells`: a copy, taken before the
+    #: graph runs, so the embed node never reads the AnnData the test node writes); None: the data has its own embedding.
+    umap_cells: ad.AnnData | None = None

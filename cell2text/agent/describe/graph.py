@@ -64,10 +64,10 @@ def test(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
 
 
 def embed(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
-    """The report's picture, beside the model and the tests: a UMAP of the tested cells (:func:`scan.tested_umap`),
-    where the data has no 2-D embedding of its own."""
-    ctx = runtime.context
-    return {"umap": scan.tested_umap(ctx.evidence.adata)} if ctx.embed else {}
+    """The report's picture, beside the model and the tests: a UMAP of the tested cells (:func:`scan.tested_umap`,
+    on the context's own copy of them), where the data has no 2-D embedding of its own."""
+    cells = runtime.context.umap_cells
+    return {"umap": scan.tested_umap(cells)} if cells is not None else {}
 
 
 def _evidence(state: DescribeState, ctx: DescribeContext) -> GroupEvidence:

@@ -264,7 +264,7 @@ def describe(
         fit=fit,
         kb=kb if kb is not None else KnowledgeBase(ontology=ontology),
         max_rounds=max_rounds,
-        embed=embedding.embedding_key(adata) is None,
+        umap_cells=scan.umap_cells(work) if embedding.embedding_key(adata) is None else None,
     )
     state = DescribeState(drafts=dict(drafts or {}))
     final: dict = {}
