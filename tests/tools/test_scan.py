@@ -143,3 +143,15 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2():
         assert "could not reach the Dask scheduler at 'tcp://127.0.0.1:9'" in result.output and "Traceback" not in result.output
     assert "--scheduler" in runner.invoke(app, ["describe", "--help"]).output
     assert ".zarr" in runner.invoke(app, ["describe", "--help"]).output
+
+
+def test_the_report_umap_draws_a_copy_of_the_tested_cells(demo):
+    """describe's embed node runs beside the test node: it works on its own copy and leaves the tested cells as they are."""
+    work = demo.copy()
+    before = set(work.obsm) | set(work.uns) | set(work.obsp)
+    cells = scan.umap_cells(work, max_cells=300, seed=0)
+    drawn = scan.tested_umap(cells)
+    assert set(work.obsm) | set(work.uns) | set(work.obsp) == before  # nothing written into work
+    assert drawn["coordinates"].shape == (300, 2) and np.isfinite(drawn["coordinates"]).all()
+    assert len(set(drawn["positions"])) == 300 and drawn["positions"].max() < work.n_obs
+    np.testing.assert_array_equal(work.obs_names[drawn["positions"]], cells.obs_names)  # rows of the dataset
