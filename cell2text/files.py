@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,10 +19,10 @@ from pathlib import Path
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` (same folder, same suffix, so writers that append a suffix do not; one per
-    process, so concurrent writers never share one); renamed onto ``path`` when the block ends without error,
-    removed when it raises. A folder replaces the folder at ``path``."""
+    process and thread, so concurrent writers never share one); renamed onto ``path`` when the block ends without
+    error, removed when it raises. A folder replaces the folder at ``path``."""
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}")
     _remove(tmp)
     try:
         yield tmp

@@ -30,11 +30,15 @@ specific to the other species ("..., mouse") are left out.
 from __future__ import annotations
 
 import functools
+import sys
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 import pandas as pd
 
+from cell2text.cache import cached, source_digest
+from cell2text.knowledge import definitions, genes
 from cell2text.knowledge.definitions import definition_markers, term_species
 from cell2text.knowledge.genes import (
     cd_antigens,
@@ -216,16 +220,31 @@ def without(knowledge: MarkerKnowledge, source: str) -> MarkerKnowledge:
 
 @functools.lru_cache(maxsize=8)
 def _load(species: str, extra: tuple[str, int | None] | None, ontology: Ontology, cellconsensus: bool) -> MarkerKnowledge:
-    parts = [_pegasus(name) for name in PEGASUS_FILES]
-    parts.append(definition_markers(ontology, known_symbols()).assign(tissue=""))
-    parts.append(_curated())
-    if cellconsensus:
-        parts.append(cellconsensus_rows())
+    parts = _shipped(species, ontology, cellconsensus)
     if extra is not None:
         user = read_user_markers(extra[0], ontology)
         user_species = detect_species(user["gene"], default=species)
-        parts.append(user.assign(species=user_species, tissue="", source=f"user {Path(extra[0]).name}", concept="user: " + user["cell_type"]))
-    return _assemble([_in_species(p, species, ontology)[COLUMNS] for p in parts], species)
+        user = user.assign(species=user_species, tissue="", source=f"user {Path(extra[0]).name}", concept="user: " + user["cell_type"])
+        parts = [*parts, _in_species(user, species, ontology)[COLUMNS]]
+    return _assemble(parts, species)
+
+
+def _shipped(species: str, ontology: Ontology, cellconsensus: bool) -> list[pd.DataFrame]:
+    """The shipped sources (pegasus, the CL's definitions, curated, optionally cellconsensus) in ``species``' symbols:
+    a second to build, so read from the disk cache after a machine's first build (keyed by the ontology, this module,
+    the gene tables and every shipped knowledge file)."""
+    shipped = sorted(p for folder in ("data", "genesets") for p in Path(str(files("cell2text.knowledge").joinpath(folder))).iterdir() if p.is_file())
+    key = [species, ontology.version, str(cellconsensus), source_digest(sys.modules[__name__], genes, definitions, *shipped)]
+
+    def build() -> list[pd.DataFrame]:
+        parts = [_pegasus(name) for name in PEGASUS_FILES]
+        parts.append(definition_markers(ontology, known_symbols()).assign(tissue=""))
+        parts.append(_curated())
+        if cellconsensus:
+            parts.append(cellconsensus_rows())
+        return [_in_species(p, species, ontology)[COLUMNS] for p in parts]
+
+    return cached("markers", key, build)
 
 
 def _assemble(tables: list[pd.DataFrame], species: str) -> MarkerKnowledge:
