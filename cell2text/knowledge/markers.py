@@ -58,7 +58,6 @@ PEGASUS_WEIGHT = 0.8
 #: factor (below candidates.DEFINING, 0.75: a data-driven gene missing from a group never contradicts a type), the
 #: smallest relative weight kept and the fewest lists a type's consensus must pool. The best factor is the grid's
 #: smallest: the less cellconsensus weighs, the better these lists are answered.
-CELLCONSENSUS_FILE = "cellconsensus_markers.tsv.gz"  # cellconsensus 1.2.0 consensus markers (data README)
 CELLCONSENSUS_WEIGHT = 0.05
 CELLCONSENSUS_MIN_RELATIVE = 0.2
 CELLCONSENSUS_MIN_LISTS = 1
@@ -142,7 +141,7 @@ def cellconsensus_rows(
     A gene's weight is ``weight`` times its relative weight in the type (kept when at least
     ``min_relative``), for types whose consensus pools at least ``min_lists`` published lists.
     """
-    table = pd.read_csv(data_path(CELLCONSENSUS_FILE), sep="\t", dtype={"gene": str}, keep_default_na=False)
+    table = pd.read_csv(data_path("cellconsensus_markers.tsv.gz"), sep="\t", dtype={"gene": str}, keep_default_na=False)
     table = table[(table["weight"] >= min_relative) & (table["sources"] >= min_lists)]
     return pd.DataFrame(
         {
@@ -229,12 +228,19 @@ def _load(species: str, extra: tuple[str, int | None] | None, ontology: Ontology
     return _assemble(parts, species)
 
 
+@functools.cache
+def shipped_digest() -> str:
+    """A digest of the shipped knowledge: every file of ``knowledge/data`` and ``knowledge/genesets`` and the code that
+    reads them (this module, genes, definitions). Part of the key of every disk cache built from it."""
+    shipped = sorted(p for folder in ("data", "genesets") for p in Path(str(files("cell2text.knowledge").joinpath(folder))).iterdir() if p.is_file())
+    return source_digest(sys.modules[__name__], genes, definitions, *shipped)
+
+
 def _shipped(species: str, ontology: Ontology, cellconsensus: bool) -> list[pd.DataFrame]:
     """The shipped sources (pegasus, the CL's definitions, curated, optionally cellconsensus) in ``species``' symbols:
-    a second to build, so read from the disk cache after a machine's first build (keyed by the ontology, this module,
-    the gene tables and every shipped knowledge file)."""
-    shipped = sorted(p for folder in ("data", "genesets") for p in Path(str(files("cell2text.knowledge").joinpath(folder))).iterdir() if p.is_file())
-    key = [species, ontology.version, str(cellconsensus), source_digest(sys.modules[__name__], genes, definitions, *shipped)]
+    a second to build, so read from the disk cache after a machine's first build (keyed by the ontology and
+    :func:`shipped_digest`)."""
+    key = [species, ontology.version, str(cellconsensus), shipped_digest()]
 
     def build() -> list[pd.DataFrame]:
         parts = [_pegasus(name) for name in PEGASUS_FILES]

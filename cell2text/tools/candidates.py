@@ -73,10 +73,9 @@ import pandas as pd
 from cell2text.cache import cached, source_digest
 from cell2text.errors import InputError
 from cell2text.knowledge import MarkerKnowledge, load_markers
-from cell2text.knowledge import markers as markers_module
 from cell2text.knowledge import profiles as profiles_module
-from cell2text.knowledge.genes import data_path, gene_aliases
-from cell2text.knowledge.markers import CELLCONSENSUS_FILE, cellconsensus_rows, with_rows
+from cell2text.knowledge.genes import gene_aliases
+from cell2text.knowledge.markers import cellconsensus_rows, shipped_digest, with_rows
 from cell2text.knowledge.ontology import Ontology, load_ontology
 from cell2text.knowledge.pagerank import (
     PageRankSimilarity,
@@ -296,8 +295,7 @@ def _profiles(knowledge: MarkerKnowledge, ontology: Ontology, cut: float) -> Sou
     """Every source family's TF-IDF profiles: the knowledge's own, plus cellconsensus's genes from ``cut`` of a type's top
     gene when the knowledge does not pool it (it votes on its own, without entering the pooled score). From the disk
     cache after a machine's first run (:func:`cell2text.cache.cached`)."""
-    sources = source_digest(sys.modules[__name__], profiles_module, markers_module, data_path(CELLCONSENSUS_FILE))
-    key = [knowledge.species, knowledge.version, ontology.version, repr(cut), sources]
+    key = [knowledge.species, knowledge.version, ontology.version, repr(cut), shipped_digest(), source_digest(sys.modules[__name__], profiles_module)]
     return cached("profiles", key, lambda: _build_profiles(knowledge, ontology, cut))
 
 

@@ -26,3 +26,8 @@ class DescribeContext:
     #: The tested cells the report's UMAP draws (:func:`cell2text.tools.scan.umap_cells`: a copy, taken before the
     #: graph runs, so the embed node never reads the AnnData the test node writes); None: the data has its own embedding.
     umap_cells: ad.AnnData | None = None
+
+    def evidence_under(self, inferred: dict | None) -> GroupEvidence:
+        """The run's evidence under its tissue prior: the one given (or each group's metadata), else the one the test
+        node inferred (``DescribeState.tissue``)."""
+        return self.evidence.with_tissue(inferred["id"]) if inferred is not None else self.evidence

@@ -70,11 +70,6 @@ def embed(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     return {"umap": scan.tested_umap(cells)} if cells is not None else {}
 
 
-def _evidence(state: DescribeState, ctx: DescribeContext) -> GroupEvidence:
-    """The run's evidence under its tissue prior: the one given (or each group's metadata), else the inferred one."""
-    return ctx.evidence.with_tissue(state.tissue["id"]) if state.tissue is not None else ctx.evidence
-
-
 def draft(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     """Each group's draft, from the model where it fits the data, else from the evidence path.
 
@@ -83,7 +78,7 @@ def draft(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     drafts. Otherwise each draft names the cell type the group's markers support best
     (:func:`checks.propose_cell_types`), and the model is not used.
     """
-    evidence = _evidence(state, runtime.context)
+    evidence = runtime.context.evidence_under(state.tissue)
     names = evidence.groups
     fit = copy.deepcopy(runtime.context.fit)
     if fit.used:
@@ -117,7 +112,7 @@ def extract(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
 
 def _check(claim: Claim, group: str, state: DescribeState, ctx: DescribeContext) -> Claim:
     """One claim of a group through the hard checks, with the run's head and its weight for the group."""
-    return checks.verify(claim, _evidence(state, ctx), group, head=state.head[group], head_weight=state.model_fit.group_weight(group))
+    return checks.verify(claim, ctx.evidence_under(state.tissue), group, head=state.head[group], head_weight=state.model_fit.group_weight(group))
 
 
 def verify(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
@@ -144,7 +139,7 @@ def retrieve(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
         out_of_domain = weight <= 0 or weight * max(state.head[g].values()) < ctx.evidence.thresholds.min_probability
         unsettled = cell_type is None or (cell_type.status != "supported" and cell_type.alternative is None)
         if (unsettled or out_of_domain) and g not in candidates:
-            _, proposed = checks.propose_cell_types(_evidence(state, ctx), g, k=3)
+            _, proposed = checks.propose_cell_types(ctx.evidence_under(state.tissue), g, k=3)
             candidates[g] = [_check(Claim("cell_type", c.label, c.id, c.label), g, state, ctx) for c in proposed]
         best = next((c for c in candidates.get(g, []) if c.status == "supported"), None)
         if cell_type is not None and unsettled and best is not None and best.id != cell_type.id:
@@ -163,7 +158,7 @@ def retrieve(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
 
 def revise_texts(state: DescribeState, runtime: Runtime[DescribeContext]) -> dict:
     """Each text rewritten from its verified claims (replace, hedge, remove, add from the data)."""
-    evidence = _evidence(state, runtime.context)
+    evidence = runtime.context.evidence_under(state.tissue)
     texts, acted = {}, {}
     for g, claims in state.claims.items():
         claims = copy.deepcopy(claims)

@@ -277,7 +277,7 @@ def describe(
     state = DescribeState(**final)
     tissue_from = "given" if tissue_term else None
     if state.tissue is not None:  # inferred by the test node
-        context, tissue_from = replace(context, evidence=evidence.with_tissue(state.tissue["id"])), "inferred"
+        context, tissue_from = replace(context, evidence=context.evidence_under(state.tissue)), "inferred"
         notes.append(
             f"No tissue was given or found in obs: the groups' clearest cell types ({'; '.join(state.tissue['groups'])}) point to"
             f" {state.tissue['label']} ({state.tissue['id']}), used as the tissue prior. Pass --tissue to set it."
